@@ -1,0 +1,382 @@
+//! Orders in the GraphQL API: `recordOrder`, `order`, `orders` and `orderUpdates`.
+
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, Subscription};
+use futures::{Stream, StreamExt};
+
+use super::error::{ApiError, ApiResult};
+use super::scalars::{DateTime, Decimal};
+use super::{first_of, state};
+use crate::domain::order::{self as domain, AddressDraft, ItemDraft, OrderDraft};
+use crate::orders::OrderFilter as Filter;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::order::PaymentStatus")]
+pub enum PaymentStatus {
+    Queued,
+    Authorized,
+    PartiallyPaid,
+    Paid,
+    Declined,
+    Canceled,
+    Refunded,
+}
+
+/// NOT_SYNCED: no sync job yet. QUEUED: a job waits, also for a scheduled retry (lastError
+/// tells the last failure). SYNCING: a job runs. SYNCED: a Sales Order exists. FAILED: the job
+/// ended FAILED or CANCELED; final until retried.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::order::SyncStatus", name = "OrderSyncStatus")]
+pub enum SyncStatus {
+    NotSynced,
+    Queued,
+    Syncing,
+    Synced,
+    Failed,
+}
+
+#[derive(InputObject)]
+#[graphql(name = "AddressInput")]
+pub struct AddressInput {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    company: Option<String>,
+    street: Option<String>,
+    street2: Option<String>,
+    city: Option<String>,
+    state: Option<String>,
+    postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2
+    country: String,
+    phone: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct OrderItemInput {
+    sku: String,
+    name: String,
+    /// Unit price.
+    price: Decimal,
+    quantity: i32,
+    /// Acumatica warehouse of the shipping location; the default setting when absent.
+    warehouse_id: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct OrderInput {
+    number: String,
+    profile_id: Option<String>,
+    email: String,
+    phone: Option<String>,
+    placed_at: DateTime,
+    /// ISO 4217
+    currency: String,
+    payment_status: PaymentStatus,
+    billing_address: AddressInput,
+    shipping_address: Option<AddressInput>,
+    items: Vec<OrderItemInput>,
+    shipping_cost: Option<Decimal>,
+    /// Positive amount taken off the order.
+    discount_total: Option<Decimal>,
+    /// The store's tax; not sent to Acumatica, which computes its own.
+    tax_total: Option<Decimal>,
+    /// Lines + shipping + tax - discount, within one cent.
+    total: Decimal,
+}
+
+impl From<AddressInput> for AddressDraft {
+    fn from(a: AddressInput) -> Self {
+        AddressDraft {
+            first_name: a.first_name,
+            last_name: a.last_name,
+            company: a.company,
+            street: a.street,
+            street2: a.street2,
+            city: a.city,
+            state: a.state,
+            postal_code: a.postal_code,
+            country: a.country,
+            phone: a.phone,
+        }
+    }
+}
+
+impl From<OrderInput> for OrderDraft {
+    fn from(i: OrderInput) -> Self {
+        OrderDraft {
+            number: i.number,
+            profile_id: i.profile_id,
+            email: i.email,
+            phone: i.phone,
+            placed_at: i.placed_at.0,
+            currency: i.currency,
+            payment_status: i.payment_status.into(),
+            billing_address: i.billing_address.into(),
+            shipping_address: i.shipping_address.map(Into::into),
+            items: i
+                .items
+                .into_iter()
+                .map(|it| ItemDraft {
+                    sku: it.sku,
+                    name: it.name,
+                    price: it.price.0,
+                    quantity: it.quantity,
+                    warehouse_id: it.warehouse_id,
+                })
+                .collect(),
+            shipping_cost: i.shipping_cost.map(|d| d.0),
+            discount_total: i.discount_total.map(|d| d.0),
+            tax_total: i.tax_total.map(|d| d.0),
+            total: i.total.0,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct Address {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    company: Option<String>,
+    street: Option<String>,
+    street2: Option<String>,
+    city: Option<String>,
+    state: Option<String>,
+    postal_code: Option<String>,
+    country: String,
+    phone: Option<String>,
+}
+
+impl From<domain::Address> for Address {
+    fn from(a: domain::Address) -> Self {
+        Address {
+            first_name: a.first_name,
+            last_name: a.last_name,
+            company: a.company,
+            street: a.street,
+            street2: a.street2,
+            city: a.city,
+            state: a.state,
+            postal_code: a.postal_code,
+            country: a.country,
+            phone: a.phone,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct OrderItem {
+    sku: String,
+    name: String,
+    price: Decimal,
+    quantity: i32,
+    warehouse_id: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct PaymentStatusChange {
+    status: PaymentStatus,
+    at: DateTime,
+}
+
+/// A store order.
+pub struct Order(pub domain::Order);
+
+#[Object]
+impl Order {
+    async fn number(&self) -> &str {
+        &self.0.data.number
+    }
+    async fn profile_id(&self) -> Option<&str> {
+        self.0.data.profile_id.as_deref()
+    }
+    async fn email(&self) -> &str {
+        &self.0.data.email
+    }
+    async fn phone(&self) -> Option<&str> {
+        self.0.data.phone.as_deref()
+    }
+    async fn placed_at(&self) -> DateTime {
+        self.0.data.placed_at.into()
+    }
+    async fn currency(&self) -> &str {
+        &self.0.data.currency
+    }
+    async fn payment_status(&self) -> PaymentStatus {
+        self.0.data.payment_status.into()
+    }
+    async fn payment_status_history(&self) -> Vec<PaymentStatusChange> {
+        self.0
+            .payment_status_history
+            .iter()
+            .map(|c| PaymentStatusChange {
+                status: c.status.into(),
+                at: c.at.into(),
+            })
+            .collect()
+    }
+    async fn billing_address(&self) -> Address {
+        self.0.data.billing_address.clone().into()
+    }
+    async fn shipping_address(&self) -> Option<Address> {
+        self.0.data.shipping_address.clone().map(Into::into)
+    }
+    async fn items(&self) -> Vec<OrderItem> {
+        self.0
+            .data
+            .items
+            .iter()
+            .map(|i| OrderItem {
+                sku: i.sku.clone(),
+                name: i.name.clone(),
+                price: i.price.into(),
+                quantity: i.quantity,
+                warehouse_id: i.warehouse_id.clone(),
+            })
+            .collect()
+    }
+    async fn shipping_cost(&self) -> Option<Decimal> {
+        self.0.data.shipping_cost.map(Into::into)
+    }
+    async fn discount_total(&self) -> Option<Decimal> {
+        self.0.data.discount_total.map(Into::into)
+    }
+    async fn tax_total(&self) -> Option<Decimal> {
+        self.0.data.tax_total.map(Into::into)
+    }
+    async fn total(&self) -> Decimal {
+        self.0.data.total.into()
+    }
+    /// When the bridge first recorded the order.
+    async fn recorded_at(&self) -> DateTime {
+        self.0.recorded_at.into()
+    }
+    /// When the order last changed.
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
+    }
+    async fn sync(&self) -> OrderSync<'_> {
+        OrderSync(&self.0.sync)
+    }
+}
+
+/// Where the order stands in its way to Acumatica.
+pub struct OrderSync<'a>(&'a domain::OrderSync);
+
+#[Object]
+impl OrderSync<'_> {
+    async fn status(&self) -> SyncStatus {
+        self.0.status.into()
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct OrderFilter {
+    sync_status: Option<SyncStatus>,
+    payment_status: Option<PaymentStatus>,
+    /// Case-insensitive substring of the order number or email.
+    search: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub end_cursor: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct OrderEdge {
+    node: Order,
+    cursor: String,
+}
+
+#[derive(SimpleObject)]
+pub struct OrderConnection {
+    edges: Vec<OrderEdge>,
+    page_info: PageInfo,
+    total_count: i32,
+}
+
+#[derive(Default)]
+pub struct OrdersQuery;
+
+#[Object]
+impl OrdersQuery {
+    /// Orders, newest placedAt first (then by number).
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<OrderFilter>,
+    ) -> ApiResult<OrderConnection> {
+        let first = first_of(first)?;
+        let filter = filter.unwrap_or_default();
+        let filter = Filter {
+            sync_status: filter.sync_status.map(Into::into),
+            payment_status: filter.payment_status.map(Into::into),
+            search: filter.search.filter(|s| !s.trim().is_empty()),
+        };
+        let page = state(ctx).orders.list(first, after.as_deref(), &filter)?;
+        let end_cursor = page.items.last().map(|(_, c)| c.clone());
+        Ok(OrderConnection {
+            edges: page
+                .items
+                .into_iter()
+                .map(|(o, cursor)| OrderEdge {
+                    node: Order(o),
+                    cursor,
+                })
+                .collect(),
+            page_info: PageInfo {
+                has_next_page: page.has_next_page,
+                end_cursor,
+            },
+            total_count: page.total_count as i32,
+        })
+    }
+
+    async fn order(&self, ctx: &Context<'_>, number: String) -> ApiResult<Option<Order>> {
+        Ok(state(ctx).orders.get(&number)?.map(Order))
+    }
+}
+
+#[derive(Default)]
+pub struct OrdersMutation;
+
+#[Object]
+impl OrdersMutation {
+    /// Creates or updates the store order with this number. Idempotent.
+    async fn record_order(&self, ctx: &Context<'_>, input: OrderInput) -> ApiResult<Order> {
+        let order = OrderDraft::from(input).validate("input")?;
+        let (order, _) = state(ctx).orders.record(order).await?;
+        Ok(Order(order))
+    }
+}
+
+#[derive(Default)]
+pub struct OrdersSubscription;
+
+#[Subscription]
+impl OrdersSubscription {
+    /// Every change of an order (its sync state included); one order when number is given.
+    async fn order_updates(
+        &self,
+        ctx: &Context<'_>,
+        number: Option<String>,
+    ) -> impl Stream<Item = Result<Order, ApiError>> + use<> {
+        order_events(state(ctx).orders.bus(), number.map(|n| n.trim().to_owned()))
+    }
+}
+
+fn order_events(
+    bus: &crate::events::Bus<domain::Order>,
+    number: Option<String>,
+) -> impl Stream<Item = Result<Order, ApiError>> + use<> {
+    bus.subscribe().filter_map(move |event| {
+        let keep = match &event {
+            Ok(o) => number.as_ref().is_none_or(|n| *n == o.data.number),
+            Err(_) => true,
+        };
+        let item = event.map(Order).map_err(|m| ApiError::Missed(m.0));
+        async move { keep.then_some(item) }
+    })
+}

@@ -1,0 +1,136 @@
+//! Sync settings in the GraphQL API: `settings` and `saveSettings`.
+
+use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, SimpleObject};
+
+use super::error::ApiResult;
+use super::state;
+use crate::domain::settings::{self as domain, Change, SettingsPatch};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::settings::OrderSyncMode")]
+pub enum OrderSyncMode {
+    AutomaticAfterPayment,
+    ManualOnly,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::settings::CustomerIdSource")]
+pub enum CustomerIdSource {
+    Email,
+    Phone,
+    ProfileId,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::settings::StockItemIdSource")]
+pub enum StockItemIdSource {
+    Sku,
+}
+
+#[derive(SimpleObject)]
+pub struct SyncSettings {
+    order_sync_mode: OrderSyncMode,
+    create_new_products: bool,
+    customer_id_source: CustomerIdSource,
+    stock_item_id_source: StockItemIdSource,
+    /// Default "SO".
+    sales_order_type: String,
+    /// Put before the store's order number in CustomerOrder/ExternalRef (e.g. "XC-").
+    order_number_prefix: Option<String>,
+    customer_class: Option<String>,
+    item_class: Option<String>,
+    posting_class: Option<String>,
+    reason_code_subaccount: Option<String>,
+    tax_category_id: Option<String>,
+    warehouse_id: Option<String>,
+}
+
+impl From<domain::SyncSettings> for SyncSettings {
+    fn from(s: domain::SyncSettings) -> Self {
+        SyncSettings {
+            order_sync_mode: s.order_sync_mode.into(),
+            create_new_products: s.create_new_products,
+            customer_id_source: s.customer_id_source.into(),
+            stock_item_id_source: s.stock_item_id_source.into(),
+            sales_order_type: s.sales_order_type,
+            order_number_prefix: s.order_number_prefix,
+            customer_class: s.customer_class,
+            item_class: s.item_class,
+            posting_class: s.posting_class,
+            reason_code_subaccount: s.reason_code_subaccount,
+            tax_category_id: s.tax_category_id,
+            warehouse_id: s.warehouse_id,
+        }
+    }
+}
+
+/// A partial update: a field left out keeps its value; an explicit null clears an optional one.
+#[derive(InputObject)]
+pub struct SyncSettingsInput {
+    order_sync_mode: MaybeUndefined<OrderSyncMode>,
+    create_new_products: MaybeUndefined<bool>,
+    customer_id_source: MaybeUndefined<CustomerIdSource>,
+    stock_item_id_source: MaybeUndefined<StockItemIdSource>,
+    sales_order_type: MaybeUndefined<String>,
+    order_number_prefix: MaybeUndefined<String>,
+    customer_class: MaybeUndefined<String>,
+    item_class: MaybeUndefined<String>,
+    posting_class: MaybeUndefined<String>,
+    reason_code_subaccount: MaybeUndefined<String>,
+    tax_category_id: MaybeUndefined<String>,
+    warehouse_id: MaybeUndefined<String>,
+}
+
+fn change<T, U: From<T>>(v: MaybeUndefined<T>) -> Change<U> {
+    match v {
+        MaybeUndefined::Undefined => Change::Keep,
+        MaybeUndefined::Null => Change::Clear,
+        MaybeUndefined::Value(v) => Change::Set(v.into()),
+    }
+}
+
+impl From<SyncSettingsInput> for SettingsPatch {
+    fn from(i: SyncSettingsInput) -> Self {
+        SettingsPatch {
+            order_sync_mode: change(i.order_sync_mode),
+            create_new_products: change(i.create_new_products),
+            customer_id_source: change(i.customer_id_source),
+            stock_item_id_source: change(i.stock_item_id_source),
+            sales_order_type: change(i.sales_order_type),
+            order_number_prefix: change(i.order_number_prefix),
+            customer_class: change(i.customer_class),
+            item_class: change(i.item_class),
+            posting_class: change(i.posting_class),
+            reason_code_subaccount: change(i.reason_code_subaccount),
+            tax_category_id: change(i.tax_category_id),
+            warehouse_id: change(i.warehouse_id),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct SettingsQuery;
+
+#[Object]
+impl SettingsQuery {
+    async fn settings(&self, ctx: &Context<'_>) -> ApiResult<SyncSettings> {
+        Ok(state(ctx).settings.get()?.into())
+    }
+}
+
+#[derive(Default)]
+pub struct SettingsMutation;
+
+#[Object]
+impl SettingsMutation {
+    /// Partial update: a field left out keeps its value, an explicit null clears an optional
+    /// one. All or nothing: an input with any invalid value changes nothing.
+    async fn save_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: SyncSettingsInput,
+    ) -> ApiResult<SyncSettings> {
+        let saved = state(ctx).settings.save(input.into(), |_| Ok(())).await?;
+        Ok(saved.into())
+    }
+}

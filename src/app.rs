@@ -1,0 +1,100 @@
+//! Wiring: opens the store, builds the services, the GraphQL schema and the HTTP router, and
+//! runs the server until SIGINT or SIGTERM.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::auth::AdminToken;
+use crate::config::ServeConfig;
+use crate::orders::Orders;
+use crate::settings::Settings;
+use crate::store::Store;
+
+/// Everything a request handler may need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<ServeConfig>,
+    pub store: Store,
+    pub orders: Orders,
+    pub settings: Settings,
+    pub token: AdminToken,
+}
+
+impl AppState {
+    /// Opens the store in the configured data dir and builds the services on it. Returns a
+    /// freshly generated admin token when one had to be made.
+    pub fn open(config: ServeConfig) -> anyhow::Result<(AppState, Option<String>)> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create the data dir {}", config.data_dir.display()))?;
+        let store = Store::open(&config.data_dir, config.cache_mb << 20)?;
+        let env_token = std::env::var("BRIDGE_ADMIN_TOKEN").ok();
+        let (token, fresh) = AdminToken::load_or_create(&store, env_token.as_deref())?;
+        let state = AppState {
+            orders: Orders::open(&store)?,
+            settings: Settings::open(&store)?,
+            config: Arc::new(config),
+            store,
+            token,
+        };
+        Ok((state, fresh))
+    }
+}
+
+/// `acumatica-bridge serve`.
+pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    crate::telemetry::init(config.log_format);
+    crate::init_crypto();
+    let listen = config.listen;
+    let (state, fresh) = AppState::open(config)?;
+    if let Some(token) = fresh {
+        show_new_token(&token);
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(addr = %listener.local_addr()?, data_dir = %state.config.data_dir.display(), "acumatica-bridge is listening");
+    let router = crate::http::router(state.clone());
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    state.store.flush().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// `acumatica-bridge rotate-token`.
+pub async fn rotate_token(data_dir: &Path) -> anyhow::Result<()> {
+    let store = Store::open(data_dir, 8 << 20)?;
+    let (_, fresh) = AdminToken::rotate(&store)?;
+    show_new_token(&fresh);
+    Ok(())
+}
+
+/// Prints a new admin token once on stderr, outside the log.
+fn show_new_token(token: &str) {
+    eprintln!(
+        "\n  Admin token (shown once; only its hash is stored):\n\n    {token}\n\n  \
+         Use it as `Authorization: Bearer <token>` and to sign in to the console.\n  \
+         To rotate it: `acumatica-bridge rotate-token --data-dir <dir>` (with the service \
+         stopped), or set BRIDGE_ADMIN_TOKEN.\n"
+    );
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

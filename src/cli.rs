@@ -1,0 +1,65 @@
+//! The command line: `serve`, `schema` and `rotate-token` (RUNNING.md lists the commands).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::ServeConfig;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "acumatica-bridge",
+    version,
+    about = "Keeps an online store's orders flowing into Acumatica ERP as Sales Orders"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The service: GraphQL API, admin console, job workers, embedded sled store.
+    Serve(ServeConfig),
+    /// Prints the GraphQL SDL (the content of schema.graphql).
+    Schema,
+    /// Makes a new admin token, stores its hash and prints it once (the old one stops working).
+    RotateToken {
+        #[arg(
+            long,
+            env = "BRIDGE_DATA_DIR",
+            default_value = "./data",
+            value_name = "DIR"
+        )]
+        data_dir: PathBuf,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(config) => crate::app::serve(config).await,
+            Command::Schema => {
+                print!("{}", crate::api::sdl());
+                Ok(())
+            }
+            Command::RotateToken { data_dir } => crate::app::rotate_token(&data_dir).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The settings of `serve` (and of `demo`), from flags and `BRIDGE_*` variables as RUNNING.md
+//! lists them. A flag wins over its variable. Values are checked as they are parsed, and a bad
+//! one is reported with what was expected.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address of the HTTP server.
+    #[arg(long, env = "BRIDGE_LISTEN", default_value = "127.0.0.1:8080", value_parser = parse_listen, value_name = "ADDR")]
+    pub listen: SocketAddr,
+
+    /// Folder of the sled store and the secret key file.
+    #[arg(
+        long,
+        env = "BRIDGE_DATA_DIR",
+        default_value = "./data",
+        value_name = "DIR"
+    )]
+    pub data_dir: PathBuf,
+
+    /// Attempts of a job before it is FAILED.
+    #[arg(long, env = "BRIDGE_MAX_ATTEMPTS", default_value_t = 12,
+          value_parser = clap::value_parser!(u32).range(1..=1000), value_name = "N")]
+    pub max_attempts: u32,
+
+    /// First retry delay in milliseconds; it grows exponentially, with jitter, to a cap.
+    #[arg(long, env = "BRIDGE_RETRY_BASE_DELAY_MS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000), value_name = "MS")]
+    pub retry_base_delay_ms: u64,
+
+    /// Timeout of one request to Acumatica, in milliseconds.
+    #[arg(long, env = "BRIDGE_ACUMATICA_TIMEOUT_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(1..=600_000), value_name = "MS")]
+    pub acumatica_timeout_ms: u64,
+
+    /// Requests per minute the bridge allows itself against one Acumatica instance.
+    #[arg(long, env = "BRIDGE_ACUMATICA_MAX_RPM", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000), value_name = "N")]
+    pub acumatica_max_rpm: u32,
+
+    /// Requests in flight at once against one Acumatica instance.
+    #[arg(long, env = "BRIDGE_ACUMATICA_MAX_CONCURRENCY", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..=64), value_name = "N")]
+    pub acumatica_max_concurrency: u32,
+
+    /// After a write whose outcome is unknown, how long to wait before looking it up again (ms).
+    #[arg(long, env = "BRIDGE_AMBIGUOUS_RECHECK_DELAY_MS", default_value_t = 60_000,
+          value_parser = clap::value_parser!(u64).range(0..=3_600_000), value_name = "MS")]
+    pub ambiguous_recheck_delay_ms: u64,
+
+    /// Log format: human-readable text or one JSON object a line.
+    #[arg(
+        long,
+        env = "BRIDGE_LOG_FORMAT",
+        default_value = "text",
+        value_name = "FORMAT"
+    )]
+    pub log_format: LogFormat,
+
+    /// Size of sled's page cache in MiB (bounds the memory the store uses).
+    #[arg(long, env = "BRIDGE_CACHE_MB", default_value_t = 16,
+          value_parser = clap::value_parser!(u64).range(1..=65_536), value_name = "MIB")]
+    pub cache_mb: u64,
+
+    /// Largest HTTP request body accepted, in bytes.
+    #[arg(long, env = "BRIDGE_MAX_BODY_BYTES", default_value_t = 1 << 20,
+          value_parser = clap::value_parser!(u64).range(1024..=64 << 20), value_name = "BYTES")]
+    pub max_body_bytes: u64,
+}
+
+impl ServeConfig {
+    pub fn retry_base_delay(&self) -> Duration {
+        Duration::from_millis(self.retry_base_delay_ms)
+    }
+    pub fn acumatica_timeout(&self) -> Duration {
+        Duration::from_millis(self.acumatica_timeout_ms)
+    }
+    pub fn ambiguous_recheck_delay(&self) -> Duration {
+        Duration::from_millis(self.ambiguous_recheck_delay_ms)
+    }
+}
+
+/// Parses a listen address such as `127.0.0.1:8080` or `[::1]:8080`.
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    text.parse().map_err(|_| {
+        format!(
+            "expected an IP address and port such as 127.0.0.1:8080 or [::1]:8080, got \"{text}\""
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        c: ServeConfig,
+    }
+
+    #[test]
+    fn defaults_match_running_md() {
+        let t = T::try_parse_from(["x"]).unwrap();
+        assert_eq!(t.c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(t.c.max_attempts, 12);
+        assert_eq!(t.c.retry_base_delay_ms, 2000);
+        assert_eq!(t.c.acumatica_timeout_ms, 30_000);
+        assert_eq!(t.c.acumatica_max_rpm, 60);
+        assert_eq!(t.c.acumatica_max_concurrency, 2);
+        assert_eq!(t.c.ambiguous_recheck_delay_ms, 60_000);
+        assert_eq!(t.c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn bad_listen_says_what_is_wrong() {
+        let err = T::try_parse_from(["x", "--listen", "nonsense"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("--listen") && err.contains("127.0.0.1:8080"),
+            "{err}"
+        );
+    }
+}

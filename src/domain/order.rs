@@ -1,0 +1,484 @@
+//! Store orders: what `recordOrder` takes ([`OrderDraft`]), the validated form ([`NewOrder`])
+//! and what is stored ([`Order`]) with its payment history and sync state.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::raw::{RawDateTime, RawDecimal};
+use super::{FieldError, codes, money};
+
+/// Payment status of a store order (X-Cart's codes Q, A, PP, P, D, C, R).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PaymentStatus {
+    Queued,
+    Authorized,
+    PartiallyPaid,
+    Paid,
+    Declined,
+    Canceled,
+    Refunded,
+}
+
+/// Where an order stands in its way to Acumatica (see the contract's OrderSyncStatus).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SyncStatus {
+    #[default]
+    NotSynced,
+    Queued,
+    Syncing,
+    Synced,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Address {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company: Option<String>,
+    pub street: Option<String>,
+    pub street2: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2, upper case.
+    pub country: String,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderItem {
+    pub sku: String,
+    pub name: String,
+    /// Unit price.
+    pub price: Decimal,
+    pub quantity: i32,
+    pub warehouse_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentStatusChange {
+    pub status: PaymentStatus,
+    pub at: DateTime<Utc>,
+}
+
+/// The sync state of one order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct OrderSync {
+    pub status: SyncStatus,
+    pub sales_order_type: Option<String>,
+    pub sales_order_nbr: Option<String>,
+    pub customer_id: Option<String>,
+    pub last_error: Option<String>,
+    pub warnings: Vec<String>,
+    pub synced_at: Option<DateTime<Utc>>,
+    /// Ids of the jobs that worked on this order, oldest first.
+    pub job_ids: Vec<String>,
+}
+
+/// A validated order as recorded by the store: everything but history and sync state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewOrder {
+    pub number: String,
+    pub profile_id: Option<String>,
+    pub email: String,
+    pub phone: Option<String>,
+    pub placed_at: DateTime<Utc>,
+    pub currency: String,
+    pub payment_status: PaymentStatus,
+    pub billing_address: Address,
+    pub shipping_address: Option<Address>,
+    pub items: Vec<OrderItem>,
+    pub shipping_cost: Option<Decimal>,
+    pub discount_total: Option<Decimal>,
+    pub tax_total: Option<Decimal>,
+    pub total: Decimal,
+}
+
+/// A stored order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    #[serde(flatten)]
+    pub data: NewOrder,
+    pub payment_status_history: Vec<PaymentStatusChange>,
+    pub sync: OrderSync,
+    pub recorded_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Order {
+    /// A first recording of `data` at `now`.
+    pub fn first(data: NewOrder, now: DateTime<Utc>) -> Order {
+        let history = vec![PaymentStatusChange {
+            status: data.payment_status,
+            at: now,
+        }];
+        Order {
+            data,
+            payment_status_history: history,
+            sync: OrderSync::default(),
+            recorded_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// This order updated with newly recorded `data`: the payment history grows when the
+    /// payment status changed; the sync state is kept.
+    pub fn updated(&self, data: NewOrder, now: DateTime<Utc>) -> Order {
+        let mut next = self.clone();
+        if data.payment_status != self.data.payment_status {
+            next.payment_status_history.push(PaymentStatusChange {
+                status: data.payment_status,
+                at: now,
+            });
+        }
+        if data != self.data {
+            next.updated_at = now;
+        }
+        next.data = data;
+        next
+    }
+}
+
+/// An address as received.
+#[derive(Debug, Clone, Default)]
+pub struct AddressDraft {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company: Option<String>,
+    pub street: Option<String>,
+    pub street2: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: String,
+    pub phone: Option<String>,
+}
+
+/// An order line as received.
+#[derive(Debug, Clone)]
+pub struct ItemDraft {
+    pub sku: String,
+    pub name: String,
+    pub price: RawDecimal,
+    pub quantity: i32,
+    pub warehouse_id: Option<String>,
+}
+
+/// An order as received by `recordOrder`, before validation.
+#[derive(Debug, Clone)]
+pub struct OrderDraft {
+    pub number: String,
+    pub profile_id: Option<String>,
+    pub email: String,
+    pub phone: Option<String>,
+    pub placed_at: RawDateTime,
+    pub currency: String,
+    pub payment_status: PaymentStatus,
+    pub billing_address: AddressDraft,
+    pub shipping_address: Option<AddressDraft>,
+    pub items: Vec<ItemDraft>,
+    pub shipping_cost: Option<RawDecimal>,
+    pub discount_total: Option<RawDecimal>,
+    pub tax_total: Option<RawDecimal>,
+    pub total: RawDecimal,
+}
+
+/// Longest order number, SKU or identifier accepted (Acumatica's key fields are short).
+const MAX_KEY_LEN: usize = 30;
+const MAX_TEXT_LEN: usize = 255;
+
+impl OrderDraft {
+    /// Validates the draft. `at` is the path of the input, e.g. `input`.
+    pub fn validate(self, at: &str) -> Result<NewOrder, FieldError> {
+        let f = |name: &str| format!("{at}.{name}");
+        let number = key(&f("number"), &self.number)?;
+        let email = email(&f("email"), &self.email)?;
+        let placed_at = self.placed_at.get(&f("placedAt"))?;
+        let currency = self.currency.trim().to_ascii_uppercase();
+        if !codes::is_currency(&currency) {
+            return Err(FieldError::new(
+                f("currency"),
+                format!(
+                    "\"{}\" is not an ISO 4217 currency code such as USD",
+                    self.currency
+                ),
+            ));
+        }
+        if self.items.is_empty() {
+            return Err(FieldError::new(
+                f("items"),
+                "an order needs at least one item",
+            ));
+        }
+        let items = self
+            .items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| item.validate(&format!("{at}.items.{i}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let amount = |name: &str, raw: Option<RawDecimal>| -> Result<Option<Decimal>, FieldError> {
+            raw.map(|r| {
+                r.get(&f(name))
+                    .and_then(|d| money::check_amount(&f(name), d))
+            })
+            .transpose()
+        };
+        let shipping_cost = amount("shippingCost", self.shipping_cost)?;
+        let discount_total = amount("discountTotal", self.discount_total)?;
+        let tax_total = amount("taxTotal", self.tax_total)?;
+        let total = money::check_amount(&f("total"), self.total.get(&f("total"))?)?;
+        let lines: Decimal = items
+            .iter()
+            .map(|i| i.price * Decimal::from(i.quantity))
+            .sum();
+        let expected = lines + shipping_cost.unwrap_or_default() + tax_total.unwrap_or_default()
+            - discount_total.unwrap_or_default();
+        if (expected - total).abs() > money::cent() {
+            return Err(FieldError::new(
+                f("total"),
+                format!(
+                    "{total} does not match lines {lines} + shipping {} + tax {} - discount {} = {expected} (within one cent)",
+                    shipping_cost.unwrap_or_default(),
+                    tax_total.unwrap_or_default(),
+                    discount_total.unwrap_or_default(),
+                ),
+            ));
+        }
+        Ok(NewOrder {
+            number,
+            profile_id: optional(&f("profileId"), self.profile_id, MAX_KEY_LEN)?,
+            email,
+            phone: optional(&f("phone"), self.phone, 50)?,
+            placed_at,
+            currency,
+            payment_status: self.payment_status,
+            billing_address: self.billing_address.validate(&f("billingAddress"))?,
+            shipping_address: self
+                .shipping_address
+                .map(|a| a.validate(&f("shippingAddress")))
+                .transpose()?,
+            items,
+            shipping_cost,
+            discount_total,
+            tax_total,
+            total,
+        })
+    }
+}
+
+impl ItemDraft {
+    fn validate(self, at: &str) -> Result<OrderItem, FieldError> {
+        let f = |name: &str| format!("{at}.{name}");
+        let sku = key(&f("sku"), &self.sku)?;
+        let name = text(&f("name"), &self.name, MAX_TEXT_LEN)?;
+        let price = money::check_amount(&f("price"), self.price.get(&f("price"))?)?;
+        if self.quantity <= 0 {
+            return Err(FieldError::new(
+                f("quantity"),
+                format!("must be more than 0, got {}", self.quantity),
+            ));
+        }
+        Ok(OrderItem {
+            sku,
+            name,
+            price,
+            quantity: self.quantity,
+            warehouse_id: optional(&f("warehouseId"), self.warehouse_id, MAX_KEY_LEN)?,
+        })
+    }
+}
+
+impl AddressDraft {
+    fn validate(self, at: &str) -> Result<Address, FieldError> {
+        let f = |name: &str| format!("{at}.{name}");
+        let country = self.country.trim().to_ascii_uppercase();
+        if !codes::is_country(&country) {
+            return Err(FieldError::new(
+                f("country"),
+                format!(
+                    "\"{}\" is not an ISO 3166-1 alpha-2 country code such as US",
+                    self.country
+                ),
+            ));
+        }
+        Ok(Address {
+            first_name: optional(&f("firstName"), self.first_name, MAX_TEXT_LEN)?,
+            last_name: optional(&f("lastName"), self.last_name, MAX_TEXT_LEN)?,
+            company: optional(&f("company"), self.company, MAX_TEXT_LEN)?,
+            street: optional(&f("street"), self.street, MAX_TEXT_LEN)?,
+            street2: optional(&f("street2"), self.street2, MAX_TEXT_LEN)?,
+            city: optional(&f("city"), self.city, MAX_TEXT_LEN)?,
+            state: optional(&f("state"), self.state, MAX_TEXT_LEN)?,
+            postal_code: optional(&f("postalCode"), self.postal_code, 20)?,
+            country,
+            phone: optional(&f("phone"), self.phone, 50)?,
+        })
+    }
+}
+
+/// A non-empty identifier (order number, SKU): trimmed, short, without control characters.
+pub fn key(field: &str, value: &str) -> Result<String, FieldError> {
+    let v = text(field, value, MAX_KEY_LEN)?;
+    Ok(v)
+}
+
+/// Non-empty text, trimmed, at most `max` characters, without control characters.
+pub fn text(field: &str, value: &str, max: usize) -> Result<String, FieldError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    if v.chars().count() > max {
+        return Err(FieldError::new(
+            field,
+            format!("is longer than {max} characters"),
+        ));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+/// Optional text: absent or blank is `None`, otherwise as [`text`].
+pub fn optional(
+    field: &str,
+    value: Option<String>,
+    max: usize,
+) -> Result<Option<String>, FieldError> {
+    match value {
+        Some(v) if !v.trim().is_empty() => text(field, &v, max).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// A plausible email address: one `@`, a non-empty local part, a dotted domain, no spaces.
+pub fn email(field: &str, value: &str) -> Result<String, FieldError> {
+    let v = value.trim();
+    let bad = || FieldError::new(field, format!("\"{value}\" is not a valid email address"));
+    if v.len() > 254 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad());
+    }
+    let (local, domain) = v.split_once('@').ok_or_else(bad)?;
+    let labels_ok = domain.split('.').all(|l| {
+        !l.is_empty() && !l.starts_with('-') && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+    });
+    if local.is_empty() || !domain.contains('.') || !labels_ok || domain.ends_with('.') {
+        return Err(bad());
+    }
+    Ok(v.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn draft() -> OrderDraft {
+        OrderDraft {
+            number: "1001".into(),
+            profile_id: Some("42".into()),
+            email: "ann@example.com".into(),
+            phone: None,
+            placed_at: RawDateTime::parse("2026-01-31T12:00:00+01:00"),
+            currency: "usd".into(),
+            payment_status: PaymentStatus::Paid,
+            billing_address: AddressDraft {
+                country: "us".into(),
+                ..Default::default()
+            },
+            shipping_address: None,
+            items: vec![ItemDraft {
+                sku: " AB-1 ".into(),
+                name: "Widget".into(),
+                price: RawDecimal::parse("10.25"),
+                quantity: 2,
+                warehouse_id: None,
+            }],
+            shipping_cost: Some(RawDecimal::parse("5")),
+            discount_total: Some(RawDecimal::parse("1.50")),
+            tax_total: Some(RawDecimal::parse("2.00")),
+            total: RawDecimal::parse("26.00"),
+        }
+    }
+
+    #[test]
+    fn a_good_order_validates_and_normalises() {
+        let o = draft().validate("input").unwrap();
+        assert_eq!(o.currency, "USD");
+        assert_eq!(o.billing_address.country, "US");
+        assert_eq!(o.items[0].sku, "AB-1");
+        assert_eq!(o.total.to_string(), "26.00");
+    }
+
+    #[test]
+    fn total_within_one_cent() {
+        let mut d = draft();
+        d.total = RawDecimal::parse("26.01");
+        assert!(d.validate("input").is_ok());
+        let mut d = draft();
+        d.total = RawDecimal::parse("26.02");
+        assert_eq!(d.validate("input").unwrap_err().field, "input.total");
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases: Vec<(Box<dyn Fn(&mut OrderDraft)>, &str)> = vec![
+            (Box::new(|d| d.number = " ".into()), "input.number"),
+            (Box::new(|d| d.email = "nope".into()), "input.email"),
+            (Box::new(|d| d.email = "a@b".into()), "input.email"),
+            (Box::new(|d| d.currency = "XXX1".into()), "input.currency"),
+            (
+                Box::new(|d| d.placed_at = RawDateTime::parse("yesterday")),
+                "input.placedAt",
+            ),
+            (
+                Box::new(|d| d.billing_address.country = "UK".into()),
+                "input.billingAddress.country",
+            ),
+            (
+                Box::new(|d| d.items[0].quantity = 0),
+                "input.items.0.quantity",
+            ),
+            (
+                Box::new(|d| d.items[0].sku = "".into()),
+                "input.items.0.sku",
+            ),
+            (
+                Box::new(|d| d.items[0].price = RawDecimal::parse("-1")),
+                "input.items.0.price",
+            ),
+            (
+                Box::new(|d| d.items[0].price = RawDecimal::parse("1.00001")),
+                "input.items.0.price",
+            ),
+            (Box::new(|d| d.items.clear()), "input.items"),
+            (
+                Box::new(|d| d.shipping_cost = Some(RawDecimal::parse("x"))),
+                "input.shippingCost",
+            ),
+        ];
+        for (change, field) in cases {
+            let mut d = draft();
+            change(&mut d);
+            assert_eq!(d.validate("input").unwrap_err().field, field);
+        }
+    }
+
+    #[test]
+    fn payment_history_grows_only_on_change() {
+        let t0 = Utc::now();
+        let o = Order::first(draft().validate("input").unwrap(), t0);
+        let same = o.updated(draft().validate("input").unwrap(), t0);
+        assert_eq!(same.payment_status_history.len(), 1);
+        let mut d = draft().validate("input").unwrap();
+        d.payment_status = PaymentStatus::Refunded;
+        let changed = o.updated(d, t0);
+        assert_eq!(changed.payment_status_history.len(), 2);
+    }
+}

@@ -1,0 +1,274 @@
+//! Sync settings: how orders become Sales Orders (mode, matching, classes, warehouse).
+
+use serde::{Deserialize, Serialize};
+
+use super::FieldError;
+use super::order::text;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderSyncMode {
+    AutomaticAfterPayment,
+    ManualOnly,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CustomerIdSource {
+    Email,
+    Phone,
+    ProfileId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StockItemIdSource {
+    Sku,
+}
+
+/// The stored settings. New fields get serde defaults so older records still read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SyncSettings {
+    pub order_sync_mode: OrderSyncMode,
+    pub create_new_products: bool,
+    pub customer_id_source: CustomerIdSource,
+    pub stock_item_id_source: StockItemIdSource,
+    pub sales_order_type: String,
+    pub order_number_prefix: Option<String>,
+    pub customer_class: Option<String>,
+    pub item_class: Option<String>,
+    pub posting_class: Option<String>,
+    pub reason_code_subaccount: Option<String>,
+    pub tax_category_id: Option<String>,
+    pub warehouse_id: Option<String>,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        SyncSettings {
+            order_sync_mode: OrderSyncMode::AutomaticAfterPayment,
+            create_new_products: false,
+            customer_id_source: CustomerIdSource::Email,
+            stock_item_id_source: StockItemIdSource::Sku,
+            sales_order_type: "SO".into(),
+            order_number_prefix: None,
+            customer_class: None,
+            item_class: None,
+            posting_class: None,
+            reason_code_subaccount: None,
+            tax_category_id: None,
+            warehouse_id: None,
+        }
+    }
+}
+
+/// One field of a partial update: left out, set, or (for optional fields) cleared.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Change<T> {
+    #[default]
+    Keep,
+    Set(T),
+    Clear,
+}
+
+/// A partial update of the settings, as `saveSettings` receives it.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsPatch {
+    pub order_sync_mode: Change<OrderSyncMode>,
+    pub create_new_products: Change<bool>,
+    pub customer_id_source: Change<CustomerIdSource>,
+    pub stock_item_id_source: Change<StockItemIdSource>,
+    pub sales_order_type: Change<String>,
+    pub order_number_prefix: Change<String>,
+    pub customer_class: Change<String>,
+    pub item_class: Change<String>,
+    pub posting_class: Change<String>,
+    pub reason_code_subaccount: Change<String>,
+    pub tax_category_id: Change<String>,
+    pub warehouse_id: Change<String>,
+}
+
+impl SettingsPatch {
+    /// `current` with this patch applied, or the first invalid field (paths under `at`).
+    pub fn apply(self, current: &SyncSettings, at: &str) -> Result<SyncSettings, FieldError> {
+        let f = |name: &str| format!("{at}.{name}");
+        let mut next = current.clone();
+        required(
+            &mut next.order_sync_mode,
+            self.order_sync_mode,
+            &f("orderSyncMode"),
+        )?;
+        required(
+            &mut next.create_new_products,
+            self.create_new_products,
+            &f("createNewProducts"),
+        )?;
+        required(
+            &mut next.customer_id_source,
+            self.customer_id_source,
+            &f("customerIdSource"),
+        )?;
+        required(
+            &mut next.stock_item_id_source,
+            self.stock_item_id_source,
+            &f("stockItemIdSource"),
+        )?;
+        let order_type = self
+            .sales_order_type
+            .map(|v| order_type(&f("salesOrderType"), &v))
+            .transpose()?;
+        required(&mut next.sales_order_type, order_type, &f("salesOrderType"))?;
+        let prefix = self
+            .order_number_prefix
+            .map(|v| prefix(&f("orderNumberPrefix"), &v))
+            .transpose()?;
+        optional(&mut next.order_number_prefix, prefix);
+        let fields = [
+            (
+                &mut next.customer_class,
+                self.customer_class,
+                "customerClass",
+            ),
+            (&mut next.item_class, self.item_class, "itemClass"),
+            (&mut next.posting_class, self.posting_class, "postingClass"),
+            (
+                &mut next.reason_code_subaccount,
+                self.reason_code_subaccount,
+                "reasonCodeSubaccount",
+            ),
+            (
+                &mut next.tax_category_id,
+                self.tax_category_id,
+                "taxCategoryId",
+            ),
+            (&mut next.warehouse_id, self.warehouse_id, "warehouseId"),
+        ];
+        for (slot, change, name) in fields {
+            let change = change.map(|v| text(&f(name), &v, 30)).transpose()?;
+            optional(slot, change);
+        }
+        Ok(next)
+    }
+}
+
+impl<T> Change<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Change<U> {
+        match self {
+            Change::Keep => Change::Keep,
+            Change::Set(v) => Change::Set(f(v)),
+            Change::Clear => Change::Clear,
+        }
+    }
+}
+
+impl<T, E> Change<Result<T, E>> {
+    fn transpose(self) -> Result<Change<T>, E> {
+        Ok(match self {
+            Change::Keep => Change::Keep,
+            Change::Set(v) => Change::Set(v?),
+            Change::Clear => Change::Clear,
+        })
+    }
+}
+
+fn required<T>(slot: &mut T, change: Change<T>, field: &str) -> Result<(), FieldError> {
+    match change {
+        Change::Keep => Ok(()),
+        Change::Set(v) => {
+            *slot = v;
+            Ok(())
+        }
+        Change::Clear => Err(FieldError::new(
+            field,
+            "cannot be cleared; leave it out to keep it",
+        )),
+    }
+}
+
+fn optional<T>(slot: &mut Option<T>, change: Change<T>) {
+    match change {
+        Change::Keep => {}
+        Change::Set(v) => *slot = Some(v),
+        Change::Clear => *slot = None,
+    }
+}
+
+/// An Acumatica order type: two letters or digits, such as SO.
+fn order_type(field: &str, value: &str) -> Result<String, FieldError> {
+    let v = value.trim().to_ascii_uppercase();
+    if v.len() != 2 || !v.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(FieldError::new(
+            field,
+            format!("\"{value}\" is not an order type: two letters or digits such as SO"),
+        ));
+    }
+    Ok(v)
+}
+
+/// The order-number prefix: up to 10 characters, no spaces.
+fn prefix(field: &str, value: &str) -> Result<String, FieldError> {
+    if value.is_empty()
+        || value.chars().count() > 10
+        || value.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(FieldError::new(
+            field,
+            "must be 1 to 10 characters without spaces, such as XC-",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_keeps_sets_and_clears() {
+        let base = SyncSettings {
+            warehouse_id: Some("MAIN".into()),
+            ..Default::default()
+        };
+        let patch = SettingsPatch {
+            create_new_products: Change::Set(true),
+            order_number_prefix: Change::Set("XC-".into()),
+            warehouse_id: Change::Clear,
+            ..Default::default()
+        };
+        let next = patch.apply(&base, "input").unwrap();
+        assert!(next.create_new_products);
+        assert_eq!(next.order_number_prefix.as_deref(), Some("XC-"));
+        assert_eq!(next.warehouse_id, None);
+        assert_eq!(next.sales_order_type, "SO");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let base = SyncSettings::default();
+        let p = SettingsPatch {
+            sales_order_type: Change::Set("SALES".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            p.apply(&base, "input").unwrap_err().field,
+            "input.salesOrderType"
+        );
+        let p = SettingsPatch {
+            order_sync_mode: Change::Clear,
+            ..Default::default()
+        };
+        assert_eq!(
+            p.apply(&base, "input").unwrap_err().field,
+            "input.orderSyncMode"
+        );
+        let p = SettingsPatch {
+            order_number_prefix: Change::Set("X C".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            p.apply(&base, "input").unwrap_err().field,
+            "input.orderNumberPrefix"
+        );
+    }
+}

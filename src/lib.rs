@@ -1,0 +1,29 @@
+//! acumatica-bridge: keeps an online store's orders flowing into Acumatica ERP as Sales Orders.
+//!
+//! The crate is layered, and dependencies point one way only (top to bottom):
+//!
+//! - [`http`] and [`api`]: the axum server and the GraphQL schema that people and programs use;
+//! - [`orders`], [`settings`] (and the job queue and sync logic as they arrive): what the bridge does;
+//! - [`store`] (sled) and the Acumatica client: where data lives and how Acumatica is reached;
+//! - [`domain`]: the plain types everything else talks in, validated when they are parsed.
+//!
+//! [`cli`] and [`app`] tie it together; `main.rs` only calls [`cli::main`].
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod events;
+pub mod http;
+pub mod orders;
+pub mod settings;
+pub mod store;
+pub mod telemetry;
+
+/// Installs the TLS crypto provider (ring) that reqwest's rustls uses. Idempotent; call it
+/// before building any HTTP client.
+pub fn init_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

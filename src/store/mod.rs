@@ -1,0 +1,160 @@
+//! The embedded sled store: one database in the data dir, split into named trees.
+//!
+//! Every other module reaches sled through [`Store`]: it opens the database with a bounded
+//! cache, checks the schema version written in the `meta` tree (a store written by a newer
+//! build is refused, never misread), hands out typed trees, and offers [`Store::flush`], a
+//! group commit: many writers that each need their change on disk share one fsync.
+
+mod flush;
+mod typed;
+
+use std::path::{Path, PathBuf};
+
+pub use flush::Flusher;
+pub use typed::{Typed, decode, encode};
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Names of the trees. Kept in one place so that nobody opens a tree under a typo.
+pub mod trees {
+    pub const META: &str = "meta";
+    pub const SETTINGS: &str = "settings";
+    pub const ORDERS: &str = "orders";
+    /// Index of orders newest first: `!placed_at_micros (8 bytes BE) ++ number` → number.
+    pub const ORDERS_BY_PLACED: &str = "orders_by_placed";
+    pub const JOBS: &str = "jobs";
+    pub const CONNECTION: &str = "connection";
+    pub const LOOKUPS: &str = "lookups";
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {path}: {source}")]
+    Open { path: PathBuf, source: sled::Error },
+    #[error(
+        "the store at {path} has schema version {found}, written by a newer acumatica-bridge; \
+         this build reads up to version {supported}. Run the newer build, or point --data-dir elsewhere"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("the store at {path} has an unreadable schema version record")]
+    BadVersion { path: PathBuf },
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("store: a record could not be decoded: {0}")]
+    Decode(String),
+    #[error("store: the flush to disk failed: {0}")]
+    Flush(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The opened store. Cheap to clone; all clones share one database.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    flusher: Flusher,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, with sled's page cache bounded to `cache_bytes`.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store> {
+        let path = dir.join("store");
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(cache_bytes)
+            .flush_every_ms(Some(500))
+            .open()
+            .map_err(|source| StoreError::Open {
+                path: path.clone(),
+                source,
+            })?;
+        check_schema_version(&db, &path)?;
+        let flusher = Flusher::start(db.clone());
+        Ok(Store { db, flusher })
+    }
+
+    /// The raw sled database, for transactions across trees.
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    /// A raw tree by name (see [`trees`]).
+    pub fn raw_tree(&self, name: &str) -> Result<sled::Tree> {
+        Ok(self.db.open_tree(name)?)
+    }
+
+    /// A tree whose values are `V`, stored as JSON.
+    pub fn typed<V: serde::Serialize + serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Typed<V>> {
+        Ok(Typed::new(self.raw_tree(name)?))
+    }
+
+    /// Returns once everything written before the call is on disk. Concurrent callers share
+    /// one fsync (group commit).
+    pub async fn flush(&self) -> Result<()> {
+        self.flusher.flush().await
+    }
+}
+
+fn check_schema_version(db: &sled::Db, path: &Path) -> Result<()> {
+    let meta = db.open_tree(trees::META)?;
+    match meta.get("schema_version")? {
+        None => {
+            meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+            db.flush()?;
+            Ok(())
+        }
+        Some(bytes) => {
+            let raw: [u8; 4] = bytes
+                .as_ref()
+                .try_into()
+                .map_err(|_| StoreError::BadVersion {
+                    path: path.to_owned(),
+                })?;
+            let found = u32::from_be_bytes(raw);
+            if found > SCHEMA_VERSION {
+                return Err(StoreError::TooNew {
+                    path: path.to_owned(),
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            // Older versions would be migrated here; version 1 is the first.
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path(), 1 << 20).unwrap();
+            let meta = store.raw_tree(trees::META).unwrap();
+            meta.insert("schema_version", &(SCHEMA_VERSION + 1).to_be_bytes())
+                .unwrap();
+            store.db().flush().unwrap();
+        }
+        let err = Store::open(dir.path(), 1 << 20).err().expect("must refuse");
+        assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
+        assert!(err.to_string().contains("newer acumatica-bridge"));
+    }
+
+    #[test]
+    fn reopens_its_own_version() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path(), 1 << 20).unwrap());
+        Store::open(dir.path(), 1 << 20).unwrap();
+    }
+}
