@@ -10,17 +10,32 @@ use super::{Result, StoreError};
 
 type Waiter = oneshot::Sender<std::result::Result<(), String>>;
 
-/// Handle to the flush task. Cheap to clone.
+/// Handle to the flush thread. Cheap to clone; when the last clone is dropped the thread is
+/// stopped and joined, so that the database is closed (and its lock released) on return.
 #[derive(Clone)]
 pub struct Flusher {
-    tx: mpsc::Sender<Waiter>,
+    inner: std::sync::Arc<Inner>,
+}
+
+struct Inner {
+    tx: std::sync::Mutex<Option<mpsc::Sender<Waiter>>>,
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.tx.lock().map(|mut tx| tx.take()).ok();
+        if let Some(thread) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Flusher {
     /// Starts the flush thread for `db`; it ends when the last handle is dropped.
     pub fn start(db: sled::Db) -> Flusher {
         let (tx, rx) = mpsc::channel::<Waiter>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("sled-flush".into())
             .spawn(move || {
                 while let Ok(first) = rx.recv() {
@@ -33,15 +48,24 @@ impl Flusher {
                 }
             })
             .expect("cannot start the flush thread");
-        Flusher { tx }
+        Flusher {
+            inner: std::sync::Arc::new(Inner {
+                tx: std::sync::Mutex::new(Some(tx)),
+                thread: std::sync::Mutex::new(Some(thread)),
+            }),
+        }
     }
 
     /// Waits until every write made before this call is durable.
     pub async fn flush(&self) -> Result<()> {
         let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(tx)
-            .map_err(|_| StoreError::Flush("the flush task has stopped".into()))?;
+        let sent = match self.inner.tx.lock() {
+            Ok(guard) => guard.as_ref().is_some_and(|s| s.send(tx).is_ok()),
+            Err(_) => false,
+        };
+        if !sent {
+            return Err(StoreError::Flush("the flush task has stopped".into()));
+        }
         rx.await
             .map_err(|_| StoreError::Flush("the flush task has stopped".into()))?
             .map_err(StoreError::Flush)
