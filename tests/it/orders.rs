@@ -1,0 +1,246 @@
+//! Recording, updating and paging through orders, and the errors of bad order input.
+
+use serde_json::{Value, json};
+
+use crate::common::{RECORD_ORDER, Service, order_input};
+
+const LIST: &str = r#"query($first: Int, $after: String, $filter: OrderFilter) {
+  orders(first: $first, after: $after, filter: $filter) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { number placedAt email paymentStatus sync { status } } }
+  }
+}"#;
+
+#[tokio::test]
+async fn record_then_update_keeps_payment_history() {
+    let s = Service::start().await;
+    let created = s
+        .data(
+            RECORD_ORDER,
+            json!({"input": order_input("1001", "QUEUED")}),
+        )
+        .await;
+    let o = &created["recordOrder"];
+    assert_eq!(o["number"], "1001");
+    assert_eq!(o["placedAt"], "2026-01-31T11:00:00Z", "output is UTC");
+    assert_eq!(o["total"], "526.00", "scale is kept");
+    assert_eq!(o["items"][0]["price"], "10.25");
+    assert_eq!(o["sync"]["status"], "NOT_SYNCED");
+    assert_eq!(o["paymentStatusHistory"].as_array().unwrap().len(), 1);
+
+    let again = s
+        .data(
+            RECORD_ORDER,
+            json!({"input": order_input("1001", "QUEUED")}),
+        )
+        .await;
+    assert_eq!(
+        again["recordOrder"]["paymentStatusHistory"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let paid = s
+        .data(RECORD_ORDER, json!({"input": order_input("1001", "PAID")}))
+        .await;
+    let history = paid["recordOrder"]["paymentStatusHistory"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        history
+            .iter()
+            .map(|h| h["status"].clone())
+            .collect::<Vec<_>>(),
+        vec![json!("QUEUED"), json!("PAID")]
+    );
+
+    let read = s.data(r#"{ order(number: "1001") { paymentStatus } missing: order(number: "nope") { number } }"#, json!({})).await;
+    assert_eq!(read["order"]["paymentStatus"], "PAID");
+    assert_eq!(read["missing"], Value::Null);
+    let all = s.data(LIST, json!({})).await;
+    assert_eq!(
+        all["orders"]["totalCount"], 1,
+        "an update does not add an order"
+    );
+}
+
+#[tokio::test]
+async fn pages_newest_first_with_filters() {
+    let s = Service::start().await;
+    for i in 0..7 {
+        let mut input = order_input(&format!("A{i}"), if i % 2 == 0 { "PAID" } else { "QUEUED" });
+        input["placedAt"] = json!(format!("2026-02-0{}T10:00:00Z", i + 1));
+        input["email"] = json!(if i == 3 {
+            "special@Example.org"
+        } else {
+            "buyer@example.com"
+        });
+        s.data(RECORD_ORDER, json!({"input": input})).await;
+    }
+    let mut seen = vec![];
+    let mut after = Value::Null;
+    loop {
+        let page = s.data(LIST, json!({"first": 3, "after": after})).await;
+        let conn = &page["orders"];
+        assert_eq!(conn["totalCount"], 7);
+        for e in conn["edges"].as_array().unwrap() {
+            seen.push(e["node"]["number"].as_str().unwrap().to_owned());
+        }
+        if !conn["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            break;
+        }
+        after = conn["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(seen, ["A6", "A5", "A4", "A3", "A2", "A1", "A0"]);
+
+    let paid = s
+        .data(LIST, json!({"filter": {"paymentStatus": "PAID"}}))
+        .await;
+    assert_eq!(paid["orders"]["totalCount"], 4);
+    let search = s
+        .data(LIST, json!({"filter": {"search": "SPECIAL@example"}}))
+        .await;
+    assert_eq!(search["orders"]["edges"][0]["node"]["number"], "A3");
+    assert_eq!(search["orders"]["totalCount"], 1);
+    let by_number = s.data(LIST, json!({"filter": {"search": "a5"}})).await;
+    assert_eq!(by_number["orders"]["totalCount"], 1);
+    let not_synced = s
+        .data(LIST, json!({"filter": {"syncStatus": "NOT_SYNCED"}}))
+        .await;
+    assert_eq!(not_synced["orders"]["totalCount"], 7);
+    let synced = s
+        .data(LIST, json!({"filter": {"syncStatus": "SYNCED"}}))
+        .await;
+    assert_eq!(synced["orders"]["totalCount"], 0);
+
+    let too_many = s.gql(LIST, json!({"first": 501})).await;
+    assert_eq!(too_many["errors"][0]["extensions"]["code"], "BAD_INPUT");
+    assert_eq!(too_many["errors"][0]["extensions"]["field"], "first");
+    let bad_cursor = s.gql(LIST, json!({"after": "!!"})).await;
+    assert_eq!(bad_cursor["errors"][0]["extensions"]["field"], "after");
+}
+
+/// Each bad input: the error names the field, its code is BAD_INPUT, and nothing is stored.
+#[tokio::test]
+async fn bad_input_is_refused_with_the_field_named_and_nothing_stored() {
+    let s = Service::start().await;
+    type Change = fn(&mut Value);
+    let cases: Vec<(Change, &str)> = vec![
+        (|o| o["number"] = json!("  "), "input.number"),
+        (|o| o["items"][0]["sku"] = json!(""), "input.items.0.sku"),
+        (
+            |o| o["items"][1]["quantity"] = json!(0),
+            "input.items.1.quantity",
+        ),
+        (
+            |o| o["items"][0]["price"] = json!("-1.00"),
+            "input.items.0.price",
+        ),
+        (
+            |o| o["items"][0]["price"] = json!("10.12345"),
+            "input.items.0.price",
+        ),
+        (
+            |o| o["items"][0]["price"] = json!(10.25),
+            "input.items.0.price",
+        ),
+        (|o| o["total"] = json!("abc"), "input.total"),
+        (|o| o["total"] = json!("527.00"), "input.total"),
+        (|o| o["currency"] = json!("DOLLARS"), "input.currency"),
+        (
+            |o| o["billingAddress"]["country"] = json!("XX"),
+            "input.billingAddress.country",
+        ),
+        (
+            |o| o["shippingAddress"]["country"] = json!("USA"),
+            "input.shippingAddress.country",
+        ),
+        (|o| o["placedAt"] = json!("31/01/2026"), "input.placedAt"),
+        (|o| o["email"] = json!("not-an-email"), "input.email"),
+        (|o| o["items"] = json!([]), "input.items"),
+        (|o| o["shippingCost"] = json!("-5"), "input.shippingCost"),
+    ];
+    for (change, field) in cases {
+        let mut input = order_input("BAD-1", "PAID");
+        change(&mut input);
+        let body = s.gql(RECORD_ORDER, json!({"input": input})).await;
+        let err = &body["errors"][0];
+        assert_eq!(err["extensions"]["code"], "BAD_INPUT", "{field}: {body}");
+        assert_eq!(err["extensions"]["field"], field, "{body}");
+        assert!(err["message"].as_str().unwrap().contains(field), "{body}");
+    }
+    // A GraphQL-level type error (a string where an Int belongs) is BAD_INPUT too.
+    let mut input = order_input("BAD-1", "PAID");
+    input["items"][0]["quantity"] = json!("two");
+    let body = s.gql(RECORD_ORDER, json!({"input": input})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_INPUT",
+        "{body}"
+    );
+
+    let list = s.data(LIST, json!({})).await;
+    assert_eq!(list["orders"]["totalCount"], 0, "nothing was stored");
+}
+
+#[tokio::test]
+async fn a_bad_update_leaves_the_order_as_it_was() {
+    let s = Service::start().await;
+    s.data(
+        RECORD_ORDER,
+        json!({"input": order_input("2001", "QUEUED")}),
+    )
+    .await;
+    let mut input = order_input("2001", "PAID");
+    input["total"] = json!("1.00");
+    let body = s.gql(RECORD_ORDER, json!({"input": input})).await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "input.total");
+    let read = s
+        .data(
+            r#"{ order(number: "2001") { paymentStatus total } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        read["order"],
+        json!({"paymentStatus": "QUEUED", "total": "526.00"})
+    );
+}
+
+#[tokio::test]
+async fn subscribers_see_order_changes() {
+    let s = Service::start().await;
+    let mut ws = s.ws(Some(&s.token)).await;
+    assert_eq!(ws.next().await["type"], "connection_ack");
+    ws.subscribe(
+        "1",
+        r#"subscription { orderUpdates(number: "3001") { number paymentStatus } }"#,
+        json!({}),
+    )
+    .await;
+    // Give the subscription a moment to register before the first change.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    s.data(RECORD_ORDER, json!({"input": order_input("3000", "PAID")}))
+        .await;
+    s.data(
+        RECORD_ORDER,
+        json!({"input": order_input("3001", "QUEUED")}),
+    )
+    .await;
+    s.data(RECORD_ORDER, json!({"input": order_input("3001", "PAID")}))
+        .await;
+    let first = ws.next().await;
+    assert_eq!(
+        first["payload"]["data"]["orderUpdates"],
+        json!({"number": "3001", "paymentStatus": "QUEUED"}),
+        "{first}"
+    );
+    let second = ws.next().await;
+    assert_eq!(
+        second["payload"]["data"]["orderUpdates"]["paymentStatus"],
+        "PAID"
+    );
+}
