@@ -8,15 +8,22 @@
 //! | `GET /graphql/ws` | subscriptions (graphql-transport-ws); token in connection_init |
 //! | `GET /`, `GET /assets/*` | the admin console; no token |
 
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource, WebSocketProtocols, WsMessage};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{DefaultBodyLimit, Path, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use futures::{SinkExt, StreamExt};
 use serde_json::json;
+use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::api::{self, BridgeSchema, error::tag_errors};
 use crate::app::AppState;
@@ -43,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(console_index))
         .route("/assets/{file}", get(console_asset))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
         .with_state(http)
 }
 
@@ -118,24 +126,73 @@ async fn graphql_get(State(http): State<Http>, headers: HeaderMap, request: Requ
 
 async fn graphql_ws(
     State(http): State<Http>,
-    protocol: GraphQLProtocol,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let token = http.state.token.clone();
+    let protocol = headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|p| {
+            p.split(',')
+                .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
+        });
+    let Some(protocol) = protocol else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "Sec-WebSocket-Protocol must be graphql-transport-ws",
+        )
+            .into_response();
+    };
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |stream| {
-            GraphQLWebSocket::new(stream, http.schema.clone(), protocol)
-                .on_connection_init(move |payload| async move {
-                    let header = payload.get("Authorization").and_then(|v| v.as_str());
-                    if token.verify_bearer(header) {
-                        Ok(async_graphql::Data::default())
-                    } else {
-                        Err(async_graphql::Error::new("missing or wrong admin token"))
-                    }
-                })
-                .serve()
-        })
+        .on_upgrade(move |socket| serve_ws(http, socket, protocol))
+}
+
+/// Runs one GraphQL WebSocket connection. Like async-graphql-axum's, except that a refused
+/// connection_init closes with 4403 (Forbidden), as graphql-transport-ws specifies.
+async fn serve_ws(http: Http, socket: WebSocket, protocol: WebSocketProtocols) {
+    let (mut sink, stream) = socket.split();
+    let input = stream
+        .take_while(|r| futures::future::ready(r.is_ok()))
+        .filter_map(|r| {
+            futures::future::ready(match r {
+                Ok(m @ (Message::Text(_) | Message::Binary(_))) => Some(m.into_data()),
+                _ => None,
+            })
+        });
+    let refused = Arc::new(AtomicBool::new(false));
+    let token = http.state.token.clone();
+    let refused_init = refused.clone();
+    let output = async_graphql::http::WebSocket::new(http.schema.clone(), input, protocol)
+        .on_connection_init(move |payload| async move {
+            let header = payload.get("Authorization").and_then(|v| v.as_str());
+            if token.verify_bearer(header) {
+                Ok(async_graphql::Data::default())
+            } else {
+                refused_init.store(true, Ordering::SeqCst);
+                Err(async_graphql::Error::new("missing or wrong admin token"))
+            }
+        });
+    futures::pin_mut!(output);
+    while let Some(message) = output.next().await {
+        let message = match message {
+            WsMessage::Text(text) => Message::Text(text.into()),
+            WsMessage::Close(code, reason) => {
+                let code = if refused.load(Ordering::SeqCst) {
+                    4403
+                } else {
+                    code
+                };
+                Message::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                }))
+            }
+        };
+        if sink.send(message).await.is_err() {
+            break;
+        }
+    }
 }
 
 /// The console's files, embedded at compile time.

@@ -428,7 +428,8 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        let cases: Vec<(Box<dyn Fn(&mut OrderDraft)>, &str)> = vec![
+        type Change = Box<dyn Fn(&mut OrderDraft)>;
+        let cases: Vec<(Change, &str)> = vec![
             (Box::new(|d| d.number = " ".into()), "input.number"),
             (Box::new(|d| d.email = "nope".into()), "input.email"),
             (Box::new(|d| d.email = "a@b".into()), "input.email"),

@@ -143,5 +143,5 @@ async fn deep_queries_are_refused() {
         .as_str()
         .unwrap_or_default()
         .to_lowercase();
-    assert!(message.contains("depth"), "{body}");
+    assert!(message.contains("deep"), "{body}");
 }
