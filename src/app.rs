@@ -9,6 +9,7 @@ use anyhow::Context;
 use crate::auth::AdminToken;
 use crate::config::ServeConfig;
 use crate::orders::Orders;
+use crate::secrets::Vault;
 use crate::settings::Settings;
 use crate::store::Store;
 
@@ -20,6 +21,7 @@ pub struct AppState {
     pub orders: Orders,
     pub settings: Settings,
     pub token: AdminToken,
+    pub vault: Vault,
 }
 
 impl AppState {
@@ -31,12 +33,15 @@ impl AppState {
         let store = Store::open(&config.data_dir, config.cache_mb << 20)?;
         let env_token = std::env::var("BRIDGE_ADMIN_TOKEN").ok();
         let (token, fresh) = AdminToken::load_or_create(&store, env_token.as_deref())?;
+        let env_key = std::env::var("BRIDGE_SECRET_KEY").ok();
+        let vault = Vault::open(&config.data_dir, env_key.as_deref(), &store)?;
         let state = AppState {
             orders: Orders::open(&store)?,
             settings: Settings::open(&store)?,
             config: Arc::new(config),
             store,
             token,
+            vault,
         };
         Ok((state, fresh))
     }

@@ -18,6 +18,7 @@ pub mod domain;
 pub mod events;
 pub mod http;
 pub mod orders;
+pub mod secrets;
 pub mod settings;
 pub mod store;
 pub mod telemetry;
