@@ -21,6 +21,7 @@ pub mod orders;
 pub mod secrets;
 pub mod settings;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 
 /// Installs the TLS crypto provider (ring) that reqwest's rustls uses. Idempotent; call it

@@ -1,0 +1,176 @@
+//! What a sync sends, decided from the order and the settings alone (no I/O): which customer
+//! identifiers to try and in what order, how the order discount is spread over the lines, and
+//! the fingerprint that tells when a synced order changed afterwards.
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use sha2::{Digest, Sha256};
+
+use crate::domain::order::NewOrder;
+use crate::domain::settings::CustomerIdSource;
+
+/// One way to recognise the store's customer in Acumatica.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CustomerKey {
+    /// Matched on the customer's main contact email.
+    Email(String),
+    /// Matched on the customer's main contact phone.
+    Phone(String),
+    /// Matched as the CustomerID key itself (X-Cart profile ids are numbers).
+    ProfileId(String),
+}
+
+impl CustomerKey {
+    /// A stable text form, used as the key of the customer map.
+    pub fn map_key(&self) -> String {
+        match self {
+            CustomerKey::Email(e) => format!("email:{}", e.to_lowercase()),
+            CustomerKey::Phone(p) => format!("phone:{}", normalise_phone(p)),
+            CustomerKey::ProfileId(id) => format!("profile:{id}"),
+        }
+    }
+}
+
+/// Digits only, with a leading `+` kept, so that "+1 (555) 010-0" and "+15550100" match.
+pub fn normalise_phone(phone: &str) -> String {
+    let plus = phone.trim_start().starts_with('+');
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    if plus { format!("+{digits}") } else { digits }
+}
+
+/// The identifiers to try, in order, following X-Cart's fallbacks: EMAIL: email, then profile
+/// ID; PHONE: phone, then email, then profile ID; PROFILE_ID: profile ID only. Empty means the
+/// order cannot be matched (PROFILE_ID without a profile ID).
+pub fn customer_keys(order: &NewOrder, source: CustomerIdSource) -> Vec<CustomerKey> {
+    let email = Some(CustomerKey::Email(order.email.clone()));
+    let phone = order
+        .phone
+        .clone()
+        .or_else(|| order.billing_address.phone.clone())
+        .filter(|p| !normalise_phone(p).trim_start_matches('+').is_empty())
+        .map(CustomerKey::Phone);
+    let profile = order.profile_id.clone().map(CustomerKey::ProfileId);
+    let keys = match source {
+        CustomerIdSource::Email => vec![email, profile],
+        CustomerIdSource::Phone => vec![phone, email, profile],
+        CustomerIdSource::ProfileId => vec![profile],
+    };
+    keys.into_iter().flatten().collect()
+}
+
+/// Decimal places of a currency's minor unit (ISO 4217); 2 unless listed.
+pub fn minor_units(currency: &str) -> u32 {
+    match currency {
+        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
+        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+        "CLF" | "UYW" => 4,
+        _ => 2,
+    }
+}
+
+/// Splits `discount` over lines in proportion to their amounts, each share rounded down to
+/// the currency's minor unit and the leftover units given to the largest remainders (ties to
+/// the earlier line), so that the shares add up exactly to the discount.
+pub fn split_discount(discount: Decimal, line_amounts: &[Decimal], scale: u32) -> Vec<Decimal> {
+    let total: Decimal = line_amounts.iter().sum();
+    let discount = discount.round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero);
+    if discount.is_zero() || total.is_zero() || line_amounts.is_empty() {
+        return vec![Decimal::ZERO; line_amounts.len()];
+    }
+    let discount = discount.min(total);
+    let exact: Vec<Decimal> = line_amounts.iter().map(|a| discount * a / total).collect();
+    let mut shares: Vec<Decimal> = exact
+        .iter()
+        .map(|e| e.round_dp_with_strategy(scale, RoundingStrategy::ToZero))
+        .collect();
+    let unit = Decimal::new(1, scale);
+    let mut left = ((discount - shares.iter().sum::<Decimal>()) / unit)
+        .round()
+        .try_into()
+        .unwrap_or(0i64);
+    let mut order: Vec<usize> = (0..shares.len()).collect();
+    order.sort_by(|&a, &b| {
+        (exact[b] - shares[b])
+            .cmp(&(exact[a] - shares[a]))
+            .then(a.cmp(&b))
+    });
+    for i in order.into_iter().cycle() {
+        if left <= 0 {
+            break;
+        }
+        if shares[i] + unit <= line_amounts[i] {
+            shares[i] += unit;
+            left -= 1;
+        }
+    }
+    shares
+}
+
+/// A fingerprint of everything a sync sends for `order`: when it changes after a sync, the
+/// order "changed after sync".
+pub fn fingerprint(order: &NewOrder) -> String {
+    let relevant = serde_json::json!({
+        "email": order.email, "phone": order.phone, "profile": order.profile_id,
+        "currency": order.currency, "billing": order.billing_address, "shipping": order.shipping_address,
+        "items": order.items, "shippingCost": order.shipping_cost, "discount": order.discount_total,
+        "placedAt": order.placed_at,
+    });
+    hex::encode(Sha256::digest(relevant.to_string().as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn discount_adds_up_to_the_cent() {
+        let lines = [d("10.00"), d("10.00"), d("10.00")];
+        let shares = split_discount(d("1.00"), &lines, 2);
+        assert_eq!(shares, vec![d("0.34"), d("0.33"), d("0.33")]);
+        assert_eq!(shares.iter().sum::<Decimal>(), d("1.00"));
+
+        let lines = [d("20.50"), d("500.00"), d("0.99")];
+        let shares = split_discount(d("7.77"), &lines, 2);
+        assert_eq!(shares.iter().sum::<Decimal>(), d("7.77"));
+        assert!(shares.iter().zip(&lines).all(|(s, l)| s <= l));
+    }
+
+    #[test]
+    fn proportional_and_largest_remainder() {
+        // 2.00 over 1:2 → 0.666.. and 1.333..: floors 0.66 and 1.33, the leftover cent goes to
+        // the larger remainder (0.006 vs 0.003).
+        let shares = split_discount(d("2.00"), &[d("1.00"), d("2.00")], 2);
+        assert_eq!(shares, vec![d("0.67"), d("1.33")]);
+    }
+
+    #[test]
+    fn no_discount_or_no_amount() {
+        assert_eq!(split_discount(d("0"), &[d("5")], 2), vec![d("0")]);
+        assert_eq!(split_discount(d("5"), &[d("0")], 2), vec![d("0")]);
+        assert_eq!(
+            split_discount(d("500"), &[d("1"), d("2")], 0),
+            vec![d("1"), d("2")]
+        );
+    }
+
+    #[test]
+    fn zero_decimal_currencies() {
+        let shares = split_discount(
+            d("100"),
+            &[d("333"), d("333"), d("334")],
+            minor_units("JPY"),
+        );
+        assert_eq!(shares.iter().sum::<Decimal>(), d("100"));
+        assert!(shares.iter().all(|s| s.scale() == 0 || s.fract().is_zero()));
+    }
+
+    #[test]
+    fn phone_normalisation() {
+        assert_eq!(normalise_phone("+1 (555) 010-0"), "+15550100");
+        assert_eq!(normalise_phone("555 0100"), "5550100");
+    }
+}
