@@ -117,6 +117,7 @@ function renderShell(activeNav, renderPage) {
   const controller = new AbortController();
   current = { cleanups, controller };
 
+  live.open();
   const liveDot = h("span", { class: "live-dot", "aria-hidden": "true" });
   const liveText = h("span", { class: "live-text" });
   const liveStatus = h("span", { class: "live", role: "status", title: "Live updates" }, liveDot, liveText);

@@ -97,8 +97,8 @@ export async function gql(query, variables = {}) {
 }
 
 /**
- * One graphql-transport-ws connection shared by every subscription of the page. It opens on the
- * first subscription, resubscribes after a reconnect (telling each subscriber, which may have
+ * One graphql-transport-ws connection shared by every subscription of the page. It opens once
+ * signed in (or on the first subscription), reconnects with a growing delay, resubscribes after a reconnect (telling each subscriber, which may have
  * missed events, through `onResync`), and reports its state to `onState` listeners:
  * "connecting", "live", "offline".
  */
@@ -204,7 +204,7 @@ class LiveConnection {
       unauthorizedHandler();
       return;
     }
-    if (!this.closedOnPurpose && this.subs.size > 0 && token()) {
+    if (!this.closedOnPurpose && token()) {
       clearTimeout(this.retryTimer);
       this.retryTimer = setTimeout(() => this.open(), this.retryDelay);
       this.retryDelay = Math.min(this.retryDelay * 2, 15000);

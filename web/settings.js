@@ -3,7 +3,7 @@
 // this page when the API offers the lookups that fill them.)
 
 import { GraphQLError, gql } from "./graphql.js";
-import { describeError, h, notice } from "./ui.js";
+import { describeError, h, notice, toast } from "./ui.js";
 
 const FIELDS = `orderSyncMode createNewProducts customerIdSource stockItemIdSource salesOrderType orderNumberPrefix`;
 const SETTINGS = `query Settings { settings { ${FIELDS} } }`;
@@ -129,7 +129,8 @@ export async function render({ main, onCleanup, signal }) {
       saved = (await gql(SAVE, { input })).saveSettings;
       if (signal.aborted) return;
       fill(saved);
-      status.replaceChildren(notice("success", "Settings saved."));
+      status.replaceChildren();
+      toast("Settings saved.");
     } catch (err) {
       if (signal.aborted) return;
       const fields = err instanceof GraphQLError ? err.fieldErrors() : {};

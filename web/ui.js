@@ -126,6 +126,21 @@ export function notice(kind, text) {
   );
 }
 
+/** A short confirmation at the bottom of the window, wherever the page is scrolled. */
+export function toast(text) {
+  let el = document.getElementById("toast");
+  if (!el) {
+    el = h("div", { id: "toast", class: "toast", role: "status" });
+    document.body.append(el);
+  }
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => {
+    el.hidden = true;
+  }, 4000);
+}
+
 export function describeError(e) {
   return e?.message || String(e);
 }

@@ -363,6 +363,7 @@ async fn settings_saved_from_the_form_survive_a_reload() {
     b.sign_in(&s).await;
     b.click("nav[aria-label=Main] a[href='#/settings']").await;
     b.wait_text("#data-sync-options", "Data Sync Options").await;
+    b.wait_text(".live", "Live").await;
     b.assert_controls_labelled().await;
     assert_eq!(
         b.js("return document.querySelector('#savebar').hidden", vec![])
@@ -401,7 +402,7 @@ async fn settings_saved_from_the_form_survive_a_reload() {
     b.wait_for("#salesOrderType-error[hidden]").await;
     b.screenshot("unsaved").await;
     b.click("#settings-save").await;
-    b.wait_text("#settings-messages", "Settings saved.").await;
+    b.wait_text("#toast", "Settings saved.").await;
     b.wait_for("#savebar[hidden]").await;
     b.screenshot("saved").await;
 
@@ -419,6 +420,7 @@ async fn settings_saved_from_the_form_survive_a_reload() {
 
     b.client.refresh().await.unwrap();
     b.wait_text("#data-sync-options", "Data Sync Options").await;
+    b.wait_text(".live", "Live").await;
     let form = b
         .js(
             "const q = s => document.querySelector(s);
