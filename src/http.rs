@@ -195,12 +195,21 @@ async fn serve_ws(http: Http, socket: WebSocket, protocol: WebSocketProtocols) {
     }
 }
 
-/// The console's files, embedded at compile time.
-const CONSOLE: &[(&str, &str, &str)] = &[(
-    "index.html",
-    "text/html; charset=utf-8",
-    include_str!("../web/index.html"),
-)];
+/// The console's files (`web/`), embedded at compile time: name, content type, body.
+const CONSOLE: &[(&str, &str, &str)] = &[
+    ("index.html", HTML, include_str!("../web/index.html")),
+    ("app.css", CSS, include_str!("../web/app.css")),
+    ("app.js", JS, include_str!("../web/app.js")),
+    ("graphql.js", JS, include_str!("../web/graphql.js")),
+    ("ui.js", JS, include_str!("../web/ui.js")),
+    ("signin.js", JS, include_str!("../web/signin.js")),
+    ("orders.js", JS, include_str!("../web/orders.js")),
+    ("order.js", JS, include_str!("../web/order.js")),
+    ("settings.js", JS, include_str!("../web/settings.js")),
+];
+const HTML: &str = "text/html; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
 
 async fn console_index() -> Response {
     console_file("index.html")

@@ -1,0 +1,157 @@
+// Small DOM and formatting helpers shared by the pages.
+
+/**
+ * Creates an element: h("a", {href: "#/orders", class: "link"}, "Orders").
+ * Attributes starting with "on" become event listeners; null/false attributes are left out;
+ * children may be strings, nodes, arrays, or null.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs ?? {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on") && typeof value === "function") {
+      el.addEventListener(key.slice(2).toLowerCase(), value);
+    } else if (key === "class") {
+      el.className = value;
+    } else if (key in el && typeof value !== "string") {
+      el[key] = value;
+    } else {
+      el.setAttribute(key, value === true ? "" : value);
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(el, child);
+    else el.append(child instanceof Node ? child : String(child));
+  }
+}
+
+export const SYNC_STATUS = {
+  NOT_SYNCED: { label: "Not synced", tone: "grey" },
+  QUEUED: { label: "Queued", tone: "yellow" },
+  SYNCING: { label: "Syncing", tone: "yellow" },
+  SYNCED: { label: "Synced", tone: "green" },
+  FAILED: { label: "Failed", tone: "red" },
+};
+
+export const PAYMENT_STATUS = {
+  QUEUED: "Queued",
+  AUTHORIZED: "Authorized",
+  PARTIALLY_PAID: "Partially paid",
+  PAID: "Paid",
+  DECLINED: "Declined",
+  CANCELED: "Canceled",
+  REFUNDED: "Refunded",
+};
+
+export function syncBadge(status) {
+  const s = SYNC_STATUS[status] ?? { label: status, tone: "grey" };
+  return h("span", { class: `badge badge-${s.tone}`, "data-sync-status": status }, s.label);
+}
+
+export function paymentBadge(status) {
+  return h(
+    "span",
+    { class: "pill", "data-payment-status": status },
+    PAYMENT_STATUS[status] ?? status,
+  );
+}
+
+const dateTime = new Intl.DateTimeFormat("en-US", { dateStyle: "medium", timeStyle: "short", hourCycle: "h23" });
+
+export function formatDateTime(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : dateTime.format(d);
+}
+
+/** A <time> element showing a DateTime in the browser's zone, the exact UTC value as title. */
+export function time(iso) {
+  return h("time", { datetime: iso, title: iso }, formatDateTime(iso));
+}
+
+/** Money from a Decimal string, exactly (Intl formats decimal strings without floats). */
+export function money(amount, currency) {
+  if (amount === null || amount === undefined) return "";
+  try {
+    return new Intl.NumberFormat("en-US", { style: "currency", currency }).format(amount);
+  } catch {
+    return `${amount} ${currency}`;
+  }
+}
+
+/** Exact decimal arithmetic on Decimal strings, through BigInt. */
+function parseDecimal(s) {
+  const m = /^(-?)(\d*)(?:\.(\d*))?$/.exec(String(s).trim());
+  if (!m) return null;
+  const frac = m[3] ?? "";
+  const units = BigInt((m[2] || "0") + frac) * (m[1] ? -1n : 1n);
+  return { units, scale: frac.length };
+}
+
+function formatDecimal({ units, scale }) {
+  const negative = units < 0n;
+  let digits = (negative ? -units : units).toString().padStart(scale + 1, "0");
+  if (scale > 0) digits = `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+  return (negative ? "-" : "") + digits;
+}
+
+/** price × quantity, as a Decimal string with the price's scale. */
+export function times(price, quantity) {
+  const p = parseDecimal(price);
+  if (!p) return null;
+  return formatDecimal({ units: p.units * BigInt(quantity), scale: p.scale });
+}
+
+/** The sum of Decimal strings, at the largest scale among them. */
+export function sum(values) {
+  const parsed = values.map(parseDecimal);
+  if (parsed.some((p) => !p)) return null;
+  const scale = Math.max(0, ...parsed.map((p) => p.scale));
+  const units = parsed.reduce((acc, p) => acc + p.units * 10n ** BigInt(scale - p.scale), 0n);
+  return formatDecimal({ units, scale });
+}
+
+/** A page-level message: role=alert for errors, role=status otherwise. */
+export function notice(kind, text) {
+  return h(
+    "div",
+    { class: `notice notice-${kind}`, role: kind === "error" ? "alert" : "status" },
+    text,
+  );
+}
+
+/** A short confirmation at the bottom of the window, wherever the page is scrolled. */
+export function toast(text) {
+  let el = document.getElementById("toast");
+  if (!el) {
+    el = h("div", { id: "toast", class: "toast", role: "status" });
+    document.body.append(el);
+  }
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => {
+    el.hidden = true;
+  }, 4000);
+}
+
+export function describeError(e) {
+  return e?.message || String(e);
+}
+
+/** Keeps a function from running more than once per `ms`; the last call wins. */
+export function debounce(fn, ms) {
+  let timer = null;
+  const wrapped = (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+  wrapped.cancel = () => clearTimeout(timer);
+  return wrapped;
+}
