@@ -9,6 +9,7 @@
 //!
 //! [`cli`] and [`app`] tie it together; `main.rs` only calls [`cli::main`].
 
+pub mod acumatica;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -19,6 +20,7 @@ pub mod events;
 pub mod http;
 pub mod orders;
 pub mod settings;
+pub mod sim;
 pub mod store;
 pub mod telemetry;
 
