@@ -40,7 +40,7 @@ def main():
             out[version][t] = dict(sorted(fields.items()))
     path = os.path.join(os.path.dirname(__file__), "..", "src", "acumatica", "schema_fields.json")
     with open(path, "w") as f:
-        json.dump(out, f, indent=1, sort_keys=True)
+        json.dump(out, f, indent=2, sort_keys=True)
         f.write("\n")
 
 if __name__ == "__main__":

@@ -55,7 +55,10 @@ impl BaseUrl {
             .path_segments()
             .map(|s| s.filter(|s| !s.is_empty()).map(str::to_string).collect())
             .unwrap_or_default();
-        if let Some(pos) = segments.iter().position(|s| s.eq_ignore_ascii_case("entity")) {
+        if let Some(pos) = segments
+            .iter()
+            .position(|s| s.eq_ignore_ascii_case("entity"))
+        {
             let root = segments[..pos].join("/");
             return Err(format!(
                 "the Base URL should be the site root, without /entity/...: try \"{}://{}/{}\"",
@@ -164,7 +167,10 @@ mod tests {
         let b = BaseUrl::parse("https://erp.example.com/AcumaticaDB/t/MyStore/").unwrap();
         assert_eq!(b.tenant(), Some("MyStore"));
         assert_eq!(b.as_str(), "https://erp.example.com/AcumaticaDB/t/MyStore");
-        assert_eq!(b.site_root().as_str(), "https://erp.example.com/AcumaticaDB");
+        assert_eq!(
+            b.site_root().as_str(),
+            "https://erp.example.com/AcumaticaDB"
+        );
         assert_eq!(
             b.join("identity/connect/token").as_str(),
             "https://erp.example.com/AcumaticaDB/t/MyStore/identity/connect/token"
@@ -195,7 +201,10 @@ mod tests {
         assert!(b.check_client_id("ABC@mystore").is_ok());
         assert!(b.check_client_id("ABC").is_ok());
         let err = b.check_client_id("ABC@Other").unwrap_err();
-        assert!(err.contains("\"MyStore\"") && err.contains("\"Other\""), "{err}");
+        assert!(
+            err.contains("\"MyStore\"") && err.contains("\"Other\""),
+            "{err}"
+        );
         let root = BaseUrl::parse("https://erp.example.com").unwrap();
         assert!(root.check_client_id("ABC@Other").is_ok());
         assert_eq!(client_id_tenant("A@B@C"), Some("C"));

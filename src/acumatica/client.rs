@@ -245,7 +245,9 @@ impl Client {
                     Ok(access)
                 }
                 // A refresh that failed for a passing reason: the old token still works.
-                Err(e) if !e.is_permanent() && current.as_ref().is_some_and(|t| !t.expired(now)) => {
+                Err(e)
+                    if !e.is_permanent() && current.as_ref().is_some_and(|t| !t.expired(now)) =>
+                {
                     tracing::warn!(error = %e, "token refresh failed; using the current token meanwhile");
                     Ok(current.expect("checked").access_token)
                 }
@@ -399,7 +401,10 @@ impl Client {
                 self.inner.limiter.pause_for(wait);
                 if rate_retries < c.rate_limit_retries {
                     rate_retries += 1;
-                    tracing::info!(wait_ms = wait.as_millis() as u64, "Acumatica answered 429; holding back");
+                    tracing::info!(
+                        wait_ms = wait.as_millis() as u64,
+                        "Acumatica answered 429; holding back"
+                    );
                     continue;
                 }
             }
@@ -460,7 +465,9 @@ impl Client {
     /// `GET /{Entity}/{id}`: one record by its GUID.
     pub async fn get_by_id<E: Entity>(&self, id: &str, query: &Query) -> Result<E, Error> {
         if !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') || id.is_empty() {
-            return Err(Error::config(format!("\"{id}\" is not a record id (a GUID)")));
+            return Err(Error::config(format!(
+                "\"{id}\" is not a record id (a GUID)"
+            )));
         }
         self.get_at(&format!("/{id}"), query).await
     }
@@ -490,7 +497,11 @@ impl Client {
 
     /// Every record the query matches, `page_size` at a time (`$top`/`$skip`), stopping at the
     /// first short page (Acumatica gives no total count).
-    pub async fn list_all<E: Entity>(&self, query: &Query, page_size: u32) -> Result<Vec<E>, Error> {
+    pub async fn list_all<E: Entity>(
+        &self,
+        query: &Query,
+        page_size: u32,
+    ) -> Result<Vec<E>, Error> {
         let page_size = page_size.max(1);
         let mut out = Vec::new();
         let mut skip = query.skip.unwrap_or(0);
@@ -508,7 +519,12 @@ impl Client {
 
     /// `PUT /{Entity}`: creates or updates a record (see [`PutMode`]) and returns it as saved,
     /// with what `query` selects and expands.
-    pub async fn put<E: Entity>(&self, entity: &E, mode: PutMode, query: &Query) -> Result<E, Error> {
+    pub async fn put<E: Entity>(
+        &self,
+        entity: &E,
+        mode: PutMode,
+        query: &Query,
+    ) -> Result<E, Error> {
         let body = serde_json::to_vec(entity)
             .map_err(|e| Error::config(format!("cannot encode {}: {e}", E::NAME)))?;
         let op = Op::Write {

@@ -128,7 +128,13 @@ impl Error {
     /// connection dropped mid-answer, a gateway error): look the record up before writing
     /// again. False means the write was definitely not applied.
     pub fn is_ambiguous(&self) -> bool {
-        matches!(self, Error::Transient { ambiguous: true, .. })
+        matches!(
+            self,
+            Error::Transient {
+                ambiguous: true,
+                ..
+            }
+        )
     }
 
     pub fn retry_after(&self) -> Option<Duration> {
@@ -226,9 +232,10 @@ pub fn from_response(status: StatusCode, headers: &HeaderMap, body: &[u8], op: O
     if is_login_limit(&text) || is_login_limit(&decoded_location) {
         return Error::Transient {
             reason: TransientReason::LoginLimit,
-            message: "Acumatica refused a new API session (API Login Limit): too many open sessions \
+            message:
+                "Acumatica refused a new API session (API Login Limit): too many open sessions \
                       for the license or the user; they close after a while"
-                .into(),
+                    .into(),
             retry_after: retry_after(headers),
             ambiguous: false,
         };
@@ -372,9 +379,9 @@ fn token_error(status: StatusCode, json: Option<&Value>) -> Option<Error> {
             "Acumatica refused the sign-in (invalid_grant): wrong username or password, or the user \
              may not use the API (no API license, locked, or due for a password change)",
         ),
-        Some("invalid_client") => bad(
-            "Acumatica refused the sign-in (invalid_client): wrong client ID or client secret",
-        ),
+        Some("invalid_client") => {
+            bad("Acumatica refused the sign-in (invalid_client): wrong client ID or client secret")
+        }
         Some(other) if status.is_client_error() => {
             let description = json
                 .get("error_description")
@@ -454,7 +461,12 @@ pub fn collect_field_errors(json: &Value) -> Vec<FieldError> {
     let mut out = Vec::new();
     if let Some(state) = json.get("modelState").and_then(Value::as_object) {
         for (field, msgs) in state {
-            for m in msgs.as_array().into_iter().flatten().filter_map(Value::as_str) {
+            for m in msgs
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
                 out.push(FieldError::new(field.clone(), m));
             }
         }
@@ -468,7 +480,10 @@ fn walk(value: &Value, path: &str, out: &mut Vec<FieldError>) {
         return;
     };
     for (key, child) in map {
-        if matches!(key.as_str(), "error" | "modelState" | "custom" | "_links" | "files") {
+        if matches!(
+            key.as_str(),
+            "error" | "modelState" | "custom" | "_links" | "files"
+        ) {
             continue;
         }
         let here = if path.is_empty() {

@@ -231,7 +231,9 @@ mod tests {
             .or(Filter::eq("B", true))
             .and(Filter::ne("C", Decimal::new(125, 1)));
         assert_eq!(f.to_string(), "(A eq 1 or B eq true) and C ne 12.5");
-        let g = Filter::eq("A", 1).and(Filter::eq("B", 2)).or(Filter::eq("C", 3));
+        let g = Filter::eq("A", 1)
+            .and(Filter::eq("B", 2))
+            .or(Filter::eq("C", 3));
         assert_eq!(g.to_string(), "A eq 1 and B eq 2 or C eq 3");
         let d = DateTime::parse_from_rfc3339("2016-07-15T10:31:28.402+03:00").unwrap();
         assert_eq!(

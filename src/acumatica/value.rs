@@ -194,7 +194,8 @@ mod tests {
 
     #[test]
     fn dates() {
-        let t: T = serde_json::from_str(r#"{"D":{"value":"2023-12-14T17:20:45.16+00:00"}}"#).unwrap();
+        let t: T =
+            serde_json::from_str(r#"{"D":{"value":"2023-12-14T17:20:45.16+00:00"}}"#).unwrap();
         assert_eq!(t.d.unwrap().to_rfc3339(), "2023-12-14T17:20:45.160+00:00");
         let t: T = serde_json::from_str(r#"{"D":{"value":"2024-05-10T00:00:00"}}"#).unwrap();
         assert_eq!(t.d.unwrap().to_rfc3339(), "2024-05-10T00:00:00+00:00");

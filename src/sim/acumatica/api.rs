@@ -39,12 +39,22 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let segs: Vec<String> = uri.path().split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+    let segs: Vec<String> = uri
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
     let (tenant, rest) = match segs.as_slice() {
         [t, tenant, rest @ ..] if t == "t" => (Some(tenant.clone()), rest.to_vec()),
         _ => (None, segs.clone()),
     };
-    let target = match rest.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    let target = match rest
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["identity", "connect", "token"] => "token".to_string(),
         ["entity", "auth", "logout"] => "logout".to_string(),
         ["entity"] => "endpoints".to_string(),
@@ -83,12 +93,17 @@ pub async fn handle(
         )
             .into_response();
         if let Some(secs) = faults.retry_after_secs {
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         return with_json(r);
     }
     if roll_500 < faults.rate_500 {
-        return http_error(StatusCode::INTERNAL_SERVER_ERROR, "Simulated server error.", "System.Exception");
+        return http_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Simulated server error.",
+            "System.Exception",
+        );
     }
     let prefix = tenant.map(|t| format!("/t/{t}")).unwrap_or_default();
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
@@ -102,7 +117,8 @@ pub async fn handle(
         }
         (Method::GET, ["entity"]) => endpoints(&prefix),
         (_, ["entity", endpoint, version, entity, keys @ ..]) => {
-            if !(endpoint.eq_ignore_ascii_case("Default") || endpoint.eq_ignore_ascii_case("eCommerce"))
+            if !(endpoint.eq_ignore_ascii_case("Default")
+                || endpoint.eq_ignore_ascii_case("eCommerce"))
                 || !VERSIONS.contains(version)
                 || rules::keys(entity).is_none()
             {
@@ -112,12 +128,18 @@ pub async fn handle(
                 return with_json(
                     (
                         StatusCode::UNAUTHORIZED,
-                        json_body(&json!({"message": "Authorization has been denied for this request."})),
+                        json_body(
+                            &json!({"message": "Authorization has been denied for this request."}),
+                        ),
                     )
                         .into_response(),
                 );
             }
-            if faults.forbidden_entity.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(entity)) {
+            if faults
+                .forbidden_entity
+                .as_deref()
+                .is_some_and(|f| f.eq_ignore_ascii_case(entity))
+            {
                 return with_json(
                     (
                         StatusCode::FORBIDDEN,
@@ -130,7 +152,9 @@ pub async fn handle(
             match method {
                 Method::GET if keys.is_empty() => list(&shared, version, entity, &query),
                 Method::GET => get(&shared, version, entity, keys, &query),
-                Method::PUT if keys.is_empty() => put(&shared, version, entity, &headers, &body, &query, &faults).await,
+                Method::PUT if keys.is_empty() => {
+                    put(&shared, version, entity, &headers, &body, &query, &faults).await
+                }
                 _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
             }
         }
@@ -148,8 +172,18 @@ struct Params {
 
 impl Params {
     fn parse(query: &str) -> Params {
-        let mut p = Params { filter: None, shape: Shape::default(), top: None, skip: 0 };
-        let list = |v: &str| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect::<Vec<_>>();
+        let mut p = Params {
+            filter: None,
+            shape: Shape::default(),
+            top: None,
+            skip: 0,
+        };
+        let list = |v: &str| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+        };
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
             match k.to_ascii_lowercase().as_str() {
                 "$filter" => p.filter = Some(v.into_owned()),
@@ -175,7 +209,11 @@ fn list(shared: &Shared, version: &str, entity: &str, q: &Params) -> Response {
     if let Some(e) = &expr
         && let Err(msg) = filter::check(e, version, entity)
     {
-        return http_error(StatusCode::INTERNAL_SERVER_ERROR, &msg, "PX.Api.ContractBased.InvalidFilterException");
+        return http_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &msg,
+            "PX.Api.ContractBased.InvalidFilterException",
+        );
     }
     let s = shared.lock();
     let rows: Vec<Out> = s
@@ -183,7 +221,10 @@ fn list(shared: &Shared, version: &str, entity: &str, q: &Params) -> Response {
         .get(entity)
         .into_iter()
         .flatten()
-        .filter(|r| expr.as_ref().is_none_or(|e| filter::matches(e, version, entity, r)))
+        .filter(|r| {
+            expr.as_ref()
+                .is_none_or(|e| filter::matches(e, version, entity, r))
+        })
         .skip(q.skip)
         .take(q.top.unwrap_or(usize::MAX))
         .map(|r| records::render(version, entity, r, &q.shape, &BTreeMap::new()))
@@ -203,16 +244,26 @@ fn get(shared: &Shared, version: &str, entity: &str, keys: &[&str], q: &Params) 
     let s = shared.lock();
     let records = s.records.get(entity).map(Vec::as_slice).unwrap_or(&[]);
     let found = match values.as_slice() {
-        [id] if is_guid(id) => records.iter().find(|r| r.get("id").and_then(Value::as_str) == Some(id.as_str())),
+        [id] if is_guid(id) => records
+            .iter()
+            .find(|r| r.get("id").and_then(Value::as_str) == Some(id.as_str())),
         _ if values.len() == key_fields.len() => records.iter().find(|r| {
             key_fields.iter().zip(&values).all(|(k, v)| {
-                r.get(*k).and_then(Value::as_str).is_some_and(|x| x.eq_ignore_ascii_case(v))
+                r.get(*k)
+                    .and_then(Value::as_str)
+                    .is_some_and(|x| x.eq_ignore_ascii_case(v))
             })
         }),
         _ => None,
     };
     match found {
-        Some(r) => ok(&records::render(version, entity, r, &q.shape, &BTreeMap::new())),
+        Some(r) => ok(&records::render(
+            version,
+            entity,
+            r,
+            &q.shape,
+            &BTreeMap::new(),
+        )),
         None => http_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "No entity satisfies the condition.",
@@ -244,10 +295,21 @@ async fn put(
     if let Some(bad) = q.shape.unknown_path(version, entity) {
         return key_not_found(&bad);
     }
-    let star = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == "*");
+    let star = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() == "*")
+    };
     let outcome = {
         let mut s = shared.lock();
-        rules::put(&mut s, entity, input, star(header::IF_NONE_MATCH), star(header::IF_MATCH))
+        rules::put(
+            &mut s,
+            entity,
+            input,
+            star(header::IF_NONE_MATCH),
+            star(header::IF_MATCH),
+        )
     };
     match outcome {
         Ok(saved) => {
@@ -257,12 +319,30 @@ async fn put(
             if let Some(ms) = faults.stall_writes_ms {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
             }
-            ok(&records::render(version, entity, &saved, &q.shape, &BTreeMap::new()))
+            ok(&records::render(
+                version,
+                entity,
+                &saved,
+                &q.shape,
+                &BTreeMap::new(),
+            ))
         }
-        Err(Reject::Precondition(msg)) => with_json((StatusCode::PRECONDITION_FAILED, json_body(&json!({"message": msg}))).into_response()),
+        Err(Reject::Precondition(msg)) => with_json(
+            (
+                StatusCode::PRECONDITION_FAILED,
+                json_body(&json!({"message": msg})),
+            )
+                .into_response(),
+        ),
         Err(Reject::Invalid { record, errors }) => {
             let out = records::render(version, entity, &record, &Shape::everything(), &errors);
-            with_json((StatusCode::UNPROCESSABLE_ENTITY, serde_json::to_vec(&out).unwrap_or_default()).into_response())
+            with_json(
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    serde_json::to_vec(&out).unwrap_or_default(),
+                )
+                    .into_response(),
+            )
         }
     }
 }
@@ -288,7 +368,9 @@ fn token(shared: &Shared, body: &[u8]) -> Response {
         }
         with_json((StatusCode::BAD_REQUEST, json_body(&body)).into_response())
     };
-    if !field("client_id").eq_ignore_ascii_case(CLIENT_ID) || field("client_secret") != CLIENT_SECRET {
+    if !field("client_id").eq_ignore_ascii_case(CLIENT_ID)
+        || field("client_secret") != CLIENT_SECRET
+    {
         return oauth_error("invalid_client", None);
     }
     let scope = match field("grant_type") {
@@ -312,7 +394,12 @@ fn token(shared: &Shared, body: &[u8]) -> Response {
     };
     let lifetime = s.faults.token_lifetime_secs.max(1);
     let access = random_token();
-    s.access.insert(access.clone(), Access { expires_at: Instant::now() + Duration::from_secs(lifetime) });
+    s.access.insert(
+        access.clone(),
+        Access {
+            expires_at: Instant::now() + Duration::from_secs(lifetime),
+        },
+    );
     let mut answer = json!({"access_token": access, "expires_in": lifetime, "token_type": "Bearer", "scope": scope});
     if scope.split(' ').any(|x| x == "offline_access") {
         let refresh = random_token();
@@ -336,13 +423,19 @@ fn endpoints(prefix: &str) -> Response {
 fn bearer(headers: &HeaderMap) -> Option<String> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
 }
 
 fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
-    let Some(token) = bearer(headers) else { return false };
+    let Some(token) = bearer(headers) else {
+        return false;
+    };
     let s: std::sync::MutexGuard<'_, State> = shared.lock();
-    s.access.get(&token).is_some_and(|a| Instant::now() < a.expires_at)
+    s.access
+        .get(&token)
+        .is_some_and(|a| Instant::now() < a.expires_at)
 }
 
 fn random_token() -> String {
@@ -351,7 +444,9 @@ fn random_token() -> String {
 }
 
 fn is_guid(text: &str) -> bool {
-    text.len() == 36 && text.chars().all(|c| c.is_ascii_hexdigit() || c == '-') && text.matches('-').count() == 4
+    text.len() == 36
+        && text.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+        && text.matches('-').count() == 4
 }
 
 fn percent_decode(segment: &str) -> String {
@@ -360,7 +455,11 @@ fn percent_decode(segment: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(hi), Some(lo)) => {
                 out.push((hi * 16 + lo) as u8);
                 i += 3;
@@ -379,7 +478,10 @@ fn json_body(v: &Value) -> Vec<u8> {
 }
 
 fn with_json(mut r: Response) -> Response {
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     r
 }
 
@@ -412,7 +514,9 @@ fn not_found() -> Response {
     with_json(
         (
             StatusCode::NOT_FOUND,
-            json_body(&json!({"message": "No HTTP resource was found that matches the request URI."})),
+            json_body(
+                &json!({"message": "No HTTP resource was found that matches the request URI."}),
+            ),
         )
             .into_response(),
     )

@@ -27,7 +27,10 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/_sim/faults", get(faults).put(set_faults))
         .route("/_sim/expire-tokens", post(expire_tokens))
         .route("/_sim/revoke-refresh-tokens", post(revoke_refresh_tokens))
-        .route("/_sim/records/{entity}", get(records).delete(delete_records))
+        .route(
+            "/_sim/records/{entity}",
+            get(records).delete(delete_records),
+        )
         .route("/_sim/reset", post(reset))
 }
 

@@ -79,7 +79,9 @@ fn tokenize(text: &str) -> Result<Vec<Tok>, String> {
             i += 1;
         } else if c == '\'' {
             out.push(Tok::Lit(Lit::Str(quoted(&mut i)?)));
-        } else if c.is_ascii_digit() || (c == '-' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) {
+        } else if c.is_ascii_digit()
+            || (c == '-' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
+        {
             let start = i;
             i += 1;
             while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
@@ -92,7 +94,9 @@ fn tokenize(text: &str) -> Result<Vec<Tok>, String> {
             out.push(Tok::Lit(Lit::Num(parse_decimal(&num)?)));
         } else if c.is_ascii_alphabetic() || c == '_' {
             let start = i;
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || matches!(chars[i], '_' | '/' | '.')) {
+            while i < chars.len()
+                && (chars[i].is_ascii_alphanumeric() || matches!(chars[i], '_' | '/' | '.'))
+            {
                 i += 1;
             }
             let word: String = chars[start..i].iter().collect();
@@ -173,12 +177,22 @@ impl Parser {
             Some(Tok::Word(w)) if self.toks.get(self.pos) == Some(&Tok::Open) => self.function(w),
             Some(Tok::Word(field)) => {
                 let op = match self.next() {
-                    Some(Tok::Word(op)) if ["eq", "ne", "gt", "ge", "lt", "le"].contains(&op.as_str()) => op,
-                    other => return Err(format!("expected a comparison after {field}, found {other:?}")),
+                    Some(Tok::Word(op))
+                        if ["eq", "ne", "gt", "ge", "lt", "le"].contains(&op.as_str()) =>
+                    {
+                        op
+                    }
+                    other => {
+                        return Err(format!(
+                            "expected a comparison after {field}, found {other:?}"
+                        ));
+                    }
                 };
                 match self.next() {
                     Some(Tok::Lit(lit)) => Ok(Expr::Cmp(field, op, lit)),
-                    other => return Err(format!("expected a literal after {field} {op}, found {other:?}")),
+                    other => Err(format!(
+                        "expected a literal after {field} {op}, found {other:?}"
+                    )),
                 }
             }
             other => Err(format!("unexpected {other:?}")),
@@ -193,7 +207,9 @@ impl Parser {
         self.expect(Tok::Close)?;
         let name = name.to_ascii_lowercase();
         match (name.as_str(), a, b) {
-            ("startswith" | "endswith", Some(Tok::Word(f)), Some(Tok::Lit(l))) => Ok(Expr::Func(name, f, l)),
+            ("startswith" | "endswith", Some(Tok::Word(f)), Some(Tok::Lit(l))) => {
+                Ok(Expr::Func(name, f, l))
+            }
             ("substringof", Some(Tok::Lit(l)), Some(Tok::Word(f))) => Ok(Expr::Func(name, f, l)),
             _ => Err(format!("unsupported function call {name}")),
         }
@@ -202,7 +218,10 @@ impl Parser {
 
 /// Parses a `$filter` expression.
 pub fn parse(text: &str) -> Result<Expr, String> {
-    let mut p = Parser { toks: tokenize(text)?, pos: 0 };
+    let mut p = Parser {
+        toks: tokenize(text)?,
+        pos: 0,
+    };
     let e = p.or()?;
     if p.pos != p.toks.len() {
         return Err(format!("unexpected {:?}", p.toks[p.pos]));
@@ -230,7 +249,11 @@ fn resolve_kind(version: &str, ty: &str, path: &str) -> Result<String, String> {
         match schema::kind(version, &current, seg) {
             Some(FieldKind::Value(w)) if last => return Ok(w),
             Some(FieldKind::Link(t)) if !last => current = t,
-            Some(FieldKind::List(_)) => return Err(format!("filtering on detail entities ({path}) is not supported")),
+            Some(FieldKind::List(_)) => {
+                return Err(format!(
+                    "filtering on detail entities ({path}) is not supported"
+                ));
+            }
             _ => return Err(format!("the field {path} is not in {ty}")),
         }
     }
@@ -303,8 +326,10 @@ fn compare(kind: &str, value: Option<&Value>, lit: &Lit) -> Option<Ordering> {
             {
                 return Some(a.cmp(&b));
             }
-            if matches!(kind, "Decimal" | "Double" | "Int" | "Short" | "Long" | "Byte")
-                && let (Ok(a), Ok(b)) = (parse_decimal(text), parse_decimal(s))
+            if matches!(
+                kind,
+                "Decimal" | "Double" | "Int" | "Short" | "Long" | "Byte"
+            ) && let (Ok(a), Ok(b)) = (parse_decimal(text), parse_decimal(s))
             {
                 return Some(a.cmp(&b));
             }
@@ -330,9 +355,18 @@ mod tests {
     fn comparisons_paths_and_logic() {
         let c = json!({"CustomerID": "C1", "CreditLimit": "100.00", "MainContact": {"Email": "A'b@Example.com"}});
         assert!(check_on("MainContact/Email eq 'a''b@example.com'", &c));
-        assert!(check_on("CustomerID eq 'C1' and (CreditLimit gt 50 or CustomerID eq 'X')", &c));
-        assert!(!check_on("CustomerID ne 'C1' or not (CreditLimit ge 100.0)", &c));
-        assert!(check_on("CustomerName eq null and startswith(CustomerID,'c')", &c));
+        assert!(check_on(
+            "CustomerID eq 'C1' and (CreditLimit gt 50 or CustomerID eq 'X')",
+            &c
+        ));
+        assert!(!check_on(
+            "CustomerID ne 'C1' or not (CreditLimit ge 100.0)",
+            &c
+        ));
+        assert!(check_on(
+            "CustomerName eq null and startswith(CustomerID,'c')",
+            &c
+        ));
         assert!(check_on("substringof('example',MainContact/Email)", &c));
         let e = parse("Contacts/Email eq 'x'").unwrap();
         assert!(check(&e, V, "Customer").is_err());
@@ -344,6 +378,9 @@ mod tests {
     #[test]
     fn dates_compare_as_dates() {
         let c = json!({"LastModifiedDateTime": "2024-01-01T10:00:00+00:00"});
-        assert!(check_on("LastModifiedDateTime gt datetimeoffset'2024-01-01T11:00:00+02:00'", &c));
+        assert!(check_on(
+            "LastModifiedDateTime gt datetimeoffset'2024-01-01T11:00:00+02:00'",
+            &c
+        ));
     }
 }

@@ -24,8 +24,8 @@ use axum::Router;
 use serde_json::Value;
 
 use crate::acumatica::ClientConfig;
-pub use state::{Arrival, Counters, Faults};
 use state::State;
+pub use state::{Arrival, Counters, Faults};
 
 /// The simulator's tenant (its Login Name).
 pub const TENANT: &str = "Company";
@@ -71,7 +71,9 @@ pub struct Shared {
 
 impl Shared {
     pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn expire_access_tokens(&self) {
@@ -154,7 +156,13 @@ impl RunningSim {
     /// endpoint, and test-friendly limits (1 s timeout, 6000 requests a minute, 4 in flight,
     /// 50 ms 429 backoff).
     pub fn client_config(&self) -> ClientConfig {
-        let mut c = ClientConfig::new(self.base_url(), CLIENT_ID, CLIENT_SECRET, USERNAME, PASSWORD);
+        let mut c = ClientConfig::new(
+            self.base_url(),
+            CLIENT_ID,
+            CLIENT_SECRET,
+            USERNAME,
+            PASSWORD,
+        );
         c.timeout = Duration::from_secs(1);
         c.max_rpm = 6000;
         c.max_concurrency = 4;
@@ -195,7 +203,12 @@ impl RunningSim {
 
     /// Stored records of `entity` in plain form (`{"CustomerOrder": "WEB-1", "Details": [...]}`).
     pub fn records(&self, entity: &str) -> Vec<Value> {
-        self.shared.lock().records.get(entity).cloned().unwrap_or_default()
+        self.shared
+            .lock()
+            .records
+            .get(entity)
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn sales_orders(&self) -> Vec<Value> {
@@ -238,14 +251,21 @@ pub async fn run(config: SimConfig) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot start the simulator: {e}"))?;
     println!("Acumatica simulator listening on {}", sim.root_url());
-    println!("  Base URL       {}   (or {})", sim.base_url(), sim.root_url());
+    println!(
+        "  Base URL       {}   (or {})",
+        sim.base_url(),
+        sim.root_url()
+    );
     println!("  Tenant         {TENANT}");
     println!("  Client ID      {CLIENT_ID}");
     println!("  Client secret  {CLIENT_SECRET}");
     println!("  Username       {USERNAME}");
     println!("  Password       {PASSWORD}");
     println!("  Endpoints      Default and eCommerce, 23.200.001 and 24.200.001");
-    println!("  Control API    {}/_sim/counters, /_sim/faults, /_sim/records/<Entity>, /_sim/reset", sim.root_url());
+    println!(
+        "  Control API    {}/_sim/counters, /_sim/faults, /_sim/records/<Entity>, /_sim/reset",
+        sim.root_url()
+    );
     if !loopback {
         println!("  WARNING: not on a loopback address; the control API has no authentication");
     }
@@ -316,6 +336,8 @@ impl SimArgs {
 fn parse_share(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
-        _ => Err(format!("expected a share between 0.0 and 1.0, got \"{text}\"")),
+        _ => Err(format!(
+            "expected a share between 0.0 and 1.0, got \"{text}\""
+        )),
     }
 }

@@ -28,16 +28,27 @@ fn fields(version: &str, ty: &str) -> Option<&'static BTreeMap<String, String>> 
 }
 
 /// Reads a wrapped entity of type `ty` into plain form.
-pub fn normalize(version: &str, ty: &str, input: &Value, path: &str) -> Result<Map<String, Value>, Invalid> {
+pub fn normalize(
+    version: &str,
+    ty: &str,
+    input: &Value,
+    path: &str,
+) -> Result<Map<String, Value>, Invalid> {
     let Some(obj) = input.as_object() else {
         return Err(Invalid {
             path: path.to_string(),
-            message: format!("Cannot deserialize the current JSON value into type '{ty}'. Path '{path}'."),
+            message: format!(
+                "Cannot deserialize the current JSON value into type '{ty}'. Path '{path}'."
+            ),
         });
     };
     let mut out = Map::new();
     for (name, value) in obj {
-        let here = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
+        let here = if path.is_empty() {
+            name.clone()
+        } else {
+            format!("{path}.{name}")
+        };
         match name.as_str() {
             "id" => {
                 if let Some(id) = value.as_str() {
@@ -91,12 +102,19 @@ pub fn normalize(version: &str, ty: &str, input: &Value, path: &str) -> Result<M
                 let Some(rows) = value.as_array() else {
                     return Err(Invalid {
                         path: here.clone(),
-                        message: format!("Cannot deserialize the current JSON object into a list. Path '{here}'."),
+                        message: format!(
+                            "Cannot deserialize the current JSON object into a list. Path '{here}'."
+                        ),
                     });
                 };
                 let mut plain = Vec::new();
                 for (i, row) in rows.iter().enumerate() {
-                    plain.push(Value::Object(normalize(version, &row_type, row, &format!("{here}[{i}]"))?));
+                    plain.push(Value::Object(normalize(
+                        version,
+                        &row_type,
+                        row,
+                        &format!("{here}[{i}]"),
+                    )?));
                 }
                 out.insert(name.clone(), Value::Array(plain));
             }
@@ -113,9 +131,11 @@ fn coerce(wrapper: &str, v: &Value, path: &str) -> Result<Value, Invalid> {
     };
     Ok(match (wrapper, v) {
         (_, Value::Null) => Value::Null,
-        ("Decimal" | "Double", Value::Number(n)) => {
-            Value::String(parse_decimal(&n.to_string()).map_err(|_| bad())?.to_string())
-        }
+        ("Decimal" | "Double", Value::Number(n)) => Value::String(
+            parse_decimal(&n.to_string())
+                .map_err(|_| bad())?
+                .to_string(),
+        ),
         ("Decimal" | "Double", Value::String(s)) => {
             Value::String(parse_decimal(s).map_err(|_| bad())?.to_string())
         }
@@ -184,7 +204,10 @@ pub struct Shape {
 
 impl Shape {
     pub fn everything() -> Shape {
-        Shape { everything: true, ..Shape::default() }
+        Shape {
+            everything: true,
+            ..Shape::default()
+        }
     }
 
     fn value(&self, node: &str, full: &str) -> bool {
@@ -197,8 +220,14 @@ impl Shape {
 
     fn entity(&self, full: &str) -> bool {
         self.everything
-            || self.expand.iter().any(|e| e == full || e.starts_with(&format!("{full}/")))
-            || self.select.iter().any(|s| s.starts_with(&format!("{full}/")))
+            || self
+                .expand
+                .iter()
+                .any(|e| e == full || e.starts_with(&format!("{full}/")))
+            || self
+                .select
+                .iter()
+                .any(|s| s.starts_with(&format!("{full}/")))
     }
 
     /// Checks every `$select` and `$expand` path against the schema; the first unknown one is
@@ -223,12 +252,22 @@ fn parent(path: &str) -> &str {
 }
 
 fn join(node: &str, name: &str) -> String {
-    if node.is_empty() { name.to_string() } else { format!("{node}/{name}") }
+    if node.is_empty() {
+        name.to_string()
+    } else {
+        format!("{node}/{name}")
+    }
 }
 
 /// Writes a plain record of type `ty` the Acumatica way. `errors` maps paths such as
 /// `CustomerID`, `Details/1/InventoryID` or `` (the record itself) to messages.
-pub fn render(version: &str, ty: &str, record: &Value, shape: &Shape, errors: &BTreeMap<String, String>) -> Out {
+pub fn render(
+    version: &str,
+    ty: &str,
+    record: &Value,
+    shape: &Shape,
+    errors: &BTreeMap<String, String>,
+) -> Out {
     render_node(version, ty, record, shape, errors, "", "", Some(1))
 }
 
@@ -250,7 +289,10 @@ fn render_node(
     if let Some(n) = row_number {
         out.push(("rowNumber".to_string(), Out::Num(n.to_string())));
         let note = record.get("note").and_then(Value::as_str).unwrap_or("");
-        out.push(("note".to_string(), Out::Obj(vec![("value".into(), Out::Str(note.into()))])));
+        out.push((
+            "note".to_string(),
+            Out::Obj(vec![("value".into(), Out::Str(note.into()))]),
+        ));
     }
     if let Some(e) = errors.get(error_node) {
         out.push(("error".to_string(), Out::Str(e.clone())));
@@ -280,7 +322,16 @@ fn render_node(
             }
             FieldKind::Link(linked) => {
                 if shape.entity(&full) {
-                    let nested = render_node(version, &linked, value, shape, errors, &full, &error_path, None);
+                    let nested = render_node(
+                        version,
+                        &linked,
+                        value,
+                        shape,
+                        errors,
+                        &full,
+                        &error_path,
+                        None,
+                    );
                     out.push((name.clone(), nested));
                 }
             }
@@ -291,7 +342,16 @@ fn render_node(
                         .iter()
                         .enumerate()
                         .map(|(i, row)| {
-                            render_node(version, &row_type, row, shape, errors, &full, &format!("{error_path}/{i}"), Some(i + 1))
+                            render_node(
+                                version,
+                                &row_type,
+                                row,
+                                shape,
+                                errors,
+                                &full,
+                                &format!("{error_path}/{i}"),
+                                Some(i + 1),
+                            )
                         })
                         .collect();
                     out.push((name.clone(), Out::List(rendered)));
@@ -342,14 +402,36 @@ mod tests {
     fn decimals_render_with_their_digits_and_shape_applies() {
         let record = json!({"id": "x", "OrderNbr": "000001", "OrderTotal": "30.0000",
             "ShipToAddress": {"City": "Kirkland"}, "Details": [{"OrderQty": "1.000000"}]});
-        let text = serde_json::to_string(&render(V, "SalesOrder", &record, &Shape::default(), &BTreeMap::new())).unwrap();
+        let text = serde_json::to_string(&render(
+            V,
+            "SalesOrder",
+            &record,
+            &Shape::default(),
+            &BTreeMap::new(),
+        ))
+        .unwrap();
         assert!(text.contains(r#""OrderTotal":{"value":30.0000}"#), "{text}");
-        assert!(!text.contains("Details") && !text.contains("ShipToAddress"), "{text}");
-        let shape = Shape { select: vec!["OrderNbr".into()], expand: vec!["Details".into()], everything: false };
-        let text = serde_json::to_string(&render(V, "SalesOrder", &record, &shape, &BTreeMap::new())).unwrap();
-        assert!(text.contains(r#""OrderQty":{"value":1.000000}"#) && !text.contains("OrderTotal"), "{text}");
+        assert!(
+            !text.contains("Details") && !text.contains("ShipToAddress"),
+            "{text}"
+        );
+        let shape = Shape {
+            select: vec!["OrderNbr".into()],
+            expand: vec!["Details".into()],
+            everything: false,
+        };
+        let text =
+            serde_json::to_string(&render(V, "SalesOrder", &record, &shape, &BTreeMap::new()))
+                .unwrap();
+        assert!(
+            text.contains(r#""OrderQty":{"value":1.000000}"#) && !text.contains("OrderTotal"),
+            "{text}"
+        );
         assert_eq!(shape.unknown_path(V, "SalesOrder"), None);
-        let bad = Shape { select: vec!["Nope".into()], ..Shape::default() };
+        let bad = Shape {
+            select: vec!["Nope".into()],
+            ..Shape::default()
+        };
         assert_eq!(bad.unknown_path(V, "SalesOrder"), Some("Nope".into()));
     }
 }

@@ -41,15 +41,18 @@ pub enum Reject {
 
 /// Finds a record of `entity` whose `field` equals `value` (case-insensitively).
 pub fn find<'a>(state: &'a State, entity: &str, field: &str, value: &str) -> Option<&'a Value> {
-    state
-        .records
-        .get(entity)?
-        .iter()
-        .find(|r| r.get(field).and_then(Value::as_str).is_some_and(|v| v.eq_ignore_ascii_case(value)))
+    state.records.get(entity)?.iter().find(|r| {
+        r.get(field)
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.eq_ignore_ascii_case(value))
+    })
 }
 
 fn text<'a>(record: &'a Value, field: &str) -> Option<&'a str> {
-    record.get(field).and_then(Value::as_str).filter(|s| !s.is_empty())
+    record
+        .get(field)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 fn dec(record: &Value, field: &str) -> Option<Decimal> {
@@ -81,10 +84,15 @@ fn now_text() -> String {
 fn locate(state: &State, entity: &str, input: &Map<String, Value>) -> Option<usize> {
     let records = state.records.get(entity)?;
     if let Some(id) = input.get("id").and_then(Value::as_str) {
-        return records.iter().position(|r| r.get("id").and_then(Value::as_str) == Some(id));
+        return records
+            .iter()
+            .position(|r| r.get("id").and_then(Value::as_str) == Some(id));
     }
     let keys = keys(entity)?;
-    let wanted: Vec<&str> = keys.iter().map(|k| input.get(*k).and_then(Value::as_str)).collect::<Option<_>>()?;
+    let wanted: Vec<&str> = keys
+        .iter()
+        .map(|k| input.get(*k).and_then(Value::as_str))
+        .collect::<Option<_>>()?;
     records.iter().position(|r| {
         keys.iter()
             .zip(&wanted)
@@ -108,7 +116,9 @@ pub fn put(
         return Err(Reject::Precondition("The record already exists.".into()));
     }
     if if_match && found.is_none() {
-        return Err(Reject::Precondition("The record to update was not found.".into()));
+        return Err(Reject::Precondition(
+            "The record to update was not found.".into(),
+        ));
     }
     let created = found.is_none();
     let mut record = match found {
@@ -139,7 +149,13 @@ pub fn put(
     if !errors.is_empty() {
         let label = entity_label(entity);
         let verb = if created { "Inserting" } else { "Updating" };
-        errors.insert(String::new(), format!("{verb} '{label}' record raised at least one error. Please review the errors."));
+        errors.insert(
+            String::new(),
+            format!("{verb} '{label}' record raised at least one error. Please review the errors."),
+        );
+        if created && entity == "SalesOrder" {
+            set(&mut record, "OrderNbr", Value::from("<NEW>"));
+        }
         return Err(Reject::Invalid { record, errors });
     }
     let list = state.records.entry(entity.to_string()).or_default();
@@ -160,22 +176,35 @@ fn entity_label(entity: &str) -> &str {
 
 /// Merges plain `input` into `record`: values overwrite, linked entities merge, detail rows
 /// with an `id` update (or, with `delete: true`, remove) that row, rows without one are added.
-fn merge(state: &mut State, record: &mut Value, input: &Map<String, Value>, touched: &mut BTreeSet<String>) {
-    let Some(target) = record.as_object_mut() else { return };
+fn merge(
+    state: &mut State,
+    record: &mut Value,
+    input: &Map<String, Value>,
+    touched: &mut BTreeSet<String>,
+) {
+    let Some(target) = record.as_object_mut() else {
+        return;
+    };
     for (k, v) in input {
         match v {
             Value::Object(linked) => {
-                let slot = target.entry(k.clone()).or_insert_with(|| Value::Object(Map::new()));
+                let slot = target
+                    .entry(k.clone())
+                    .or_insert_with(|| Value::Object(Map::new()));
                 merge(state, slot, linked, touched);
             }
             Value::Array(rows) => {
-                let list = target.entry(k.clone()).or_insert_with(|| Value::Array(Vec::new()));
-                let Some(list) = list.as_array_mut() else { continue };
+                let list = target
+                    .entry(k.clone())
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                let Some(list) = list.as_array_mut() else {
+                    continue;
+                };
                 for row in rows.iter().filter_map(Value::as_object) {
-                    let existing = row
-                        .get("id")
-                        .and_then(Value::as_str)
-                        .and_then(|id| list.iter().position(|r| r.get("id").and_then(Value::as_str) == Some(id)));
+                    let existing = row.get("id").and_then(Value::as_str).and_then(|id| {
+                        list.iter()
+                            .position(|r| r.get("id").and_then(Value::as_str) == Some(id))
+                    });
                     match existing {
                         Some(i) if row.get("delete") == Some(&Value::Bool(true)) => {
                             list.remove(i);
@@ -221,18 +250,34 @@ fn set_default(record: &mut Value, field: &str, value: Option<&Value>) {
     }
 }
 
-fn must_exist(state: &State, record: &Value, field: &str, entity: &str, key: &str, label: &str, errors: &mut BTreeMap<String, String>) -> Option<Value> {
+fn must_exist(
+    state: &State,
+    record: &Value,
+    field: &str,
+    entity: &str,
+    key: &str,
+    label: &str,
+    errors: &mut BTreeMap<String, String>,
+) -> Option<Value> {
     let value = text(record, field)?;
     match find(state, entity, key, value) {
         Some(found) => Some(found.clone()),
         None => {
-            errors.insert(field.to_string(), format!("'{label}' cannot be found in the system."));
+            errors.insert(
+                field.to_string(),
+                format!("'{label}' cannot be found in the system."),
+            );
             None
         }
     }
 }
 
-fn customer(state: &mut State, record: &mut Value, created: bool, errors: &mut BTreeMap<String, String>) {
+fn customer(
+    state: &mut State,
+    record: &mut Value,
+    created: bool,
+    errors: &mut BTreeMap<String, String>,
+) {
     if created {
         let renumber = state.faults.renumber_customer_ids;
         if renumber || text(record, "CustomerID").is_none() {
@@ -246,21 +291,39 @@ fn customer(state: &mut State, record: &mut Value, created: bool, errors: &mut B
             set(record, "CustomerID", Value::String(id));
         }
         if text(record, "CustomerName").is_none() {
-            errors.insert("CustomerName".into(), "'Account Name' cannot be empty.".into());
+            errors.insert(
+                "CustomerName".into(),
+                "'Account Name' cannot be empty.".into(),
+            );
         }
         set_default(record, "Status", Some(&Value::from("Active")));
         set_default(record, "CurrencyID", Some(&Value::from("USD")));
         set_default(record, "CustomerClass", Some(&Value::from("DEFAULT")));
     }
-    if let Some(class) = must_exist(state, record, "CustomerClass", "CustomerClass", "ClassID", "Customer Class", errors) {
+    if let Some(class) = must_exist(
+        state,
+        record,
+        "CustomerClass",
+        "CustomerClass",
+        "ClassID",
+        "Customer Class",
+        errors,
+    ) {
         set_default(record, "TaxZone", class.get("TaxZoneID"));
         set_default(record, "Terms", class.get("Terms"));
     }
     // Customer.Email and MainContact.Email are the same database field.
-    let contact_email = record.get("MainContact").and_then(|c| c.get("Email")).cloned();
+    let contact_email = record
+        .get("MainContact")
+        .and_then(|c| c.get("Email"))
+        .cloned();
     match (record.get("Email").cloned(), contact_email) {
         (Some(e), None) => {
-            let contact = record.as_object_mut().expect("object").entry("MainContact").or_insert_with(|| Value::Object(Map::new()));
+            let contact = record
+                .as_object_mut()
+                .expect("object")
+                .entry("MainContact")
+                .or_insert_with(|| Value::Object(Map::new()));
             set(contact, "Email", e);
         }
         (_, Some(e)) => set(record, "Email", e),
@@ -269,20 +332,39 @@ fn customer(state: &mut State, record: &mut Value, created: bool, errors: &mut B
     set(record, "LastModifiedDateTime", Value::String(now_text()));
 }
 
-fn stock_item(state: &mut State, record: &mut Value, created: bool, errors: &mut BTreeMap<String, String>) {
+fn stock_item(
+    state: &mut State,
+    record: &mut Value,
+    created: bool,
+    errors: &mut BTreeMap<String, String>,
+) {
     if created && text(record, "InventoryID").is_none() {
-        errors.insert("InventoryID".into(), "'Inventory ID' cannot be empty.".into());
+        errors.insert(
+            "InventoryID".into(),
+            "'Inventory ID' cannot be empty.".into(),
+        );
     }
-    if let Some(class) = must_exist(state, record, "ItemClass", "ItemClass", "ClassID", "Item Class", errors) {
-        if created {
-            set_default(record, "ItemType", class.get("ItemType"));
-            set_default(record, "PostingClass", class.get("PostingClass"));
-            set_default(record, "TaxCategory", class.get("TaxCategoryID"));
-            set_default(record, "DefaultWarehouseID", class.get("DefaultWarehouseID"));
-            set_default(record, "BaseUOM", class.get("BaseUOM"));
-            set_default(record, "SalesUOM", class.get("SalesUOM"));
-            set_default(record, "PurchaseUOM", class.get("BaseUOM"));
-        }
+    let class = must_exist(
+        state,
+        record,
+        "ItemClass",
+        "ItemClass",
+        "ClassID",
+        "Item Class",
+        errors,
+    );
+    if created && let Some(class) = class {
+        set_default(record, "ItemType", class.get("ItemType"));
+        set_default(record, "PostingClass", class.get("PostingClass"));
+        set_default(record, "TaxCategory", class.get("TaxCategoryID"));
+        set_default(
+            record,
+            "DefaultWarehouseID",
+            class.get("DefaultWarehouseID"),
+        );
+        set_default(record, "BaseUOM", class.get("BaseUOM"));
+        set_default(record, "SalesUOM", class.get("SalesUOM"));
+        set_default(record, "PurchaseUOM", class.get("BaseUOM"));
     }
     if created {
         set_default(record, "ItemStatus", Some(&Value::from("Active")));
@@ -290,14 +372,36 @@ fn stock_item(state: &mut State, record: &mut Value, created: bool, errors: &mut
         set_default(record, "BaseUOM", Some(&Value::from("EA")));
         set_default(record, "SalesUOM", Some(&Value::from("EA")));
     }
-    must_exist(state, record, "TaxCategory", "TaxCategory", "TaxCategoryID", "Tax Category", errors);
-    must_exist(state, record, "DefaultWarehouseID", "Warehouse", "WarehouseID", "Default Warehouse", errors);
+    must_exist(
+        state,
+        record,
+        "TaxCategory",
+        "TaxCategory",
+        "TaxCategoryID",
+        "Tax Category",
+        errors,
+    );
+    must_exist(
+        state,
+        record,
+        "DefaultWarehouseID",
+        "Warehouse",
+        "WarehouseID",
+        "Default Warehouse",
+        errors,
+    );
     if let Some(posting) = text(record, "PostingClass") {
-        let known = state.records.get("ItemClass").into_iter().flatten().any(|c| {
-            text(c, "PostingClass").is_some_and(|p| p.eq_ignore_ascii_case(posting))
-        });
+        let known = state
+            .records
+            .get("ItemClass")
+            .into_iter()
+            .flatten()
+            .any(|c| text(c, "PostingClass").is_some_and(|p| p.eq_ignore_ascii_case(posting)));
         if !known {
-            errors.insert("PostingClass".into(), "'Posting Class' cannot be found in the system.".into());
+            errors.insert(
+                "PostingClass".into(),
+                "'Posting Class' cannot be found in the system.".into(),
+            );
         }
     }
     set(record, "LastModifiedDateTime", Value::String(now_text()));
@@ -313,28 +417,53 @@ fn sales_order(
     touched: &BTreeSet<String>,
     errors: &mut BTreeMap<String, String>,
 ) {
-    let order_type = text(record, "OrderType").unwrap_or("SO").to_ascii_uppercase();
+    let order_type = text(record, "OrderType")
+        .unwrap_or("SO")
+        .to_ascii_uppercase();
     if !ORDER_TYPES.contains(&order_type.as_str()) {
-        errors.insert("OrderType".into(), "'Order Type' cannot be found in the system.".into());
+        errors.insert(
+            "OrderType".into(),
+            "'Order Type' cannot be found in the system.".into(),
+        );
     }
     if created {
         let nbr = format!("{:06}", state.next_order_nbr);
         set(record, "OrderNbr", Value::String(nbr));
         let hold = input.get("Hold") != Some(&Value::Bool(false));
         set(record, "Hold", Value::Bool(hold));
-        set_default(record, "Date", Some(&Value::String(chrono::Utc::now().format("%Y-%m-%dT00:00:00+00:00").to_string())));
+        set_default(
+            record,
+            "Date",
+            Some(&Value::String(
+                chrono::Utc::now()
+                    .format("%Y-%m-%dT00:00:00+00:00")
+                    .to_string(),
+            )),
+        );
     }
     let hold = record.get("Hold") == Some(&Value::Bool(true));
     let status = text(record, "Status").unwrap_or("On Hold");
     if created || matches!(status, "On Hold" | "Open") {
-        set(record, "Status", Value::from(if hold { "On Hold" } else { "Open" }));
+        set(
+            record,
+            "Status",
+            Value::from(if hold { "On Hold" } else { "Open" }),
+        );
     }
     match text(record, "CustomerID") {
         None => {
             errors.insert("CustomerID".into(), "'Customer' cannot be empty.".into());
         }
         Some(_) => {
-            if let Some(customer) = must_exist(state, record, "CustomerID", "Customer", "CustomerID", "Customer", errors) {
+            if let Some(customer) = must_exist(
+                state,
+                record,
+                "CustomerID",
+                "Customer",
+                "CustomerID",
+                "Customer",
+                errors,
+            ) {
                 set_default(record, "CurrencyID", customer.get("CurrencyID"));
             }
         }
@@ -342,11 +471,23 @@ fn sales_order(
     set_default(record, "CurrencyID", Some(&Value::from("USD")));
 
     // Lines: defaults and repricing for the lines this request touched, amounts for all.
-    let mut rows = record.get("Details").and_then(Value::as_array).cloned().unwrap_or_default();
-    let mut next_line = rows.iter().filter_map(|r| r.get("LineNbr").and_then(Value::as_i64)).max().unwrap_or(0);
+    let mut rows = record
+        .get("Details")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut next_line = rows
+        .iter()
+        .filter_map(|r| r.get("LineNbr").and_then(Value::as_i64))
+        .max()
+        .unwrap_or(0);
     let (mut line_total, mut ordered_qty) = (Decimal::ZERO, Decimal::ZERO);
     for (i, row) in rows.iter_mut().enumerate() {
-        let id = row.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+        let id = row
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         if touched.contains(&id) {
             let at = |f: &str| format!("Details/{i}/{f}");
             let item = match text(row, "InventoryID") {
@@ -357,7 +498,10 @@ fn sales_order(
                 Some(inv) => match find(state, "StockItem", "InventoryID", inv) {
                     Some(item) => Some(item.clone()),
                     None => {
-                        errors.insert(at("InventoryID"), "'Inventory ID' cannot be found in the system.".into());
+                        errors.insert(
+                            at("InventoryID"),
+                            "'Inventory ID' cannot be found in the system.".into(),
+                        );
                         None
                     }
                 },
@@ -376,7 +520,10 @@ fn sales_order(
             if let Some(wh) = text(row, "WarehouseID")
                 && find(state, "Warehouse", "WarehouseID", wh).is_none()
             {
-                errors.insert(at("WarehouseID"), "'Warehouse' cannot be found in the system.".into());
+                errors.insert(
+                    at("WarehouseID"),
+                    "'Warehouse' cannot be found in the system.".into(),
+                );
             }
             if row.get("LineNbr").and_then(Value::as_i64).is_none() {
                 next_line += 1;
@@ -385,7 +532,8 @@ fn sales_order(
         }
         let qty = dec(row, "OrderQty").unwrap_or_default();
         let price = dec(row, "UnitPrice").unwrap_or_default();
-        let extended = (qty * price).round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+        let extended =
+            (qty * price).round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
         // The discount is DiscountPercent of the extended price, unless ManualDiscount fixes
         // the DiscountAmount.
         let manual = row.get("ManualDiscount") == Some(&Value::Bool(true));
@@ -416,7 +564,10 @@ fn sales_order(
     }
 
     // Freight: the price set on the order's shipping settings (or totals), when overridden.
-    let shipping = record.get("ShippingSettings").cloned().unwrap_or(Value::Null);
+    let shipping = record
+        .get("ShippingSettings")
+        .cloned()
+        .unwrap_or(Value::Null);
     let totals_in = record.get("Totals").cloned().unwrap_or(Value::Null);
     let freight = if shipping.get("OverrideFreightPrice") == Some(&Value::Bool(true)) {
         dec(&shipping, "FreightPrice").unwrap_or_default()
