@@ -457,7 +457,7 @@ impl Client {
                 )));
             }
             rest.push('/');
-            rest.push_str(&super::query::encode_pairs(&[("", key.to_string())])[1..]);
+            rest.push_str(&super::query::encode(key));
         }
         self.get_at(&rest, query).await
     }

@@ -75,12 +75,19 @@ impl Query {
     }
 }
 
+/// Percent-encodes `text` for a query value or a path segment (spaces as `%20`; `/`, `?`,
+/// `&`, `+` and `'` encoded too).
+pub fn encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
 /// `name=value&...`, percent-encoded, spaces as `%20`.
 pub fn encode_pairs(pairs: &[(&str, String)]) -> String {
-    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     pairs
         .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v).replace('+', "%20")))
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
         .collect::<Vec<_>>()
         .join("&")
 }

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::records::{self, Out, Shape};
 use super::rules::{self, Reject};
-use super::state::{Access, State};
+use super::state::Access;
 use super::{CLIENT_ID, CLIENT_SECRET, PASSWORD, Shared, TENANT, USERNAME, filter};
 use crate::acumatica::schema::VERSIONS;
 
@@ -432,7 +432,7 @@ fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
     let Some(token) = bearer(headers) else {
         return false;
     };
-    let s: std::sync::MutexGuard<'_, State> = shared.lock();
+    let s = shared.lock();
     s.access
         .get(&token)
         .is_some_and(|a| Instant::now() < a.expires_at)

@@ -343,6 +343,17 @@ async fn unreachable_is_told_apart_and_is_not_ambiguous() {
 }
 
 #[tokio::test]
+async fn a_tls_failure_is_unreachable() {
+    // https to a server that speaks plain http: the TLS handshake fails.
+    let sim = sim().await;
+    let mut config = sim.client_config();
+    config.base_url = sim.base_url().replace("http://", "https://");
+    let err = Client::new(config).unwrap().sign_in().await.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Unreachable, "{err:?}");
+    assert_eq!(sim.counters().total, 0, "nothing reached the server's API");
+}
+
+#[tokio::test]
 async fn backs_off_after_429_and_honours_retry_after() {
     let sim = sim().await;
     let c = client(&sim); // 50 ms backoff, doubled, 2 retries
