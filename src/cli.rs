@@ -1,4 +1,4 @@
-//! The command line: `serve`, `schema` and `rotate-token` (RUNNING.md lists the commands).
+//! The command line: `serve`, `sim`, `schema` and `rotate-token` (RUNNING.md lists the commands).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// The service: GraphQL API, admin console, job workers, embedded sled store.
     Serve(ServeConfig),
+    /// The Acumatica simulator as its own HTTP server (for demos and tests).
+    Sim(crate::sim::acumatica::SimArgs),
     /// Prints the GraphQL SDL (the content of schema.graphql).
     Schema,
     /// Makes a new admin token, stores its hash and prints it once (the old one stops working).
@@ -48,6 +50,7 @@ pub fn main() -> ExitCode {
     let outcome = runtime.block_on(async move {
         match cli.command {
             Command::Serve(config) => crate::app::serve(config).await,
+            Command::Sim(args) => crate::sim::acumatica::run(args.into_config()).await,
             Command::Schema => {
                 print!("{}", crate::api::sdl());
                 Ok(())

@@ -9,6 +9,7 @@
 //!
 //! [`cli`] and [`app`] tie it together; `main.rs` only calls [`cli::main`].
 
+pub mod acumatica;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -20,6 +21,7 @@ pub mod http;
 pub mod orders;
 pub mod secrets;
 pub mod settings;
+pub mod sim;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

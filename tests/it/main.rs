@@ -1,8 +1,10 @@
 //! The integration test crate: black-box tests that start the real `acumatica-bridge` binary on a
-//! free port and talk HTTP and WebSocket to it. One crate, so the binary and deps build once.
+//! free port and talk HTTP and WebSocket to it, and in-process tests of the Acumatica client
+//! against the simulator. One crate, so the binary and deps build and link once.
 
 mod common;
 
+mod acumatica;
 mod auth;
 mod browser;
 mod orders;

@@ -1,0 +1,6 @@
+//! The Acumatica client against the in-process simulator, and the field-name checks against
+//! Acumatica's official endpoint schemas.
+
+mod client;
+mod schema;
+mod simulator;
