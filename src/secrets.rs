@@ -17,6 +17,7 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+pub use crate::domain::secret::Secret;
 use crate::store::{Store, trees};
 
 const KEY_FILE: &str = "secret.key";
@@ -51,32 +52,6 @@ pub enum SecretsError {
 impl From<sled::Error> for SecretsError {
     fn from(e: sled::Error) -> Self {
         SecretsError::Store(e.into())
-    }
-}
-
-/// A secret in memory. Its Debug and Display print `***`, so it never reaches a log by accident.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-    /// The plain value: call only where it is sent to Acumatica.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
     }
 }
 
@@ -144,7 +119,7 @@ impl Vault {
             .encrypt(
                 XNonce::from_slice(&nonce),
                 Payload {
-                    msg: secret.0.as_bytes(),
+                    msg: secret.expose().as_bytes(),
                     aad: field.as_bytes(),
                 },
             )
@@ -173,7 +148,7 @@ impl Vault {
             )
             .map_err(|_| SecretsError::Open(field.into()))?;
         String::from_utf8(plain)
-            .map(Secret)
+            .map(Secret::new)
             .map_err(|_| SecretsError::Open(field.into()))
     }
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::error::{Error, PermanentReason};
-use super::secret::Secret;
+use crate::domain::secret::Secret;
 
 /// The scope the bridge asks for: the API, and a refresh token.
 pub const SCOPE: &str = "api offline_access";

@@ -17,7 +17,7 @@ use super::entities::Entity;
 use super::error::{self, Error, Op, PermanentReason, TransientReason};
 use super::limiter::Limiter;
 use super::query::Query;
-use super::secret::Secret;
+use crate::domain::secret::Secret;
 
 /// How to reach and sign in to one instance.
 #[derive(Debug, Clone)]

@@ -22,9 +22,9 @@ pub mod filter;
 pub mod limiter;
 pub mod query;
 pub mod schema;
-pub mod secret;
 pub mod value;
 
+pub use crate::domain::secret::Secret;
 pub use auth::Tokens;
 pub use base_url::BaseUrl;
 pub use client::{Client, ClientConfig, PutMode};
@@ -36,4 +36,3 @@ pub use entities::{
 pub use error::{Error, ErrorClass, PermanentReason, TransientReason};
 pub use filter::{Filter, Literal};
 pub use query::Query;
-pub use secret::Secret;

@@ -5,6 +5,7 @@ pub mod codes;
 pub mod money;
 pub mod order;
 pub mod raw;
+pub mod secret;
 pub mod settings;
 
 use std::fmt;
