@@ -17,6 +17,7 @@ pub mod config;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod jobs;
 pub mod orders;
 pub mod settings;
 pub mod store;
