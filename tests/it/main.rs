@@ -4,6 +4,7 @@
 mod common;
 
 mod auth;
+mod jobs;
 mod orders;
 mod restart;
 mod schema;
