@@ -5,6 +5,7 @@ mod common;
 
 mod auth;
 mod jobs;
+mod jobs_api;
 mod orders;
 mod restart;
 mod schema;
