@@ -4,6 +4,7 @@
 mod common;
 
 mod auth;
+mod crash;
 mod jobs;
 mod jobs_api;
 mod orders;
