@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use crate::auth::AdminToken;
 use crate::config::ServeConfig;
+use crate::jobs::Jobs;
 use crate::orders::Orders;
 use crate::secrets::Vault;
 use crate::settings::Settings;
@@ -20,14 +21,16 @@ pub struct AppState {
     pub store: Store,
     pub orders: Orders,
     pub settings: Settings,
+    pub jobs: Jobs,
     pub token: AdminToken,
     pub vault: Vault,
 }
 
 impl AppState {
-    /// Opens the store in the configured data dir and builds the services on it. Returns a
+    /// Opens the store in the configured data dir and builds the services on it (job
+    /// workers are not started yet: register handlers, then `jobs.start()`). Returns a
     /// freshly generated admin token when one had to be made.
-    pub fn open(config: ServeConfig) -> anyhow::Result<(AppState, Option<String>)> {
+    pub async fn open(config: ServeConfig) -> anyhow::Result<(AppState, Option<String>)> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create the data dir {}", config.data_dir.display()))?;
         let store = Store::open(&config.data_dir, config.cache_mb << 20)?;
@@ -38,6 +41,7 @@ impl AppState {
         let state = AppState {
             orders: Orders::open(&store)?,
             settings: Settings::open(&store)?,
+            jobs: Jobs::open(&store, config.jobs()).await?,
             config: Arc::new(config),
             store,
             token,
@@ -49,13 +53,21 @@ impl AppState {
 
 /// `acumatica-bridge serve`.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    serve_with(config, |_| {}).await
+}
+
+/// `serve`, with `setup` called on the opened state before the job workers start (where
+/// handlers are registered).
+pub async fn serve_with(config: ServeConfig, setup: impl FnOnce(&AppState)) -> anyhow::Result<()> {
     crate::telemetry::init(config.log_format);
     crate::init_crypto();
     let listen = config.listen;
-    let (state, fresh) = AppState::open(config)?;
+    let (state, fresh) = AppState::open(config).await?;
     if let Some(token) = fresh {
         show_new_token(&token);
     }
+    setup(&state);
+    state.jobs.start().await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -64,6 +76,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    state.jobs.shutdown().await?;
     state.store.flush().await?;
     tracing::info!("stopped");
     Ok(())

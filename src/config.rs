@@ -39,6 +39,12 @@ pub struct ServeConfig {
           value_parser = clap::value_parser!(u64).range(1..=3_600_000), value_name = "MS")]
     pub retry_base_delay_ms: u64,
 
+    /// SUCCEEDED jobs older than this many hours are pruned (FAILED ones are kept until
+    /// retried or pruned with `pruneJobs`).
+    #[arg(long, env = "BRIDGE_JOB_RETENTION_HOURS", default_value_t = 168,
+          value_parser = clap::value_parser!(u64).range(1..=87_600), value_name = "HOURS")]
+    pub job_retention_hours: u64,
+
     /// Timeout of one request to Acumatica, in milliseconds.
     #[arg(long, env = "BRIDGE_ACUMATICA_TIMEOUT_MS", default_value_t = 30_000,
           value_parser = clap::value_parser!(u64).range(1..=600_000), value_name = "MS")]
@@ -83,6 +89,28 @@ impl ServeConfig {
     pub fn retry_base_delay(&self) -> Duration {
         Duration::from_millis(self.retry_base_delay_ms)
     }
+    /// The job system's settings.
+    pub fn jobs(&self) -> crate::jobs::JobsConfig {
+        let mut c = crate::jobs::JobsConfig::new(self.max_attempts, self.retry_base_delay());
+        c.retention = Duration::from_secs(self.job_retention_hours * 3600);
+        c
+    }
+    /// Parses `serve`'s settings from arguments (and `BRIDGE_*` variables), as the command
+    /// line would; for programs and tests that embed the service.
+    pub fn from_args<I, T>(args: I) -> Result<ServeConfig, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{FromArgMatches, Parser};
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            c: ServeConfig,
+        }
+        let m = <Only as clap::CommandFactory>::command().try_get_matches_from(args)?;
+        Ok(Only::from_arg_matches(&m)?.c)
+    }
     pub fn acumatica_timeout(&self) -> Duration {
         Duration::from_millis(self.acumatica_timeout_ms)
     }
@@ -122,6 +150,7 @@ mod tests {
         assert_eq!(t.c.acumatica_max_concurrency, 2);
         assert_eq!(t.c.ambiguous_recheck_delay_ms, 60_000);
         assert_eq!(t.c.log_format, LogFormat::Text);
+        assert_eq!(t.c.job_retention_hours, 168);
     }
 
     #[test]

@@ -55,6 +55,13 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn healthz(State(http): State<Http>) -> Response {
+    if !http.state.jobs.is_running() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "starting", "error": "the job workers are not running"})),
+        )
+            .into_response();
+    }
     match http.state.store.flush().await {
         Ok(()) => (StatusCode::OK, Json(json!({"status": "ok"}))).into_response(),
         Err(e) => (

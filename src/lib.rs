@@ -18,6 +18,7 @@ pub mod config;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod jobs;
 pub mod orders;
 pub mod secrets;
 pub mod settings;

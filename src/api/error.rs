@@ -4,6 +4,7 @@
 use async_graphql::ErrorExtensions;
 
 use crate::domain::FieldError;
+use crate::jobs::JobsError;
 use crate::orders::OrdersError;
 use crate::settings::SettingsError;
 use crate::store::StoreError;
@@ -93,6 +94,17 @@ impl From<SettingsError> for ApiError {
         match e {
             SettingsError::Invalid(f) => f.into(),
             SettingsError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<JobsError> for ApiError {
+    fn from(e: JobsError) -> Self {
+        match e {
+            JobsError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            JobsError::Conflict(m) => ApiError::Conflict(m),
+            JobsError::BadCursor(_) => ApiError::bad_input("after", e.to_string()),
+            JobsError::Store(e) => e.into(),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! Resolvers stay thin: they convert input, call the service in [`AppState`], and convert back.
 
 pub mod error;
+pub mod jobs;
 pub mod orders;
 pub mod scalars;
 pub mod settings;
@@ -16,13 +17,21 @@ use crate::app::AppState;
 use error::{ApiError, ApiResult};
 
 #[derive(MergedObject, Default)]
-pub struct Query(orders::OrdersQuery, settings::SettingsQuery);
+pub struct Query(
+    orders::OrdersQuery,
+    settings::SettingsQuery,
+    jobs::JobsQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(orders::OrdersMutation, settings::SettingsMutation);
+pub struct Mutation(
+    orders::OrdersMutation,
+    settings::SettingsMutation,
+    jobs::JobsMutation,
+);
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(orders::OrdersSubscription);
+pub struct Subscription(orders::OrdersSubscription, jobs::JobsSubscription);
 
 pub type BridgeSchema = Schema<Query, Mutation, Subscription>;
 

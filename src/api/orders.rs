@@ -254,17 +254,25 @@ impl Order {
         self.0.updated_at.into()
     }
     async fn sync(&self) -> OrderSync<'_> {
-        OrderSync(&self.0.sync)
+        OrderSync(&self.0)
     }
 }
 
 /// Where the order stands in its way to Acumatica.
-pub struct OrderSync<'a>(&'a domain::OrderSync);
+pub struct OrderSync<'a>(&'a domain::Order);
 
 #[Object]
 impl OrderSync<'_> {
     async fn status(&self) -> SyncStatus {
-        self.0.status.into()
+        self.0.sync.status.into()
+    }
+    /// The order's jobs, newest first.
+    async fn jobs(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::jobs::Job>> {
+        let jobs = state(ctx).jobs.for_order(&self.0.data.number)?;
+        Ok(jobs
+            .into_iter()
+            .filter_map(super::jobs::Job::shown)
+            .collect())
     }
 }
 

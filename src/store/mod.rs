@@ -23,7 +23,11 @@ pub mod trees {
     pub const ORDERS: &str = "orders";
     /// Index of orders newest first: `!placed_at_micros (8 bytes BE) ++ number` → number.
     pub const ORDERS_BY_PLACED: &str = "orders_by_placed";
+    /// Jobs by id: `id (8 bytes BE)` → JobRecord (see `jobs::queue`).
     pub const JOBS: &str = "jobs";
+    /// The job queue's indexes (runnable by kind and time, parked, unique keys, by order,
+    /// running, succeeded by age), one prefix each (see `jobs::queue`).
+    pub const JOBS_INDEX: &str = "jobs_index";
     pub const CONNECTION: &str = "connection";
     pub const LOOKUPS: &str = "lookups";
 }

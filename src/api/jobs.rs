@@ -1,0 +1,308 @@
+//! Jobs in the GraphQL API: `jobs`, `job`, `retryJob`, `retryJobs`, `cancelJob`, `pruneJobs`
+//! and `jobUpdates`. Only the contract's kinds are shown; jobs of other kinds (registered by
+//! tests or embedding programs) never appear here.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject, Subscription};
+use futures::{Stream, StreamExt};
+
+use super::error::{ApiError, ApiResult};
+use super::orders::PageInfo;
+use super::scalars::DateTime;
+use super::{first_of, state};
+use crate::jobs::{self as lib, JobRecord};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum JobKind {
+    Connect,
+    SignOut,
+    RefreshLookups,
+    SyncOrder,
+    ImportOrders,
+}
+
+impl From<JobKind> for lib::JobKind {
+    fn from(k: JobKind) -> Self {
+        match k {
+            JobKind::Connect => lib::JobKind::CONNECT,
+            JobKind::SignOut => lib::JobKind::SIGN_OUT,
+            JobKind::RefreshLookups => lib::JobKind::REFRESH_LOOKUPS,
+            JobKind::SyncOrder => lib::JobKind::SYNC_ORDER,
+            JobKind::ImportOrders => lib::JobKind::IMPORT_ORDERS,
+        }
+    }
+}
+
+impl JobKind {
+    fn of(k: &lib::JobKind) -> Option<JobKind> {
+        [
+            JobKind::Connect,
+            JobKind::SignOut,
+            JobKind::RefreshLookups,
+            JobKind::SyncOrder,
+            JobKind::ImportOrders,
+        ]
+        .into_iter()
+        .find(|g| lib::JobKind::from(*g) == *k)
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::jobs::JobStatus")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    RetryScheduled,
+    Succeeded,
+    Failed,
+    Canceled,
+}
+
+#[derive(SimpleObject)]
+pub struct JobAttempt {
+    /// Position in the job's whole history, from 1.
+    number: i32,
+    started_at: DateTime,
+    finished_at: Option<DateTime>,
+    error: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct JobProgress {
+    done: i32,
+    total: Option<i32>,
+    message: Option<String>,
+}
+
+/// A durable job. Only jobs of the contract's kinds are ever built.
+pub struct Job(pub JobRecord);
+
+impl Job {
+    /// The job as the API shows it, or `None` for a kind the API does not show.
+    pub fn shown(j: JobRecord) -> Option<Job> {
+        j.kind.is_shipped().then_some(Job(j))
+    }
+}
+
+#[Object]
+impl Job {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn kind(&self) -> JobKind {
+        JobKind::of(&self.0.kind).expect("only shipped kinds are shown")
+    }
+    async fn status(&self) -> JobStatus {
+        self.0.status.into()
+    }
+    /// Attempts of the current round (retryJob starts a new round).
+    async fn attempts(&self) -> i32 {
+        self.0.attempts as i32
+    }
+    async fn max_attempts(&self) -> i32 {
+        self.0.max_attempts as i32
+    }
+    async fn order_number(&self) -> Option<&str> {
+        self.0.order_number.as_deref()
+    }
+    async fn last_error(&self) -> Option<&str> {
+        self.0.last_error.as_deref()
+    }
+    /// Every attempt, oldest first, across manual retries.
+    async fn history(&self) -> Vec<JobAttempt> {
+        self.0
+            .history
+            .iter()
+            .map(|a| JobAttempt {
+                number: a.number as i32,
+                started_at: a.started_at.into(),
+                finished_at: a.finished_at.map(Into::into),
+                error: a.error.clone(),
+            })
+            .collect()
+    }
+    /// For jobs with steps (CONNECT, REFRESH_LOOKUPS, IMPORT_ORDERS).
+    async fn progress(&self) -> Option<JobProgress> {
+        self.0.progress.as_ref().map(|p| JobProgress {
+            done: p.done as i32,
+            total: p.total.map(|t| t as i32),
+            message: p.message.clone(),
+        })
+    }
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
+    }
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
+    }
+    /// When a QUEUED or RETRY_SCHEDULED job runs next (none while it waits for a condition).
+    async fn next_run_at(&self) -> Option<DateTime> {
+        self.0.run_at.map(Into::into)
+    }
+    /// What a QUEUED job waits for before it runs again, e.g. "connected: not connected".
+    async fn waiting_for(&self) -> Option<String> {
+        self.0
+            .waiting_for
+            .as_ref()
+            .map(|p| format!("{}: {}", p.condition, p.reason))
+    }
+    /// cancelJob asked this RUNNING job to stop at its next safe point.
+    async fn cancel_requested(&self) -> bool {
+        self.0.cancel_requested
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct JobFilter {
+    status: Option<JobStatus>,
+    kind: Option<JobKind>,
+    order_number: Option<String>,
+}
+
+impl From<JobFilter> for lib::JobFilter {
+    fn from(f: JobFilter) -> Self {
+        lib::JobFilter {
+            status: f.status.map(Into::into),
+            kinds: match f.kind {
+                Some(k) => vec![k.into()],
+                None => lib::JobKind::SHIPPED.to_vec(),
+            },
+            order_number: f
+                .order_number
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty()),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct JobEdge {
+    node: Job,
+    cursor: String,
+}
+
+#[derive(SimpleObject)]
+pub struct JobConnection {
+    edges: Vec<JobEdge>,
+    page_info: PageInfo,
+    total_count: i32,
+}
+
+fn id_of(id: &ID) -> ApiResult<u64> {
+    id.trim()
+        .parse()
+        .map_err(|_| ApiError::bad_input("id", format!("\"{}\" is not a job id", id.0)))
+}
+
+/// A job the API shows, or NOT_FOUND.
+fn shown(ctx: &Context<'_>, id: &ID) -> ApiResult<u64> {
+    let n = id_of(id)?;
+    match state(ctx).jobs.get(n)? {
+        Some(j) if j.kind.is_shipped() => Ok(n),
+        _ => Err(ApiError::NotFound(format!("no job with id {n}"))),
+    }
+}
+
+#[derive(Default)]
+pub struct JobsQuery;
+
+#[Object]
+impl JobsQuery {
+    /// Jobs, newest createdAt first.
+    async fn jobs(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<JobFilter>,
+    ) -> ApiResult<JobConnection> {
+        let first = first_of(first)?;
+        let filter = lib::JobFilter::from(filter.unwrap_or_default());
+        let page = state(ctx).jobs.list(first, after.as_deref(), &filter)?;
+        let end_cursor = page.items.last().map(|(_, c)| c.clone());
+        Ok(JobConnection {
+            edges: page
+                .items
+                .into_iter()
+                .map(|(j, cursor)| JobEdge {
+                    node: Job(j),
+                    cursor,
+                })
+                .collect(),
+            page_info: PageInfo {
+                has_next_page: page.has_next_page,
+                end_cursor,
+            },
+            total_count: page.total_count as i32,
+        })
+    }
+
+    async fn job(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Job>> {
+        let Ok(n) = id.trim().parse::<u64>() else {
+            return Ok(None);
+        };
+        Ok(state(ctx).jobs.get(n)?.and_then(Job::shown))
+    }
+}
+
+#[derive(Default)]
+pub struct JobsMutation;
+
+#[Object]
+impl JobsMutation {
+    /// Same job id; attempts start again; history is kept.
+    async fn retry_job(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Job> {
+        let n = shown(ctx, &id)?;
+        Ok(Job(state(ctx).jobs.retry(n).await?))
+    }
+
+    /// Retries every FAILED or CANCELED job matching the filter (the console's Retry all failed).
+    async fn retry_jobs(&self, ctx: &Context<'_>, filter: JobFilter) -> ApiResult<Vec<Job>> {
+        let filter = lib::JobFilter::from(filter);
+        let jobs = state(ctx).jobs.retry_all(&filter).await?;
+        Ok(jobs.into_iter().map(Job).collect())
+    }
+
+    /// Cancels a QUEUED or RETRY_SCHEDULED job at once; a RUNNING one stops at its next safe
+    /// point (cancelRequested), or the call is refused (CONFLICT) for kinds that cannot stop
+    /// midway.
+    async fn cancel_job(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Job> {
+        let n = shown(ctx, &id)?;
+        Ok(Job(state(ctx).jobs.cancel(n).await?))
+    }
+
+    /// Operator clean-up: deletes the finished jobs (SUCCEEDED, FAILED, CANCELED) matching
+    /// the filter; live jobs are never deleted. Returns how many were deleted.
+    async fn prune_jobs(&self, ctx: &Context<'_>, filter: JobFilter) -> ApiResult<i32> {
+        let filter = lib::JobFilter::from(filter);
+        Ok(state(ctx).jobs.prune(&filter).await? as i32)
+    }
+}
+
+#[derive(Default)]
+pub struct JobsSubscription;
+
+#[Subscription]
+impl JobsSubscription {
+    /// Every change of a job; filtered by id and/or kind when given.
+    async fn job_updates(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        kind: Option<JobKind>,
+    ) -> impl Stream<Item = Result<Job, ApiError>> + use<> {
+        let id = id.map(|i| i.trim().to_owned());
+        let kind = kind.map(lib::JobKind::from);
+        state(ctx).jobs.bus().subscribe().filter_map(move |event| {
+            let item = match event {
+                Ok(j) => {
+                    let keep = j.kind.is_shipped()
+                        && id.as_ref().is_none_or(|i| *i == j.id.to_string())
+                        && kind.as_ref().is_none_or(|k| *k == j.kind);
+                    keep.then(|| Ok(Job(j)))
+                }
+                Err(m) => Some(Err(ApiError::Missed(m.0))),
+            };
+            async move { item }
+        })
+    }
+}

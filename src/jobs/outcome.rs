@@ -1,0 +1,256 @@
+//! How a handler's run ends ([`Outcome`]) and what that makes of the job ([`settle`]).
+//!
+//! This is the one retry mechanism: no tower retry layer runs around handlers; every outcome
+//! comes back here and decides the job's next status on disk.
+//!
+//! | outcome | next status |
+//! |---|---|
+//! | `Done` | SUCCEEDED |
+//! | `Transient` | RETRY_SCHEDULED after a backoff delay, or FAILED once attempts reach max |
+//! | `RetryAfter(d)` | RETRY_SCHEDULED after `d` (a 429's Retry-After), or FAILED at max |
+//! | `Permanent` | FAILED at once |
+//! | `NotReady` | QUEUED, parked on a wake condition; the run does not count as an attempt |
+//!
+//! A RUNNING job whose cancellation was asked ends CANCELED unless its run was `Done`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::backoff::Backoff;
+use super::record::{JobRecord, JobStatus, Parked};
+
+/// The end of one run of a handler.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Outcome {
+    Done,
+    /// Worth trying again later (a timeout, a 5xx, a dropped connection).
+    Transient(String),
+    /// Trying again cannot help (bad input, a 4xx that will not change).
+    Permanent(String),
+    /// Try again after this delay, e.g. a 429's Retry-After; counts as an attempt.
+    RetryAfter(Duration, String),
+    /// The job cannot run yet (not connected, Acumatica unreachable): back to QUEUED without
+    /// counting an attempt, until `Jobs::wake(until)` is called.
+    NotReady {
+        until: String,
+        reason: String,
+    },
+}
+
+impl Outcome {
+    pub fn transient(e: impl std::fmt::Display) -> Outcome {
+        Outcome::Transient(e.to_string())
+    }
+    pub fn permanent(e: impl std::fmt::Display) -> Outcome {
+        Outcome::Permanent(e.to_string())
+    }
+    pub fn not_ready(until: impl Into<String>, reason: impl Into<String>) -> Outcome {
+        Outcome::NotReady {
+            until: until.into(),
+            reason: reason.into(),
+        }
+    }
+
+    fn error(&self) -> Option<&str> {
+        match self {
+            Outcome::Done | Outcome::NotReady { .. } => None,
+            Outcome::Transient(e) | Outcome::Permanent(e) | Outcome::RetryAfter(_, e) => Some(e),
+        }
+    }
+}
+
+/// What the worker sends back for one run: the outcome, and the wake epoch when the run
+/// started (a wake during the run means a `NotReady` must not park: the condition it waits
+/// for may already hold).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Finished {
+    pub outcome: Outcome,
+    pub wake_epoch: u64,
+}
+
+/// The job after its RUNNING attempt ended with `outcome`. `woke`: a wake happened while it
+/// ran, so `NotReady` puts it straight back to runnable instead of parking it.
+pub fn settle(
+    job: &JobRecord,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+    backoff: &Backoff,
+    woke: bool,
+) -> JobRecord {
+    let mut next = job.clone();
+    next.updated_at = now;
+    next.lock_by = None;
+    next.run_at = None;
+    if let Outcome::NotReady { until, reason } = outcome {
+        // Not an attempt: forget the run.
+        if next.open_attempt_mut().is_some() {
+            next.history.pop();
+            next.attempts = next.attempts.saturating_sub(1);
+        }
+        if next.cancel_requested {
+            next.status = JobStatus::Canceled;
+            next.cancel_requested = false;
+            return next;
+        }
+        next.status = JobStatus::Queued;
+        if woke {
+            next.run_at = Some(now);
+        } else {
+            next.waiting_for = Some(Parked {
+                condition: until.clone(),
+                reason: reason.clone(),
+            });
+        }
+        return next;
+    }
+    if let Some(a) = next.open_attempt_mut() {
+        a.finished_at = Some(now);
+        a.error = outcome.error().map(str::to_owned);
+    }
+    let retry_in = |delay: Duration, next: &mut JobRecord| {
+        if next.attempts >= next.max_attempts {
+            next.status = JobStatus::Failed;
+        } else {
+            next.status = JobStatus::RetryScheduled;
+            next.run_at = Some(now + chrono::Duration::from_std(delay).unwrap_or_default());
+        }
+    };
+    match outcome {
+        Outcome::Done => {
+            next.status = JobStatus::Succeeded;
+            next.last_error = None;
+        }
+        _ if next.cancel_requested => {
+            next.status = JobStatus::Canceled;
+            next.last_error = outcome.error().map(str::to_owned);
+        }
+        Outcome::Transient(e) => {
+            next.last_error = Some(e.clone());
+            retry_in(backoff.delay(next.attempts), &mut next);
+        }
+        Outcome::RetryAfter(d, e) => {
+            next.last_error = Some(e.clone());
+            retry_in(*d, &mut next);
+        }
+        Outcome::Permanent(e) => {
+            next.last_error = Some(e.clone());
+            next.status = JobStatus::Failed;
+        }
+        Outcome::NotReady { .. } => unreachable!("handled above"),
+    }
+    next.cancel_requested = false;
+    next
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::record::{Attempt, JobKind};
+
+    fn running(attempts: u32, max: u32) -> JobRecord {
+        let now = Utc::now();
+        JobRecord {
+            id: 7,
+            kind: JobKind::SYNC_ORDER,
+            payload: serde_json::json!({}),
+            status: JobStatus::Running,
+            attempts,
+            max_attempts: max,
+            run_at: None,
+            lock_by: Some("w".into()),
+            history: (1..=attempts)
+                .map(|n| Attempt {
+                    number: n,
+                    started_at: now,
+                    finished_at: (n < attempts).then_some(now),
+                    error: None,
+                })
+                .collect(),
+            created_at: now,
+            updated_at: now,
+            unique_key: None,
+            order_number: None,
+            last_error: None,
+            progress: None,
+            waiting_for: None,
+            cancel_requested: false,
+        }
+    }
+
+    fn b() -> Backoff {
+        Backoff::new(Duration::from_millis(100))
+    }
+
+    #[test]
+    fn done_succeeds_and_closes_the_attempt() {
+        let j = settle(&running(1, 3), &Outcome::Done, Utc::now(), &b(), false);
+        assert_eq!(j.status, JobStatus::Succeeded);
+        assert!(j.history[0].finished_at.is_some());
+        assert_eq!(j.lock_by, None);
+    }
+
+    #[test]
+    fn transient_retries_until_max_attempts() {
+        let now = Utc::now();
+        let j = settle(&running(1, 3), &Outcome::transient("503"), now, &b(), false);
+        assert_eq!(j.status, JobStatus::RetryScheduled);
+        let due = j.run_at.unwrap();
+        assert!(due >= now && due <= now + chrono::Duration::milliseconds(100));
+        assert_eq!(j.history[0].error.as_deref(), Some("503"));
+        assert_eq!(j.last_error.as_deref(), Some("503"));
+        let j = settle(&running(3, 3), &Outcome::transient("503"), now, &b(), false);
+        assert_eq!(j.status, JobStatus::Failed);
+        assert_eq!(j.run_at, None);
+    }
+
+    #[test]
+    fn permanent_fails_at_once() {
+        let j = settle(
+            &running(1, 12),
+            &Outcome::permanent("bad"),
+            Utc::now(),
+            &b(),
+            false,
+        );
+        assert_eq!(j.status, JobStatus::Failed);
+        assert_eq!(j.attempts, 1);
+    }
+
+    #[test]
+    fn retry_after_waits_the_given_delay() {
+        let now = Utc::now();
+        let o = Outcome::RetryAfter(Duration::from_secs(30), "429".into());
+        let j = settle(&running(1, 12), &o, now, &b(), false);
+        assert_eq!(j.status, JobStatus::RetryScheduled);
+        assert_eq!(j.run_at, Some(now + chrono::Duration::seconds(30)));
+    }
+
+    #[test]
+    fn not_ready_parks_without_counting() {
+        let o = Outcome::not_ready("connected", "not connected");
+        let j = settle(&running(2, 12), &o, Utc::now(), &b(), false);
+        assert_eq!(j.status, JobStatus::Queued);
+        assert_eq!(j.attempts, 1);
+        assert_eq!(j.history.len(), 1);
+        assert_eq!(j.waiting_for.as_ref().unwrap().condition, "connected");
+        let woke = settle(&running(2, 12), &o, Utc::now(), &b(), true);
+        assert_eq!(
+            woke.waiting_for, None,
+            "a wake during the run: runnable at once"
+        );
+        assert!(woke.run_at.is_some());
+    }
+
+    #[test]
+    fn a_cancel_request_wins_over_a_retry_but_not_over_done() {
+        let mut r = running(1, 12);
+        r.cancel_requested = true;
+        let j = settle(&r, &Outcome::transient("x"), Utc::now(), &b(), false);
+        assert_eq!(j.status, JobStatus::Canceled);
+        assert!(!j.cancel_requested);
+        let j = settle(&r, &Outcome::Done, Utc::now(), &b(), false);
+        assert_eq!(j.status, JobStatus::Succeeded);
+    }
+}
