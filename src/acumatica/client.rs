@@ -268,20 +268,24 @@ impl Client {
         Ok(())
     }
 
-    /// New tokens: by refresh grant when there is a refresh token, falling back to the password
-    /// grant when it is refused (revoked, expired, already used).
+    /// New tokens: by refresh grant when there is a refresh token; by the password grant only
+    /// when Acumatica gave none (no `offline_access`). A refused refresh token (revoked,
+    /// expired, already used) ends the session with [`PermanentReason::SessionEnded`]: the
+    /// owner decides whether to sign in again, so a revoked session is never silently renewed.
     async fn renew(&self, current: Option<&Tokens>) -> Result<Tokens, Error> {
         if let Some(refresh_token) = current.and_then(|t| t.refresh_token.as_ref()) {
-            match self.token_request(Grant::Refresh { refresh_token }).await {
-                Ok(t) => return Ok(t),
+            return match self.token_request(Grant::Refresh { refresh_token }).await {
                 Err(Error::Permanent {
                     reason: PermanentReason::BadCredentials,
+                    status,
                     ..
-                }) => {
-                    tracing::info!("the refresh token was refused; signing in again");
-                }
-                Err(e) => return Err(e),
-            }
+                }) => Err(Error::permanent(
+                    PermanentReason::SessionEnded,
+                    "Acumatica refused to renew the session: the refresh token was revoked or has                      expired. Connect again (reset the connection, then connect)",
+                    status,
+                )),
+                other => other,
+            };
         }
         self.password_grant().await
     }

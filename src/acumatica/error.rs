@@ -46,6 +46,9 @@ pub enum PermanentReason {
     BadCredentials,
     /// 401 even after a fresh token.
     Unauthorized,
+    /// The refresh token was refused (revoked or expired): the session cannot be renewed
+    /// without signing in again.
+    SessionEnded,
     /// 403: no rights to the form, or the feature is switched off.
     Forbidden,
     /// 400 or 422: the request or the record was refused; see the field errors.

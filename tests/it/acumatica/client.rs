@@ -173,15 +173,26 @@ async fn refreshes_once_and_retries_once_after_a_401() {
 }
 
 #[tokio::test]
-async fn a_revoked_refresh_token_falls_back_to_the_password() {
+async fn a_revoked_refresh_token_ends_the_session_without_reusing_the_password() {
     let sim = sim().await;
     let c = client(&sim);
     c.sign_in().await.unwrap();
     sim.expire_access_tokens();
     sim.revoke_refresh_tokens();
-    let _: Vec<Warehouse> = c.list(&Query::new()).await.unwrap();
-    // password, refused refresh, password again
-    assert_eq!(sim.counters().count("POST token"), 3);
+    let err = c.list::<Warehouse>(&Query::new()).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Permanent {
+                reason: PermanentReason::SessionEnded,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("Connect again"), "{err}");
+    // The password grant, then the refused refresh: no second password grant.
+    assert_eq!(sim.counters().count("POST token"), 2);
 }
 
 #[tokio::test]
