@@ -426,9 +426,11 @@ mod tests {
         assert_eq!(d.validate("input").unwrap_err().field, "input.total");
     }
 
+    type Breakage = Box<dyn Fn(&mut OrderDraft)>;
+
     #[test]
     fn each_bad_field_is_named() {
-        let cases: Vec<(Box<dyn Fn(&mut OrderDraft)>, &str)> = vec![
+        let cases: Vec<(Breakage, &str)> = vec![
             (Box::new(|d| d.number = " ".into()), "input.number"),
             (Box::new(|d| d.email = "nope".into()), "input.email"),
             (Box::new(|d| d.email = "a@b".into()), "input.email"),
