@@ -298,7 +298,7 @@ impl JobsSubscription {
                     let keep = j.kind.is_shipped()
                         && id.as_ref().is_none_or(|i| *i == j.id.to_string())
                         && kind.as_ref().is_none_or(|k| *k == j.kind);
-                    keep.then(|| Ok(Job(j)))
+                    keep.then_some(Ok(Job(j)))
                 }
                 Err(m) => Some(Err(ApiError::Missed(m.0))),
             };

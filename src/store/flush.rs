@@ -18,6 +18,8 @@ pub struct Flusher {
 }
 
 struct Inner {
+    /// fsyncs done so far (to measure how many writers share one).
+    syncs: std::sync::Arc<std::sync::atomic::AtomicU64>,
     tx: std::sync::Mutex<Option<mpsc::Sender<Waiter>>>,
     thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -35,6 +37,8 @@ impl Flusher {
     /// Starts the flush thread for `db`; it ends when the last handle is dropped.
     pub fn start(db: sled::Db) -> Flusher {
         let (tx, rx) = mpsc::channel::<Waiter>();
+        let syncs = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = syncs.clone();
         let thread = std::thread::Builder::new()
             .name("sled-flush".into())
             .spawn(move || {
@@ -42,6 +46,7 @@ impl Flusher {
                     let mut waiters = vec![first];
                     waiters.extend(rx.try_iter());
                     let outcome = db.flush().map(|_| ()).map_err(|e| e.to_string());
+                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     for waiter in waiters {
                         let _ = waiter.send(outcome.clone());
                     }
@@ -50,10 +55,16 @@ impl Flusher {
             .expect("cannot start the flush thread");
         Flusher {
             inner: std::sync::Arc::new(Inner {
+                syncs,
                 tx: std::sync::Mutex::new(Some(tx)),
                 thread: std::sync::Mutex::new(Some(thread)),
             }),
         }
+    }
+
+    /// How many flushes (fsyncs) the thread has done.
+    pub fn syncs(&self) -> u64 {
+        self.inner.syncs.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Waits until every write made before this call is durable.

@@ -100,6 +100,11 @@ impl Store {
         Ok(Typed::new(self.raw_tree(name)?))
     }
 
+    /// How many group-commit fsyncs this store has done (for measurements).
+    pub fn syncs(&self) -> u64 {
+        self.flusher.syncs()
+    }
+
     /// Returns once everything written before the call is on disk. Concurrent callers share
     /// one fsync (group commit).
     pub async fn flush(&self) -> Result<()> {
