@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use crate::auth::AdminToken;
 use crate::config::ServeConfig;
+use crate::connection::{ClientSettings, Connection};
 use crate::jobs::Jobs;
 use crate::orders::Orders;
 use crate::secrets::Vault;
@@ -22,6 +23,7 @@ pub struct AppState {
     pub orders: Orders,
     pub settings: Settings,
     pub jobs: Jobs,
+    pub connection: Connection,
     pub token: AdminToken,
     pub vault: Vault,
 }
@@ -38,10 +40,18 @@ impl AppState {
         let (token, fresh) = AdminToken::load_or_create(&store, env_token.as_deref())?;
         let env_key = std::env::var("BRIDGE_SECRET_KEY").ok();
         let vault = Vault::open(&config.data_dir, env_key.as_deref(), &store)?;
+        let jobs = Jobs::open(&store, config.jobs()).await?;
+        let client_settings = ClientSettings {
+            timeout: config.acumatica_timeout(),
+            max_rpm: config.acumatica_max_rpm,
+            max_concurrency: config.acumatica_max_concurrency,
+        };
+        let connection = Connection::open(&store, vault.clone(), jobs.clone(), client_settings)?;
         let state = AppState {
             orders: Orders::open(&store)?,
             settings: Settings::open(&store)?,
-            jobs: Jobs::open(&store, config.jobs()).await?,
+            jobs,
+            connection,
             config: Arc::new(config),
             store,
             token,
@@ -66,6 +76,7 @@ pub async fn serve_with(config: ServeConfig, setup: impl FnOnce(&AppState)) -> a
     if let Some(token) = fresh {
         show_new_token(&token);
     }
+    state.connection.register();
     setup(&state);
     state.jobs.start().await?;
     let listener = tokio::net::TcpListener::bind(listen)

@@ -4,6 +4,7 @@
 //! its own file with its Query, Mutation and Subscription parts; this module merges them.
 //! Resolvers stay thin: they convert input, call the service in [`AppState`], and convert back.
 
+pub mod connection;
 pub mod error;
 pub mod jobs;
 pub mod orders;
@@ -21,6 +22,7 @@ pub struct Query(
     orders::OrdersQuery,
     settings::SettingsQuery,
     jobs::JobsQuery,
+    connection::ConnectionQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -28,10 +30,15 @@ pub struct Mutation(
     orders::OrdersMutation,
     settings::SettingsMutation,
     jobs::JobsMutation,
+    connection::ConnectionMutation,
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(orders::OrdersSubscription, jobs::JobsSubscription);
+pub struct Subscription(
+    orders::OrdersSubscription,
+    jobs::JobsSubscription,
+    connection::ConnectionSubscription,
+);
 
 pub type BridgeSchema = Schema<Query, Mutation, Subscription>;
 

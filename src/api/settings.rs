@@ -124,13 +124,18 @@ pub struct SettingsMutation;
 #[Object]
 impl SettingsMutation {
     /// Partial update: a field left out keeps its value, an explicit null clears an optional
-    /// one. All or nothing: an input with any invalid value changes nothing.
+    /// one. All or nothing: an input with any invalid value changes nothing. Classes,
+    /// subaccount, tax category and warehouse must be in Acumatica's lists once loaded.
     async fn save_settings(
         &self,
         ctx: &Context<'_>,
         input: SyncSettingsInput,
     ) -> ApiResult<SyncSettings> {
-        let saved = state(ctx).settings.save(input.into(), |_| Ok(())).await?;
+        let lookups = state(ctx).connection.lookups()?;
+        let saved = state(ctx)
+            .settings
+            .save(input.into(), |next| lookups.check(next))
+            .await?;
         Ok(saved.into())
     }
 }

@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// A secret string. `{:?}` and `{}` print `***`; [`Secret::expose`] is the only way to read it.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(String);
 
 impl Secret {

@@ -316,3 +316,82 @@ pub const RECORD_ORDER: &str = r#"mutation($input: OrderInput!) {
     sync { status }
   }
 }"#;
+
+pub const JOB_FIELDS: &str = "id kind status attempts maxAttempts lastError orderNumber progress { done total message } history { number error }";
+
+impl Service {
+    /// Polls `job(id)` until `done(job)` holds (10 s at most); returns the job.
+    pub async fn wait_job(&self, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let query = format!("query($id: ID!) {{ job(id: $id) {{ {JOB_FIELDS} }} }}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let job = self.data(&query, json!({"id": id})).await["job"].clone();
+            if done(&job) {
+                return job;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {id} did not get there: {job:#}\n{}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Polls `query` until `done(data)` holds (20 s at most); returns the data.
+    pub async fn wait_for(&self, query: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let data = self.data(query, json!({})).await;
+            if done(&data) {
+                return data;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never got there: {data:#}\n{}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Connects to the simulator and waits for the CONNECT job to succeed.
+    pub async fn connect_to(&self, sim: &acumatica_bridge::sim::acumatica::RunningSim) -> Value {
+        let body = self
+            .gql(CONNECT, json!({"input": connect_input(sim)}))
+            .await;
+        let id = body["data"]["connect"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("connect: {body}"))
+            .to_owned();
+        self.wait_job(&id, |j| {
+            j["status"] == "SUCCEEDED" || j["status"] == "FAILED"
+        })
+        .await
+    }
+}
+
+pub const CONNECT: &str =
+    "mutation($input: ConnectInput!) { connect(input: $input) { id kind status maxAttempts } }";
+
+/// The connect form filled in with the simulator's demo credentials.
+pub fn connect_input(sim: &acumatica_bridge::sim::acumatica::RunningSim) -> Value {
+    use acumatica_bridge::sim::acumatica::{CLIENT_ID, CLIENT_SECRET, PASSWORD, USERNAME};
+    json!({
+        "baseUrl": sim.base_url(),
+        "username": USERNAME,
+        "password": PASSWORD,
+        "clientId": CLIENT_ID,
+        "clientSecret": CLIENT_SECRET,
+        "endpointName": "Default",
+        "endpointVersion": "24.200.001",
+    })
+}
+
+/// A simulator for tests, with the given token lifetime.
+pub async fn sim_with_tokens(lifetime_secs: u64) -> acumatica_bridge::sim::acumatica::RunningSim {
+    use acumatica_bridge::sim::acumatica::{SimConfig, Simulator};
+    let mut config = SimConfig::default();
+    config.faults.token_lifetime_secs = lifetime_secs;
+    Simulator::start(config).await.expect("simulator")
+}

@@ -7,6 +7,7 @@ mod common;
 mod acumatica;
 mod auth;
 mod browser;
+mod connection;
 mod crash;
 mod jobs;
 mod jobs_api;

@@ -373,6 +373,10 @@ fn token(shared: &Shared, body: &[u8]) -> Response {
     {
         return oauth_error("invalid_client", None);
     }
+    *s.counters
+        .by_request
+        .entry(format!("grant {}", field("grant_type")))
+        .or_default() += 1;
     let scope = match field("grant_type") {
         "password" => {
             if !field("username").eq_ignore_ascii_case(USERNAME) || field("password") != PASSWORD {

@@ -201,6 +201,13 @@ impl RunningSim {
         self.shared.lock().refresh.clear();
     }
 
+    /// Every access and refresh token that is valid now (tests look for them where they
+    /// must not be).
+    pub fn live_tokens(&self) -> Vec<String> {
+        let s = self.shared.lock();
+        s.access.keys().chain(s.refresh.keys()).cloned().collect()
+    }
+
     /// Stored records of `entity` in plain form (`{"CustomerOrder": "WEB-1", "Details": [...]}`).
     pub fn records(&self, entity: &str) -> Vec<Value> {
         self.shared

@@ -1,0 +1,192 @@
+//! The connection's jobs: CONNECT (sign in, check the endpoint, store the tokens, load the
+//! lookups), SIGN_OUT (end the old session at Acumatica, best effort) and REFRESH_LOOKUPS.
+
+use chrono::{Duration as ChronoDuration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{ConnectPayload, Connection, ends_session, lookups};
+use crate::acumatica::{self, Client, ClientConfig, Tokens};
+use crate::domain::secret::Secret;
+use crate::jobs::{JobContext, Outcome, wake};
+use crate::secrets::Sealed;
+
+/// What a SIGN_OUT job carries: where, and the old access token, sealed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct SignOutPayload {
+    pub base_url: String,
+    pub client_id: String,
+    pub username: String,
+    pub access_token: Sealed,
+}
+
+/// The job outcome for a client error: permanent errors fail at once, a 429 waits as asked,
+/// anything else is retried with backoff.
+pub fn outcome_of(e: &acumatica::Error) -> Outcome {
+    if e.is_permanent()
+        || matches!(
+            e.class(),
+            acumatica::ErrorClass::NotFound | acumatica::ErrorClass::AlreadyExists
+        )
+    {
+        return Outcome::permanent(e);
+    }
+    match e.retry_after() {
+        Some(d) => Outcome::RetryAfter(d, e.to_string()),
+        None => Outcome::transient(e),
+    }
+}
+
+impl Connection {
+    pub(super) async fn run_connect(&self, ctx: JobContext) -> Outcome {
+        let payload: ConnectPayload = match ctx.payload() {
+            Ok(p) => p,
+            Err(o) => return o,
+        };
+        let record = match self.record() {
+            Ok(r) => r,
+            Err(e) => return Outcome::transient(e),
+        };
+        if record.generation != payload.generation || record.connected {
+            return Outcome::permanent(
+                "superseded: the connection changed after this job was queued",
+            );
+        }
+        let client = match self.build_client(&record) {
+            Ok(c) => c,
+            Err(e) => {
+                return self
+                    .connect_failed(payload.generation, Outcome::permanent(e))
+                    .await;
+            }
+        };
+        ctx.progress(1, Some(4), Some("Requesting an OAuth token".into()));
+        let tokens = match client.sign_in().await {
+            Ok(t) => t,
+            Err(e) => {
+                return self
+                    .connect_failed(payload.generation, outcome_of(&e))
+                    .await;
+            }
+        };
+        ctx.progress(2, Some(4), Some("Checking the API endpoint".into()));
+        if let Err(e) = client.check_endpoint().await {
+            return self
+                .connect_failed(payload.generation, outcome_of(&e))
+                .await;
+        }
+        ctx.progress(3, Some(4), Some("Storing the OAuth token".into()));
+        let v = self.inner.vault.clone();
+        let api_base = client.base_url().as_str().to_owned();
+        let stored = self
+            .update(payload.generation, |r| {
+                r.connected = true;
+                r.access_token = Some(v.seal("access_token", &tokens.access_token));
+                r.refresh_token = tokens
+                    .refresh_token
+                    .as_ref()
+                    .map(|t| v.seal("refresh_token", t));
+                r.token_issued_at = Some(tokens.issued_at);
+                r.token_expires_at = Some(tokens.expires_at);
+                r.api_base = Some(api_base);
+                r.connected_at = Some(Utc::now());
+                r.last_error = None;
+            })
+            .await;
+        match stored {
+            Ok(true) => {}
+            Ok(false) => {
+                let _ = client.sign_out().await;
+                return Outcome::permanent("superseded: the connection changed while this job ran");
+            }
+            Err(e) => return Outcome::transient(e),
+        }
+        super::session::persist_rotations(self.clone(), payload.generation, &client);
+        *self.inner.client.lock().await = Some((payload.generation, client.clone()));
+        if let Err(e) = self.inner.jobs.wake(wake::CONNECTED).await {
+            tracing::error!(error = %e, "cannot wake the jobs waiting for a connection");
+        }
+        ctx.progress(
+            4,
+            Some(4),
+            Some("Loading classes, tax categories and warehouses".into()),
+        );
+        if let Err(e) = lookups::refresh(self, &client).await {
+            // Connected all the same; the lists come with a retried REFRESH_LOOKUPS job.
+            tracing::warn!(error = %e, "cannot load the lookups yet");
+            let _ = self.refresh_lookups().await;
+        }
+        Outcome::Done
+    }
+
+    /// Records why a CONNECT attempt failed, and passes its outcome on.
+    async fn connect_failed(&self, generation: u64, outcome: Outcome) -> Outcome {
+        let reason = match &outcome {
+            Outcome::Permanent(e) | Outcome::Transient(e) | Outcome::RetryAfter(_, e) => e.clone(),
+            _ => return outcome,
+        };
+        if let Err(e) = self
+            .update(generation, |r| r.last_error = Some(reason))
+            .await
+        {
+            tracing::error!(error = %e, "cannot record the connect error");
+        }
+        outcome
+    }
+
+    pub(super) async fn run_sign_out(&self, ctx: JobContext) -> Outcome {
+        let p: SignOutPayload = match ctx.payload() {
+            Ok(p) => p,
+            Err(o) => return o,
+        };
+        let token = match self
+            .inner
+            .vault
+            .open_secret("access_token", &p.access_token)
+        {
+            Ok(t) => t,
+            Err(e) => return Outcome::permanent(e),
+        };
+        let mut config = ClientConfig::new(
+            p.base_url,
+            p.client_id,
+            Secret::default(),
+            p.username,
+            Secret::default(),
+        );
+        self.apply_settings(&mut config);
+        let client = match Client::new(config) {
+            Ok(c) => c,
+            Err(e) => return Outcome::permanent(e),
+        };
+        let now = Utc::now();
+        client
+            .restore_tokens(Tokens {
+                access_token: token,
+                refresh_token: None,
+                issued_at: now,
+                expires_at: now + ChronoDuration::hours(1),
+            })
+            .await;
+        match client.sign_out().await {
+            Ok(()) => Outcome::Done,
+            Err(e) => outcome_of(&e),
+        }
+    }
+
+    pub(super) async fn run_refresh_lookups(&self, ctx: JobContext) -> Outcome {
+        let generation = self.generation();
+        let client = match self.client().await {
+            Ok(c) => c,
+            Err(e) => return Outcome::not_ready(wake::CONNECTED, e.to_string()),
+        };
+        ctx.progress(0, Some(5), Some("Reading lists from Acumatica".into()));
+        match lookups::refresh(self, &client).await {
+            Ok(()) => Outcome::Done,
+            Err(e) if ends_session(&e) => {
+                self.session_ended(generation, &e.to_string()).await;
+                Outcome::not_ready(wake::CONNECTED, e.to_string())
+            }
+            Err(e) => outcome_of(&e),
+        }
+    }
+}

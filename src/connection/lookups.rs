@@ -1,0 +1,160 @@
+//! Reading the settings' drop-down lists from Acumatica: customer classes, item classes,
+//! subaccounts, tax categories and warehouses; posting classes, which no standard endpoint
+//! offers as an entity, are the distinct PostingClass values of the item classes. A list
+//! Acumatica refuses (403: a feature switched off) is left empty with the reason recorded.
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+
+use super::{Connection, KEY, LookupOption, Lookups};
+use crate::acumatica::{
+    self, Client, CustomerClass, Entity, ErrorClass, ItemClass, Query, Subaccount, TaxCategory,
+    Warehouse,
+};
+
+const PAGE: u32 = 500;
+
+/// Reads one list; `Ok(None)` when Acumatica refuses it for good (reason recorded).
+async fn read<E: Entity>(
+    client: &Client,
+    select: &'static [&'static str],
+    unavailable: &mut Vec<(String, String)>,
+    name: &str,
+) -> Result<Vec<E>, acumatica::Error> {
+    let query = Query::new().select(select);
+    match client.list_all::<E>(&query, PAGE).await {
+        Ok(v) => Ok(v),
+        Err(e) if e.class() == ErrorClass::Permanent && super::ends_session(&e) => Err(e),
+        Err(e) if e.class() == ErrorClass::Permanent => {
+            unavailable.push((name.to_owned(), e.to_string()));
+            Ok(vec![])
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn option(id: Option<String>, description: Option<String>) -> Option<LookupOption> {
+    let id = id?.trim().to_owned();
+    (!id.is_empty()).then(|| LookupOption {
+        id,
+        description: description.filter(|d| !d.trim().is_empty()),
+    })
+}
+
+fn sorted(mut v: Vec<LookupOption>) -> Vec<LookupOption> {
+    v.sort_by(|a, b| a.id.cmp(&b.id));
+    v.dedup_by(|a, b| a.id == b.id);
+    v
+}
+
+pub(super) async fn refresh(
+    connection: &Connection,
+    client: &Client,
+) -> Result<(), acumatica::Error> {
+    let mut unavailable = vec![];
+    let customer_classes: Vec<CustomerClass> = read(
+        client,
+        &["ClassID", "Description"],
+        &mut unavailable,
+        "customerClasses",
+    )
+    .await?;
+    let item_classes: Vec<ItemClass> = read(
+        client,
+        &["ClassID", "Description", "PostingClass"],
+        &mut unavailable,
+        "itemClasses",
+    )
+    .await?;
+    let subaccounts: Vec<Subaccount> = read(
+        client,
+        &["SubaccountCD", "Description"],
+        &mut unavailable,
+        "subaccounts",
+    )
+    .await?;
+    let tax_categories: Vec<TaxCategory> = read(
+        client,
+        &["TaxCategoryID", "Description"],
+        &mut unavailable,
+        "taxCategories",
+    )
+    .await?;
+    let warehouses: Vec<Warehouse> = read(
+        client,
+        &["WarehouseID", "Description"],
+        &mut unavailable,
+        "warehouses",
+    )
+    .await?;
+    let posting: BTreeSet<String> = item_classes
+        .iter()
+        .filter_map(|c| c.posting_class.clone())
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if unavailable.iter().any(|(n, _)| n == "itemClasses") {
+        unavailable.push((
+            "postingClasses".into(),
+            "derived from the item classes, which Acumatica refused".into(),
+        ));
+    }
+    let lookups = Lookups {
+        customer_classes: sorted(
+            customer_classes
+                .into_iter()
+                .filter_map(|c| option(c.class_id, c.description))
+                .collect(),
+        ),
+        posting_classes: posting
+            .into_iter()
+            .map(|id| LookupOption {
+                id,
+                description: None,
+            })
+            .collect(),
+        item_classes: sorted(
+            item_classes
+                .into_iter()
+                .filter_map(|c| option(c.class_id, c.description))
+                .collect(),
+        ),
+        subaccounts: sorted(
+            subaccounts
+                .into_iter()
+                .filter_map(|s| option(s.subaccount_cd, s.description))
+                .collect(),
+        ),
+        tax_categories: sorted(
+            tax_categories
+                .into_iter()
+                .filter_map(|t| option(t.tax_category_id, t.description))
+                .collect(),
+        ),
+        warehouses: sorted(
+            warehouses
+                .into_iter()
+                .filter_map(|w| option(w.warehouse_id, w.description))
+                .collect(),
+        ),
+        refreshed_at: Some(Utc::now()),
+        unavailable,
+    };
+    let stored =
+        connection
+            .inner
+            .lookups
+            .insert(KEY, &lookups)
+            .map_err(|e| acumatica::Error::Transient {
+                reason: acumatica::TransientReason::Server,
+                message: format!("cannot store the lookups: {e}"),
+                retry_after: None,
+                ambiguous: false,
+            });
+    stored?;
+    if let Err(e) = connection.inner.store.flush().await {
+        tracing::error!(error = %e, "cannot flush the lookups");
+    }
+    Ok(())
+}
