@@ -14,6 +14,7 @@ use crate::orders::Orders;
 use crate::secrets::Vault;
 use crate::settings::Settings;
 use crate::store::Store;
+use crate::sync::Syncer;
 
 /// Everything a request handler may need. Cheap to clone.
 #[derive(Clone)]
@@ -24,6 +25,7 @@ pub struct AppState {
     pub settings: Settings,
     pub jobs: Jobs,
     pub connection: Connection,
+    pub syncer: Syncer,
     pub token: AdminToken,
     pub vault: Vault,
 }
@@ -45,11 +47,22 @@ impl AppState {
             timeout: config.acumatica_timeout(),
             max_rpm: config.acumatica_max_rpm,
             max_concurrency: config.acumatica_max_concurrency,
+            rate_limit_backoff: config.retry_base_delay(),
         };
         let connection = Connection::open(&store, vault.clone(), jobs.clone(), client_settings)?;
+        let settings = Settings::open(&store)?;
+        let orders = Orders::open(&store, &jobs, &settings)?;
+        let syncer = Syncer::open(
+            &store,
+            &orders,
+            &settings,
+            &connection,
+            config.ambiguous_recheck_delay(),
+        )?;
         let state = AppState {
-            orders: Orders::open(&store)?,
-            settings: Settings::open(&store)?,
+            syncer,
+            orders,
+            settings,
             jobs,
             connection,
             config: Arc::new(config),
@@ -77,6 +90,8 @@ pub async fn serve_with(config: ServeConfig, setup: impl FnOnce(&AppState)) -> a
         show_new_token(&token);
     }
     state.connection.register();
+    let sync_concurrency = (state.config.acumatica_max_concurrency as usize * 2).max(2);
+    state.syncer.register(&state.jobs, sync_concurrency);
     setup(&state);
     state.jobs.start().await?;
     let listener = tokio::net::TcpListener::bind(listen)

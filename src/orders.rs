@@ -4,6 +4,13 @@
 //! newest-first index used for paging; its values carry what the list filters need (email,
 //! payment and sync status), so filtering never decodes whole orders. Both trees change in one
 //! sled transaction, and [`Orders::record`] answers only once the change is on disk.
+//!
+//! Recording is also where automatic sync starts: in AUTOMATIC_AFTER_PAYMENT mode, an order
+//! recorded as PAID (or moved to PAID) that never had a sync job gets its SYNC_ORDER job in
+//! the same transaction, so an answer means the job exists. [`Orders::request_sync`] does the
+//! same on demand, and [`Orders::mirror_job`] keeps each order's sync status in step with its
+//! job (QUEUED and RETRY_SCHEDULED → QUEUED, RUNNING → SYNCING, SUCCEEDED → SYNCED, FAILED and
+//! CANCELED → FAILED). The job itself is run by [`crate::sync`].
 
 use std::ops::Bound;
 
@@ -12,10 +19,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use crate::domain::order::{NewOrder, Order, PaymentStatus, SyncStatus};
+use crate::domain::settings::OrderSyncMode;
 use crate::events::Bus;
+use crate::jobs::{JobKind, JobRecord, JobStatus, Jobs, JobsError, NewJob};
+use crate::settings::Settings;
 use crate::store::{self, Store, StoreError, decode, encode, trees};
 
 /// Default and largest page sizes of list queries.
@@ -28,6 +38,10 @@ pub enum OrdersError {
     Store(#[from] StoreError),
     #[error("the cursor \"{0}\" is not one this service gave out")]
     BadCursor(String),
+    #[error("no order with number \"{0}\"")]
+    NotFound(String),
+    #[error(transparent)]
+    Jobs(#[from] JobsError),
 }
 
 impl From<sled::Error> for OrdersError {
@@ -79,6 +93,27 @@ pub enum Recorded {
     Updated,
 }
 
+/// What a SYNC_ORDER job carries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncRequest {
+    pub number: String,
+    /// Started by the automatic mode (the job cancels itself when the order is no longer
+    /// PAID when it runs); false when an operator or a program asked for it.
+    pub automatic: bool,
+}
+
+/// The SYNC_ORDER job for order `number`: one live job per order (uniqueness key).
+pub fn sync_job(number: &str, automatic: bool) -> NewJob {
+    let payload = serde_json::to_value(SyncRequest {
+        number: number.to_owned(),
+        automatic,
+    })
+    .expect("payload serialises");
+    NewJob::new(JobKind::SYNC_ORDER, payload)
+        .unique(format!("sync:{number}"))
+        .order(number.to_owned())
+}
+
 /// The orders service. Cheap to clone.
 #[derive(Clone)]
 pub struct Orders {
@@ -86,6 +121,8 @@ pub struct Orders {
     orders: sled::Tree,
     index: sled::Tree,
     bus: Bus<Order>,
+    jobs: Jobs,
+    settings: Settings,
 }
 
 fn index_key(placed_at: DateTime<Utc>, number: &str) -> Vec<u8> {
@@ -95,6 +132,39 @@ fn index_key(placed_at: DateTime<Utc>, number: &str) -> Vec<u8> {
     let mut key = inverted.to_be_bytes().to_vec();
     key.extend_from_slice(number.as_bytes());
     key
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<OrdersError>>;
+
+/// Reads order `number` inside a transaction.
+fn read(orders: &TransactionalTree, number: &str) -> TxResult<Option<Order>> {
+    match orders.get(number.as_bytes())? {
+        Some(bytes) => {
+            Ok(Some(decode::<Order>(&bytes).map_err(|e| {
+                ConflictableTransactionError::Abort(e.into())
+            })?))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Writes `next` (replacing `current`) and its index entry inside a transaction.
+fn write(
+    orders: &TransactionalTree,
+    index: &TransactionalTree,
+    current: Option<&Order>,
+    next: &Order,
+) -> TxResult<()> {
+    let number = &next.data.number;
+    if let Some(old) = current {
+        index.remove(index_key(old.data.placed_at, number))?;
+    }
+    index.insert(
+        index_key(next.data.placed_at, number),
+        encode(&index_entry(next)),
+    )?;
+    orders.insert(number.as_bytes(), encode(next))?;
+    Ok(())
 }
 
 fn index_entry(o: &Order) -> IndexEntry {
@@ -107,12 +177,14 @@ fn index_entry(o: &Order) -> IndexEntry {
 }
 
 impl Orders {
-    pub fn open(store: &Store) -> store::Result<Orders> {
+    pub fn open(store: &Store, jobs: &Jobs, settings: &Settings) -> store::Result<Orders> {
         Ok(Orders {
             store: store.clone(),
             orders: store.raw_tree(trees::ORDERS)?,
             index: store.raw_tree(trees::ORDERS_BY_PLACED)?,
             bus: Bus::default(),
+            jobs: jobs.clone(),
+            settings: settings.clone(),
         })
     }
 
@@ -121,19 +193,136 @@ impl Orders {
         &self.bus
     }
 
-    /// Creates or updates the order with `new.number`; durable when it returns.
+    /// Creates or updates the order with `new.number`; durable when it returns. In automatic
+    /// mode, an order that becomes PAID and never had a sync job gets one in the same step.
     pub async fn record(&self, new: NewOrder) -> Result<(Order, Recorded), OrdersError> {
+        let automatic =
+            self.settings.get()?.order_sync_mode == OrderSyncMode::AutomaticAfterPayment;
         let now = Utc::now();
         let number = new.number.clone();
         let (order, how) = self
-            .update(&number, |current| match current {
-                None => Some((Order::first(new.clone(), now), Recorded::Created)),
-                Some(o) => Some((o.updated(new.clone(), now), Recorded::Updated)),
-            })?
-            .expect("record always writes");
-        self.store.flush().await?;
+            .jobs
+            .push_with::<_, OrdersError>(&[&self.orders, &self.index], |t, q| {
+                let current = read(&t[0], &number)?;
+                let was_paid = current
+                    .as_ref()
+                    .is_some_and(|o| o.data.payment_status == PaymentStatus::Paid);
+                let (mut next, how) = match &current {
+                    None => (Order::first(new.clone(), now), Recorded::Created),
+                    Some(o) => (o.updated(new.clone(), now), Recorded::Updated),
+                };
+                let becomes_paid = !was_paid && next.data.payment_status == PaymentStatus::Paid;
+                if automatic && becomes_paid && next.sync.job_ids.is_empty() {
+                    let pushed = q.push(&sync_job(&number, true))?;
+                    next.sync.status = SyncStatus::Queued;
+                    next.sync.job_ids.push(pushed.job.id.to_string());
+                }
+                write(&t[0], &t[1], current.as_ref(), &next)?;
+                Ok((next, how))
+            })
+            .await?;
         self.bus.publish(order.clone());
         Ok((order, how))
+    }
+
+    /// Enqueues a SYNC_ORDER job for each of `numbers` (or returns its live job, moving a
+    /// scheduled retry to now), all in one durable step. An unknown number fails the whole
+    /// call and changes nothing.
+    pub async fn request_sync(&self, numbers: &[String]) -> Result<Vec<JobRecord>, OrdersError> {
+        let numbers: Vec<String> = numbers.iter().map(|n| n.trim().to_owned()).collect();
+        let (jobs, orders) = self
+            .jobs
+            .push_with::<_, OrdersError>(&[&self.orders, &self.index], |t, q| {
+                let mut jobs = vec![];
+                let mut orders = vec![];
+                for number in &numbers {
+                    let Some(current) = read(&t[0], number)? else {
+                        return Err(ConflictableTransactionError::Abort(OrdersError::NotFound(
+                            number.clone(),
+                        )));
+                    };
+                    let pushed = q.push(&sync_job(number, false))?;
+                    let mut next = current.clone();
+                    if pushed.job.status.is_live() && pushed.job.status != JobStatus::Running {
+                        next.sync.status = SyncStatus::Queued;
+                    }
+                    let id = pushed.job.id.to_string();
+                    if !next.sync.job_ids.contains(&id) {
+                        next.sync.job_ids.push(id);
+                    }
+                    write(&t[0], &t[1], Some(&current), &next)?;
+                    jobs.push(pushed.job);
+                    orders.push(next);
+                }
+                Ok((jobs, orders))
+            })
+            .await?;
+        for o in orders {
+            self.bus.publish(o);
+        }
+        Ok(jobs)
+    }
+
+    /// Mirrors a SYNC_ORDER job's status onto its order (a job hook: no flush here; the job
+    /// change that called it is flushed right after).
+    pub fn mirror_job(&self, job: &JobRecord) {
+        if job.kind != JobKind::SYNC_ORDER {
+            return;
+        }
+        let Some(number) = job.order_number.as_deref() else {
+            return;
+        };
+        let status = match job.status {
+            JobStatus::Queued | JobStatus::RetryScheduled => SyncStatus::Queued,
+            JobStatus::Running => SyncStatus::Syncing,
+            JobStatus::Succeeded => SyncStatus::Synced,
+            JobStatus::Failed | JobStatus::Canceled => SyncStatus::Failed,
+        };
+        let id = job.id.to_string();
+        let changed = self.update(number, |current| {
+            let mut next = current?;
+            let before = next.sync.clone();
+            next.sync.status = status;
+            if !next.sync.job_ids.contains(&id) {
+                next.sync.job_ids.push(id.clone());
+            }
+            match job.status {
+                JobStatus::Succeeded => next.sync.last_error = None,
+                JobStatus::Running => {}
+                _ => {
+                    if job.last_error.is_some() {
+                        next.sync.last_error = job.last_error.clone();
+                    }
+                }
+            }
+            (next.sync != before).then_some((next, ()))
+        });
+        match changed {
+            Ok(Some((order, ()))) => self.bus.publish(order),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(order = number, error = %e, "cannot mirror the sync job on its order")
+            }
+        }
+    }
+
+    /// Changes the sync state of order `number` with `f` (durably); returns the new order.
+    pub async fn set_sync(
+        &self,
+        number: &str,
+        f: impl Fn(&mut crate::domain::order::OrderSync),
+    ) -> Result<Order, OrdersError> {
+        let changed = self.update(number, |current| {
+            let mut next = current?;
+            f(&mut next.sync);
+            Some((next, ()))
+        })?;
+        let Some((order, ())) = changed else {
+            return Err(OrdersError::NotFound(number.to_owned()));
+        };
+        self.store.flush().await?;
+        self.bus.publish(order.clone());
+        Ok(order)
     }
 
     /// Atomically reads the order `number`, lets `change` decide its next state (or `None` to
@@ -144,31 +333,16 @@ impl Orders {
         change: impl Fn(Option<Order>) -> Option<(Order, R)>,
     ) -> Result<Option<(Order, R)>, OrdersError> {
         let result = (&self.orders, &self.index).transaction(|(orders, index)| {
-            let current = match orders.get(number.as_bytes())? {
-                Some(bytes) => {
-                    Some(decode::<Order>(&bytes).map_err(ConflictableTransactionError::Abort)?)
-                }
-                None => None,
-            };
-            let old_key = current
-                .as_ref()
-                .map(|o| index_key(o.data.placed_at, number));
-            let Some((next, extra)) = change(current) else {
+            let current = read(orders, number)?;
+            let Some((next, extra)) = change(current.clone()) else {
                 return Ok(None);
             };
-            if let Some(old) = old_key {
-                index.remove(old)?;
-            }
-            index.insert(
-                index_key(next.data.placed_at, number),
-                encode(&index_entry(&next)),
-            )?;
-            orders.insert(number.as_bytes(), encode(&next))?;
+            write(orders, index, current.as_ref(), &next)?;
             Ok(Some((next, extra)))
         });
         match result {
             Ok(v) => Ok(v),
-            Err(TransactionError::Abort(e)) => Err(e.into()),
+            Err(TransactionError::Abort(e)) => Err(e),
             Err(TransactionError::Storage(e)) => Err(e.into()),
         }
     }

@@ -84,7 +84,9 @@ impl From<OrdersError> for ApiError {
     fn from(e: OrdersError) -> Self {
         match e {
             OrdersError::BadCursor(_) => ApiError::bad_input("after", e.to_string()),
+            OrdersError::NotFound(_) => ApiError::NotFound(e.to_string()),
             OrdersError::Store(e) => e.into(),
+            OrdersError::Jobs(e) => e.into(),
         }
     }
 }

@@ -266,6 +266,29 @@ impl OrderSync<'_> {
     async fn status(&self) -> SyncStatus {
         self.0.sync.status.into()
     }
+    /// The Sales Order's type in Acumatica (e.g. SO), once linked.
+    async fn sales_order_type(&self) -> Option<&str> {
+        self.0.sync.sales_order_type.as_deref()
+    }
+    /// The Sales Order's number in Acumatica, once linked.
+    async fn sales_order_nbr(&self) -> Option<&str> {
+        self.0.sync.sales_order_nbr.as_deref()
+    }
+    /// The Acumatica CustomerID the order was synced to.
+    async fn customer_id(&self) -> Option<&str> {
+        self.0.sync.customer_id.as_deref()
+    }
+    /// The last failure of its sync job, in words a store operator can act on.
+    async fn last_error(&self) -> Option<&str> {
+        self.0.sync.last_error.as_deref()
+    }
+    /// E.g. totals differ from Acumatica's by more than one cent; changed after sync.
+    async fn warnings(&self) -> &[String] {
+        &self.0.sync.warnings
+    }
+    async fn synced_at(&self) -> Option<DateTime> {
+        self.0.sync.synced_at.map(Into::into)
+    }
     /// The order's jobs, newest first.
     async fn jobs(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::jobs::Job>> {
         let jobs = state(ctx).jobs.for_order(&self.0.data.number)?;
@@ -357,6 +380,29 @@ impl OrdersMutation {
         let order = OrderDraft::from(input).validate("input")?;
         let (order, _) = state(ctx).orders.record(order).await?;
         Ok(Order(order))
+    }
+
+    /// Enqueues a SYNC_ORDER job, or returns the order's live job (moving a scheduled retry
+    /// to now). Works in both sync modes; a synced order is confirmed, never created twice.
+    async fn sync_order(&self, ctx: &Context<'_>, number: String) -> ApiResult<super::jobs::Job> {
+        let mut jobs = state(ctx).orders.request_sync(&[number]).await?;
+        Ok(super::jobs::Job(jobs.remove(0)))
+    }
+
+    /// All or nothing: an unknown number fails the whole call.
+    async fn sync_orders(
+        &self,
+        ctx: &Context<'_>,
+        numbers: Vec<String>,
+    ) -> ApiResult<Vec<super::jobs::Job>> {
+        if numbers.len() > crate::orders::MAX_PAGE {
+            return Err(ApiError::bad_input(
+                "numbers",
+                format!("at most {} orders at once", crate::orders::MAX_PAGE),
+            ));
+        }
+        let jobs = state(ctx).orders.request_sync(&numbers).await?;
+        Ok(jobs.into_iter().map(super::jobs::Job).collect())
     }
 }
 

@@ -37,6 +37,9 @@ pub struct SyncSettings {
     sales_order_type: String,
     /// Put before the store's order number in CustomerOrder/ExternalRef (e.g. "XC-").
     order_number_prefix: Option<String>,
+    /// Send prefix + store number as OrderNbr, for order types with manual numbering: the
+    /// create is then idempotent by itself. Default false (Acumatica numbers the order).
+    use_store_number_as_order_nbr: bool,
     customer_class: Option<String>,
     item_class: Option<String>,
     posting_class: Option<String>,
@@ -54,6 +57,7 @@ impl From<domain::SyncSettings> for SyncSettings {
             stock_item_id_source: s.stock_item_id_source.into(),
             sales_order_type: s.sales_order_type,
             order_number_prefix: s.order_number_prefix,
+            use_store_number_as_order_nbr: s.use_store_number_as_order_nbr,
             customer_class: s.customer_class,
             item_class: s.item_class,
             posting_class: s.posting_class,
@@ -73,6 +77,7 @@ pub struct SyncSettingsInput {
     stock_item_id_source: MaybeUndefined<StockItemIdSource>,
     sales_order_type: MaybeUndefined<String>,
     order_number_prefix: MaybeUndefined<String>,
+    use_store_number_as_order_nbr: MaybeUndefined<bool>,
     customer_class: MaybeUndefined<String>,
     item_class: MaybeUndefined<String>,
     posting_class: MaybeUndefined<String>,
@@ -98,6 +103,7 @@ impl From<SyncSettingsInput> for SettingsPatch {
             stock_item_id_source: change(i.stock_item_id_source),
             sales_order_type: change(i.sales_order_type),
             order_number_prefix: change(i.order_number_prefix),
+            use_store_number_as_order_nbr: change(i.use_store_number_as_order_nbr),
             customer_class: change(i.customer_class),
             item_class: change(i.item_class),
             posting_class: change(i.posting_class),

@@ -29,6 +29,7 @@ use crate::events::Bus;
 use crate::jobs::{JobKind, JobRecord, Jobs, JobsError, KindSpec, NewJob};
 use crate::secrets::Vault;
 use crate::store::{self, Store, StoreError, Typed, decode, encode, trees};
+pub use handlers::outcome_of;
 pub use record::{ConnectionRecord, ConnectionView, LookupOption, Lookups};
 
 const KEY: &str = "acumatica";
@@ -61,6 +62,8 @@ pub struct ClientSettings {
     pub timeout: Duration,
     pub max_rpm: u32,
     pub max_concurrency: u32,
+    /// How long the client holds back after a 429 without Retry-After (doubling).
+    pub rate_limit_backoff: Duration,
 }
 
 /// What `connect` takes; secrets only pass through, sealed before they are stored.
@@ -345,6 +348,7 @@ impl Connection {
         config.timeout = s.timeout;
         config.max_rpm = s.max_rpm;
         config.max_concurrency = s.max_concurrency;
+        config.rate_limit_backoff = s.rate_limit_backoff;
     }
 
     /// Changes the stored record with `f` when it still belongs to `generation`; durable on

@@ -76,7 +76,22 @@ pub struct OrderSync {
     pub synced_at: Option<DateTime<Utc>>,
     /// Ids of the jobs that worked on this order, oldest first.
     pub job_ids: Vec<String>,
+    /// Set, durably, before the first request that may create the Sales Order: from then on
+    /// every attempt looks the order up in Acumatica before creating it.
+    #[serde(default)]
+    pub create_sent: bool,
+    /// When a write to Acumatica last ended without a known outcome (a timeout after
+    /// sending): the next create waits for the ambiguous re-check delay and looks up again.
+    #[serde(default)]
+    pub ambiguous_at: Option<DateTime<Utc>>,
+    /// Fingerprint of the order data the last successful sync sent.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
 }
+
+/// The warning an order gets when it changes in the store after it was synced.
+pub const CHANGED_AFTER_SYNC: &str =
+    "changed after sync: the store order differs from what was sent to Acumatica";
 
 /// A validated order as recorded by the store: everything but history and sync state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +110,21 @@ pub struct NewOrder {
     pub discount_total: Option<Decimal>,
     pub tax_total: Option<Decimal>,
     pub total: Decimal,
+}
+
+impl NewOrder {
+    /// A fingerprint of everything a sync sends: when it changes after a sync, the order
+    /// "changed after sync".
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let relevant = serde_json::json!({
+            "email": self.email, "phone": self.phone, "profile": self.profile_id,
+            "currency": self.currency, "billing": self.billing_address, "shipping": self.shipping_address,
+            "items": self.items, "shippingCost": self.shipping_cost, "discount": self.discount_total,
+            "placedAt": self.placed_at,
+        });
+        hex::encode(Sha256::digest(relevant.to_string().as_bytes()))
+    }
 }
 
 /// A stored order.
@@ -136,6 +166,14 @@ impl Order {
         }
         if data != self.data {
             next.updated_at = now;
+        }
+        let drifted = next
+            .sync
+            .fingerprint
+            .as_ref()
+            .is_some_and(|f| *f != data.fingerprint());
+        if drifted && !next.sync.warnings.iter().any(|w| w == CHANGED_AFTER_SYNC) {
+            next.sync.warnings.push(CHANGED_AFTER_SYNC.to_owned());
         }
         next.data = data;
         next

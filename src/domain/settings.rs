@@ -36,6 +36,9 @@ pub struct SyncSettings {
     pub stock_item_id_source: StockItemIdSource,
     pub sales_order_type: String,
     pub order_number_prefix: Option<String>,
+    /// Send prefix + store number as the Sales Order's OrderNbr (for order types numbered
+    /// manually): the create itself is then idempotent.
+    pub use_store_number_as_order_nbr: bool,
     pub customer_class: Option<String>,
     pub item_class: Option<String>,
     pub posting_class: Option<String>,
@@ -53,6 +56,7 @@ impl Default for SyncSettings {
             stock_item_id_source: StockItemIdSource::Sku,
             sales_order_type: "SO".into(),
             order_number_prefix: None,
+            use_store_number_as_order_nbr: false,
             customer_class: None,
             item_class: None,
             posting_class: None,
@@ -81,6 +85,7 @@ pub struct SettingsPatch {
     pub stock_item_id_source: Change<StockItemIdSource>,
     pub sales_order_type: Change<String>,
     pub order_number_prefix: Change<String>,
+    pub use_store_number_as_order_nbr: Change<bool>,
     pub customer_class: Change<String>,
     pub item_class: Change<String>,
     pub posting_class: Change<String>,
@@ -124,6 +129,11 @@ impl SettingsPatch {
             .map(|v| prefix(&f("orderNumberPrefix"), &v))
             .transpose()?;
         optional(&mut next.order_number_prefix, prefix);
+        required(
+            &mut next.use_store_number_as_order_nbr,
+            self.use_store_number_as_order_nbr,
+            &f("useStoreNumberAsOrderNbr"),
+        )?;
         let fields = [
             (
                 &mut next.customer_class,

@@ -9,6 +9,7 @@
 //! | `Transient` | RETRY_SCHEDULED after a backoff delay, or FAILED once attempts reach max |
 //! | `RetryAfter(d)` | RETRY_SCHEDULED after `d` (a 429's Retry-After), or FAILED at max |
 //! | `Permanent` | FAILED at once |
+//! | `Canceled` | CANCELED at once: the work is no longer wanted (the reason is kept) |
 //! | `NotReady` | QUEUED, parked on a wake condition; the run does not count as an attempt |
 //!
 //! A RUNNING job whose cancellation was asked ends CANCELED unless its run was `Done`.
@@ -29,6 +30,8 @@ pub enum Outcome {
     Transient(String),
     /// Trying again cannot help (bad input, a 4xx that will not change).
     Permanent(String),
+    /// The work is no longer wanted (e.g. the order was canceled while its sync waited).
+    Canceled(String),
     /// Try again after this delay, e.g. a 429's Retry-After; counts as an attempt.
     RetryAfter(Duration, String),
     /// The job cannot run yet (not connected, Acumatica unreachable): back to QUEUED without
@@ -56,7 +59,10 @@ impl Outcome {
     fn error(&self) -> Option<&str> {
         match self {
             Outcome::Done | Outcome::NotReady { .. } => None,
-            Outcome::Transient(e) | Outcome::Permanent(e) | Outcome::RetryAfter(_, e) => Some(e),
+            Outcome::Transient(e)
+            | Outcome::Permanent(e)
+            | Outcome::Canceled(e)
+            | Outcome::RetryAfter(_, e) => Some(e),
         }
     }
 }
@@ -137,6 +143,10 @@ pub fn settle(
         Outcome::Permanent(e) => {
             next.last_error = Some(e.clone());
             next.status = JobStatus::Failed;
+        }
+        Outcome::Canceled(e) => {
+            next.last_error = Some(e.clone());
+            next.status = JobStatus::Canceled;
         }
         Outcome::NotReady { .. } => unreachable!("handled above"),
     }

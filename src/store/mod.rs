@@ -30,6 +30,10 @@ pub mod trees {
     pub const JOBS_INDEX: &str = "jobs_index";
     pub const CONNECTION: &str = "connection";
     pub const LOOKUPS: &str = "lookups";
+    /// Customer identifier (`email:…`, `phone:…`, `profile:…`) → Acumatica CustomerID.
+    pub const CUSTOMER_MAP: &str = "customer_map";
+    /// SKUs known to exist as Acumatica stock items.
+    pub const KNOWN_ITEMS: &str = "known_items";
 }
 
 #[derive(Debug, thiserror::Error)]

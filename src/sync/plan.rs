@@ -1,9 +1,7 @@
 //! What a sync sends, decided from the order and the settings alone (no I/O): which customer
-//! identifiers to try and in what order, how the order discount is spread over the lines, and
-//! the fingerprint that tells when a synced order changed afterwards.
+//! identifiers to try and in what order, and how the order discount is spread over the lines.
 
 use rust_decimal::{Decimal, RoundingStrategy};
-use sha2::{Digest, Sha256};
 
 use crate::domain::order::NewOrder;
 use crate::domain::settings::CustomerIdSource;
@@ -104,18 +102,6 @@ pub fn split_discount(discount: Decimal, line_amounts: &[Decimal], scale: u32) -
         }
     }
     shares
-}
-
-/// A fingerprint of everything a sync sends for `order`: when it changes after a sync, the
-/// order "changed after sync".
-pub fn fingerprint(order: &NewOrder) -> String {
-    let relevant = serde_json::json!({
-        "email": order.email, "phone": order.phone, "profile": order.profile_id,
-        "currency": order.currency, "billing": order.billing_address, "shipping": order.shipping_address,
-        "items": order.items, "shippingCost": order.shipping_cost, "discount": order.discount_total,
-        "placedAt": order.placed_at,
-    });
-    hex::encode(Sha256::digest(relevant.to_string().as_bytes()))
 }
 
 #[cfg(test)]

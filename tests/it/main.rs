@@ -15,3 +15,4 @@ mod orders;
 mod restart;
 mod schema;
 mod settings;
+mod sync;

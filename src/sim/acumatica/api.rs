@@ -313,10 +313,11 @@ async fn put(
     };
     match outcome {
         Ok(saved) => {
-            if faults.stall_writes_forever {
+            let stall = rand::thread_rng().r#gen::<f64>() < faults.stall_rate;
+            if stall && faults.stall_writes_forever {
                 std::future::pending::<()>().await;
             }
-            if let Some(ms) = faults.stall_writes_ms {
+            if let (true, Some(ms)) = (stall, faults.stall_writes_ms) {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
             }
             ok(&records::render(

@@ -426,8 +426,15 @@ fn sales_order(
             "'Order Type' cannot be found in the system.".into(),
         );
     }
+    let sent_nbr = text(record, "OrderNbr")
+        .filter(|n| *n != "<NEW>")
+        .map(str::to_owned);
+    let auto_numbered = !(state.faults.manual_order_numbers && sent_nbr.is_some());
     if created {
-        let nbr = format!("{:06}", state.next_order_nbr);
+        let nbr = match sent_nbr.filter(|_| !auto_numbered) {
+            Some(n) => n,
+            None => format!("{:06}", state.next_order_nbr),
+        };
         set(record, "OrderNbr", Value::String(nbr));
         let hold = input.get("Hold") != Some(&Value::Bool(false));
         set(record, "Hold", Value::Bool(hold));
@@ -599,7 +606,7 @@ fn sales_order(
     set(record, "TaxTotal", money(tax));
     set(record, "OrderTotal", money(order_total));
     set(record, "LastModified", Value::String(now_text()));
-    if created && errors.is_empty() {
+    if created && errors.is_empty() && auto_numbered {
         state.next_order_nbr += 1;
     }
 }

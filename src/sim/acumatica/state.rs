@@ -25,6 +25,11 @@ pub struct Faults {
     pub stall_writes_ms: Option<u64>,
     /// "Commit then stall" for good: a PUT is saved and never answered.
     pub stall_writes_forever: bool,
+    /// Share (0.0–1.0) of saved PUTs that stall as set above (1.0: every one).
+    pub stall_rate: f64,
+    /// Keep the OrderNbr a new Sales Order is sent with (order types numbered manually);
+    /// otherwise the sent number is ignored and the next auto-number given.
+    pub manual_order_numbers: bool,
     /// The token endpoint answers with the "API Login Limit" redirect (302 to an error page).
     pub login_limit: bool,
     /// Refuse this entity with 403, as when its feature is switched off.
@@ -43,6 +48,8 @@ impl Default for Faults {
             token_lifetime_secs: 3600,
             stall_writes_ms: None,
             stall_writes_forever: false,
+            stall_rate: 1.0,
+            manual_order_numbers: false,
             login_limit: false,
             forbidden_entity: None,
             renumber_customer_ids: false,

@@ -1,0 +1,233 @@
+//! The Sales Order a store order becomes (field names as in the official schema: Acumatica
+//! silently drops others), and the comparison of Acumatica's totals with the store's.
+
+use rust_decimal::Decimal;
+
+use super::plan;
+use crate::acumatica::{Address, DocContact, SalesOrder, SalesOrderDetail, ShippingSettings};
+use crate::domain::money;
+use crate::domain::order::{self, NewOrder};
+use crate::domain::settings::SyncSettings;
+
+/// CustomerOrder and ExternalRef: the prefix setting + the store's order number.
+pub fn customer_order(order: &NewOrder, settings: &SyncSettings) -> String {
+    format!(
+        "{}{}",
+        settings.order_number_prefix.as_deref().unwrap_or(""),
+        order.number
+    )
+}
+
+fn name(a: &order::Address) -> Option<String> {
+    let full = [a.first_name.as_deref(), a.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    (!full.is_empty()).then_some(full)
+}
+
+/// An Acumatica address from a store address.
+pub fn address(a: &order::Address) -> Address {
+    Address {
+        address_line1: a.street.clone(),
+        address_line2: a.street2.clone(),
+        city: a.city.clone(),
+        state: a.state.clone(),
+        postal_code: a.postal_code.clone(),
+        country: Some(a.country.clone()),
+        ..Default::default()
+    }
+}
+
+/// The Sales Order for `order`, to be created for `customer_id`. With `order_nbr`, the
+/// store number is sent as OrderNbr (order types with manual numbering).
+pub fn build(
+    order: &NewOrder,
+    settings: &SyncSettings,
+    customer_id: &str,
+    order_nbr: Option<String>,
+) -> SalesOrder {
+    let reference = customer_order(order, settings);
+    let ship = order
+        .shipping_address
+        .as_ref()
+        .unwrap_or(&order.billing_address);
+    let scale = plan::minor_units(&order.currency);
+    let amounts: Vec<Decimal> = order
+        .items
+        .iter()
+        .map(|i| i.price * Decimal::from(i.quantity))
+        .collect();
+    let discounts = plan::split_discount(order.discount_total.unwrap_or_default(), &amounts, scale);
+    let details = order
+        .items
+        .iter()
+        .zip(discounts)
+        .map(|(item, discount)| SalesOrderDetail {
+            inventory_id: Some(item.sku.trim().to_owned()),
+            line_description: Some(item.name.clone()),
+            order_qty: Some(Decimal::from(item.quantity)),
+            unit_price: Some(item.price),
+            manual_price: Some(true),
+            warehouse_id: item
+                .warehouse_id
+                .clone()
+                .or_else(|| settings.warehouse_id.clone()),
+            discount_amount: (!discount.is_zero()).then_some(discount),
+            manual_discount: (!discount.is_zero()).then_some(true),
+            ..Default::default()
+        })
+        .collect();
+    SalesOrder {
+        order_type: Some(settings.sales_order_type.clone()),
+        order_nbr,
+        customer_id: Some(customer_id.to_owned()),
+        date: Some(order.placed_at.fixed_offset()),
+        description: Some(format!("Store order {}", order.number)),
+        customer_order: Some(reference.clone()),
+        external_ref: Some(reference),
+        currency_id: Some(order.currency.clone()),
+        hold: Some(false),
+        ship_to_address_override: Some(true),
+        ship_to_address: Some(address(ship)),
+        ship_to_contact_override: Some(true),
+        ship_to_contact: Some(DocContact {
+            attention: name(ship),
+            business_name: ship.company.clone().or_else(|| name(ship)),
+            email: Some(order.email.clone()),
+            phone1: ship.phone.clone().or_else(|| order.phone.clone()),
+            ..Default::default()
+        }),
+        shipping_settings: order.shipping_cost.map(|cost| ShippingSettings {
+            freight_price: Some(cost),
+            override_freight_price: Some(true),
+            ..Default::default()
+        }),
+        details: Some(details),
+        ..Default::default()
+    }
+}
+
+/// Warnings when Acumatica's line total or freight differ from the store's by more than one
+/// cent (taxes are Acumatica's own and not compared).
+pub fn compare_totals(order: &NewOrder, saved: &SalesOrder) -> Vec<String> {
+    let mut warnings = vec![];
+    let lines: Decimal = order
+        .items
+        .iter()
+        .map(|i| i.price * Decimal::from(i.quantity))
+        .sum::<Decimal>()
+        - order.discount_total.unwrap_or_default();
+    let totals = saved.totals.as_ref();
+    let theirs_lines = totals.and_then(|t| t.line_total).or_else(|| {
+        saved
+            .details
+            .as_ref()
+            .map(|d| d.iter().filter_map(|l| l.amount).sum())
+    });
+    if let Some(theirs) = theirs_lines
+        && (theirs - lines).abs() > money::cent()
+    {
+        warnings.push(format!(
+            "Acumatica's line total {theirs} differs from the store's {lines} (after discount)"
+        ));
+    }
+    let freight = order.shipping_cost.unwrap_or_default();
+    let theirs_freight = totals.and_then(|t| t.freight).or_else(|| {
+        saved
+            .shipping_settings
+            .as_ref()
+            .and_then(|s| s.freight_price)
+    });
+    if let Some(theirs) = theirs_freight
+        && (theirs - freight).abs() > money::cent()
+    {
+        warnings.push(format!(
+            "Acumatica's freight {theirs} differs from the store's shipping cost {freight}"
+        ));
+    }
+    warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::order::{AddressDraft, ItemDraft, OrderDraft, PaymentStatus};
+    use crate::domain::raw::{RawDateTime, RawDecimal};
+
+    fn order() -> NewOrder {
+        OrderDraft {
+            number: "1001".into(),
+            profile_id: None,
+            email: "ann@example.com".into(),
+            phone: None,
+            placed_at: RawDateTime::parse("2026-01-31T12:00:00Z"),
+            currency: "USD".into(),
+            payment_status: PaymentStatus::Paid,
+            billing_address: AddressDraft {
+                country: "US".into(),
+                first_name: Some("Ann".into()),
+                ..Default::default()
+            },
+            shipping_address: None,
+            items: vec![
+                ItemDraft {
+                    sku: "A".into(),
+                    name: "A".into(),
+                    price: RawDecimal::parse("10.00"),
+                    quantity: 1,
+                    warehouse_id: Some("RETAIL".into()),
+                },
+                ItemDraft {
+                    sku: "B".into(),
+                    name: "B".into(),
+                    price: RawDecimal::parse("10.00"),
+                    quantity: 2,
+                    warehouse_id: None,
+                },
+            ],
+            shipping_cost: Some(RawDecimal::parse("5.00")),
+            discount_total: Some(RawDecimal::parse("1.00")),
+            tax_total: None,
+            total: RawDecimal::parse("34.00"),
+        }
+        .validate("input")
+        .unwrap()
+    }
+
+    #[test]
+    fn the_sales_order_carries_what_acumatica_needs() {
+        let settings = SyncSettings {
+            order_number_prefix: Some("XC-".into()),
+            warehouse_id: Some("WHOLESALE".into()),
+            ..Default::default()
+        };
+        let so = build(&order(), &settings, "C000001", None);
+        assert_eq!(so.customer_order.as_deref(), Some("XC-1001"));
+        assert_eq!(so.external_ref.as_deref(), Some("XC-1001"));
+        assert_eq!(so.hold, Some(false));
+        let d = so.details.unwrap();
+        assert_eq!(d[0].warehouse_id.as_deref(), Some("RETAIL"));
+        assert_eq!(
+            d[1].warehouse_id.as_deref(),
+            Some("WHOLESALE"),
+            "the default warehouse"
+        );
+        assert!(d.iter().all(|l| l.manual_price == Some(true)));
+        let discounts: Decimal = d.iter().filter_map(|l| l.discount_amount).sum();
+        assert_eq!(discounts, Decimal::new(100, 2));
+        assert_eq!(
+            d[1].discount_amount,
+            Some(Decimal::new(67, 2)),
+            "in proportion: 20 of 30"
+        );
+        let freight = so.shipping_settings.unwrap();
+        assert_eq!(
+            (freight.freight_price, freight.override_freight_price),
+            (Some(Decimal::new(500, 2)), Some(true))
+        );
+    }
+}
