@@ -92,6 +92,7 @@ pub async fn serve_with(config: ServeConfig, setup: impl FnOnce(&AppState)) -> a
     state.connection.register();
     let sync_concurrency = (state.config.acumatica_max_concurrency as usize * 2).max(2);
     state.syncer.register(&state.jobs, sync_concurrency);
+    state.orders.reconcile()?;
     setup(&state);
     state.jobs.start().await?;
     let listener = tokio::net::TcpListener::bind(listen)

@@ -306,6 +306,33 @@ impl Orders {
         }
     }
 
+    /// Brings the sync status of orders still QUEUED or SYNCING in line with their latest
+    /// job (after a crash, job recovery runs before the mirror is attached). Returns how many
+    /// orders it looked at.
+    pub fn reconcile(&self) -> Result<usize, OrdersError> {
+        let mut seen = 0;
+        for entry in self.index.iter() {
+            let (_, value) = entry?;
+            let e: IndexEntry = decode(&value)?;
+            if !matches!(e.sync, SyncStatus::Queued | SyncStatus::Syncing) {
+                continue;
+            }
+            seen += 1;
+            let Some(order) = self.get(&e.number)? else {
+                continue;
+            };
+            let latest = order
+                .sync
+                .job_ids
+                .last()
+                .and_then(|id| id.parse::<u64>().ok());
+            if let Some(job) = latest.map(|id| self.jobs.get(id)).transpose()?.flatten() {
+                self.mirror_job(&job);
+            }
+        }
+        Ok(seen)
+    }
+
     /// Changes the sync state of order `number` with `f` (durably); returns the new order.
     pub async fn set_sync(
         &self,

@@ -395,3 +395,6 @@ pub async fn sim_with_tokens(lifetime_secs: u64) -> acumatica_bridge::sim::acuma
     config.faults.token_lifetime_secs = lifetime_secs;
     Simulator::start(config).await.expect("simulator")
 }
+
+/// Heavy tests take this lock so that they run one at a time.
+pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

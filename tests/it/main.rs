@@ -16,3 +16,4 @@ mod restart;
 mod schema;
 mod settings;
 mod sync;
+mod sync_faults;
