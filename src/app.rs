@@ -74,6 +74,20 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Registers the job handlers (and `setup`'s), brings order sync states in line with
+    /// their jobs, and starts the job workers.
+    pub async fn start(&self, setup: impl FnOnce(&AppState)) -> anyhow::Result<()> {
+        self.connection.register();
+        let sync_concurrency = (self.config.acumatica_max_concurrency as usize * 2).max(2);
+        self.syncer.register(&self.jobs, sync_concurrency);
+        setup(self);
+        self.orders.reconcile()?;
+        self.jobs.start().await?;
+        Ok(())
+    }
+}
+
 /// `acumatica-bridge serve`.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     serve_with(config, |_| {}).await
@@ -89,12 +103,7 @@ pub async fn serve_with(config: ServeConfig, setup: impl FnOnce(&AppState)) -> a
     if let Some(token) = fresh {
         show_new_token(&token);
     }
-    state.connection.register();
-    let sync_concurrency = (state.config.acumatica_max_concurrency as usize * 2).max(2);
-    state.syncer.register(&state.jobs, sync_concurrency);
-    state.orders.reconcile()?;
-    setup(&state);
-    state.jobs.start().await?;
+    state.start(setup).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

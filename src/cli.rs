@@ -24,6 +24,8 @@ enum Command {
     Serve(ServeConfig),
     /// The Acumatica simulator as its own HTTP server (for demos and tests).
     Sim(crate::sim::acumatica::SimArgs),
+    /// `serve` and `sim` in one process, already connected, with sample orders.
+    Demo(ServeConfig),
     /// Prints the GraphQL SDL (the content of schema.graphql).
     Schema,
     /// Makes a new admin token, stores its hash and prints it once (the old one stops working).
@@ -51,6 +53,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Serve(config) => crate::app::serve(config).await,
             Command::Sim(args) => crate::sim::acumatica::run(args.into_config()).await,
+            Command::Demo(config) => crate::demo::run(config).await,
             Command::Schema => {
                 print!("{}", crate::api::sdl());
                 Ok(())

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod connection;
+pub mod demo;
 pub mod domain;
 pub mod events;
 pub mod http;

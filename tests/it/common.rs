@@ -30,6 +30,8 @@ impl DataDir {
 /// Settings of a service under test.
 #[derive(Clone)]
 pub struct Options {
+    /// `serve` (default) or `demo`.
+    pub command: String,
     pub env: Vec<(String, String)>,
     pub args: Vec<String>,
     pub token: Option<String>,
@@ -38,6 +40,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
+            command: "serve".into(),
             env: vec![
                 ("BRIDGE_RETRY_BASE_DELAY_MS".into(), "100".into()),
                 ("BRIDGE_ACUMATICA_TIMEOUT_MS".into(), "1000".into()),
@@ -88,7 +91,7 @@ impl Service {
         let stderr_path = data.path().join(format!("stderr-{port}.log"));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let mut cmd = Command::new(binary());
-        cmd.arg("serve")
+        cmd.arg(&options.command)
             .arg("--listen")
             .arg(addr.to_string())
             .arg("--data-dir")

@@ -8,6 +8,7 @@ mod acumatica;
 mod auth;
 mod browser;
 mod connection;
+mod demo;
 mod crash;
 mod jobs;
 mod jobs_api;

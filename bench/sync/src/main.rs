@@ -1,0 +1,260 @@
+//! The order-sync benchmark (README, "Benchmarks"):
+//!
+//! 1. orders synced per second against the in-process Acumatica simulator, with no latency and
+//!    with 50 ms per request, in the steady state (customer and items known) and with a new
+//!    customer and new items per order; Acumatica requests per order in each case;
+//! 2. the peak memory (VmHWM) of the real `acumatica-bridge serve` process holding 100,000
+//!    stored orders while it answers list, filter and search queries.
+//!
+//! Run: `cargo run --release -p sync-bench` (add `--orders N`, `--stored N`).
+
+use std::time::{Duration, Instant};
+
+use acumatica_bridge::app::AppState;
+use acumatica_bridge::config::ServeConfig;
+use acumatica_bridge::connection::ConnectInput;
+use acumatica_bridge::domain::order::{AddressDraft, ItemDraft, NewOrder, OrderDraft, PaymentStatus, SyncStatus};
+use acumatica_bridge::domain::raw::{RawDateTime, RawDecimal};
+use acumatica_bridge::domain::secret::Secret;
+use acumatica_bridge::domain::settings::{Change, SettingsPatch};
+use acumatica_bridge::sim::acumatica::{CLIENT_ID, CLIENT_SECRET, PASSWORD, SimConfig, Simulator, USERNAME};
+use clap::Parser;
+use futures::StreamExt;
+
+#[derive(Parser)]
+struct Args {
+    /// Orders per throughput run.
+    #[arg(long, default_value_t = 300)]
+    orders: usize,
+    /// Orders stored for the memory measurement.
+    #[arg(long, default_value_t = 100_000)]
+    stored: usize,
+    /// Skip the memory measurement.
+    #[arg(long)]
+    no_memory: bool,
+}
+
+fn order(number: &str, email: &str, sku: &str) -> NewOrder {
+    let address = AddressDraft {
+        first_name: Some("Bench".into()),
+        last_name: Some("Buyer".into()),
+        street: Some("1 Main St".into()),
+        city: Some("Kirkland".into()),
+        country: "US".into(),
+        ..Default::default()
+    };
+    OrderDraft {
+        number: number.into(),
+        profile_id: None,
+        email: email.into(),
+        phone: None,
+        placed_at: RawDateTime::parse("2026-01-31T12:00:00Z"),
+        currency: "USD".into(),
+        payment_status: PaymentStatus::Paid,
+        billing_address: address.clone(),
+        shipping_address: Some(address),
+        items: vec![ItemDraft {
+            sku: sku.into(),
+            name: "Bench item".into(),
+            price: RawDecimal::parse("12.50"),
+            quantity: 2,
+            warehouse_id: None,
+        }],
+        shipping_cost: Some(RawDecimal::parse("5.00")),
+        discount_total: Some(RawDecimal::parse("1.00")),
+        tax_total: None,
+        total: RawDecimal::parse("29.00"),
+    }
+    .validate("bench")
+    .expect("a valid order")
+}
+
+async fn state(dir: &std::path::Path, concurrency: u32) -> anyhow::Result<AppState> {
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        serve: ServeConfig,
+    }
+    let config = Wrap::parse_from([
+        "bench",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--acumatica-max-rpm",
+        "1000000",
+        "--acumatica-max-concurrency",
+        &concurrency.to_string(),
+        "--retry-base-delay-ms",
+        "100",
+    ])
+    .serve;
+    let (state, _) = AppState::open(config).await?;
+    state.start(|_| {}).await?;
+    Ok(state)
+}
+
+/// Syncs `n` orders and returns (orders per second, Acumatica requests per order).
+async fn run(latency_ms: u64, concurrency: u32, n: usize, fresh: bool) -> anyhow::Result<(f64, f64)> {
+    let sim = Simulator::start(SimConfig::default()).await?;
+    let dir = tempfile::tempdir()?;
+    let state = state(dir.path(), concurrency).await?;
+    state
+        .connection
+        .connect(ConnectInput {
+            base_url: sim.base_url(),
+            username: USERNAME.into(),
+            password: Secret::new(PASSWORD),
+            client_id: CLIENT_ID.into(),
+            client_secret: Secret::new(CLIENT_SECRET),
+            endpoint_name: "Default".into(),
+            endpoint_version: "24.200.001".into(),
+        })
+        .await?;
+    while !state.connection.view()?.connected {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let patch = SettingsPatch { create_new_products: Change::Set(true), ..Default::default() };
+    state.settings.save(patch, |_| Ok(())).await?;
+    // Warm up: the steady-state customer and item become known.
+    state.orders.record(order("WARM", "steady@example.com", "AALEGO500")).await?;
+    wait_synced(&state, &["WARM".to_owned()]).await?;
+    sim.update_faults(|f| f.latency_ms = latency_ms);
+    let before = sim.counters().total;
+    let numbers: Vec<String> = (0..n).map(|i| format!("B{i:06}")).collect();
+    let start = Instant::now();
+    futures::stream::iter(numbers.iter().enumerate())
+        .map(|(i, number)| {
+            let state = state.clone();
+            let (email, sku) = if fresh {
+                (format!("new{i}@example.com"), format!("NEW-{i:06}"))
+            } else {
+                ("steady@example.com".to_owned(), "AALEGO500".to_owned())
+            };
+            async move { state.orders.record(order(number, &email, &sku)).await.map(|_| ()) }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+    wait_synced(&state, &numbers).await?;
+    let secs = start.elapsed().as_secs_f64();
+    let requests = (sim.counters().total - before) as f64 / n as f64;
+    state.jobs.shutdown().await?;
+    sim.shutdown().await;
+    Ok((n as f64 / secs, requests))
+}
+
+async fn wait_synced(state: &AppState, numbers: &[String]) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    for number in numbers {
+        loop {
+            let o = state.orders.get(number)?.expect("recorded");
+            match o.sync.status {
+                SyncStatus::Synced => break,
+                SyncStatus::Failed => anyhow::bail!("order {number} failed: {:?}", o.sync.last_error),
+                _ if Instant::now() > deadline => anyhow::bail!("order {number} did not sync in time"),
+                _ => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fills a data dir with `n` orders through the library, then measures the real service.
+async fn memory(n: usize) -> anyhow::Result<(u64, Duration)> {
+    let dir = tempfile::tempdir()?;
+    {
+        let state = state(dir.path(), 2).await?;
+        let patch = SettingsPatch {
+            order_sync_mode: Change::Set(acumatica_bridge::domain::settings::OrderSyncMode::ManualOnly),
+            ..Default::default()
+        };
+        state.settings.save(patch, |_| Ok(())).await?;
+        futures::stream::iter(0..n)
+            .map(|i| {
+                let state = state.clone();
+                async move {
+                    let o = order(&format!("M{i:07}"), &format!("buyer{}@example.com", i % 5000), "AALEGO500");
+                    state.orders.record(o).await.map(|_| ())
+                }
+            })
+            .buffer_unordered(64)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        state.jobs.shutdown().await?;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let binary = std::env::current_exe()?.with_file_name("acumatica-bridge");
+    let mut child = std::process::Command::new(&binary)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir.path())
+        .env("BRIDGE_ADMIN_TOKEN", "bench")
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("cannot start {} (build it with --release first): {e}", binary.display()))?;
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}");
+    while http.get(format!("{url}/healthz")).send().await.is_err() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let queries = [
+        "{ orders(first: 50) { totalCount edges { node { number total } } } }",
+        "{ orders(first: 50, filter: {paymentStatus: PAID}) { totalCount } }",
+        "{ orders(first: 50, filter: {search: \"buyer42@\"}) { totalCount edges { node { number } } } }",
+        "{ orders(first: 500, filter: {syncStatus: NOT_SYNCED}) { totalCount edges { node { number items { sku } } } } }",
+    ];
+    let start = Instant::now();
+    for _ in 0..5 {
+        for q in queries {
+            let r: serde_json::Value = http
+                .post(format!("{url}/graphql"))
+                .bearer_auth("bench")
+                .json(&serde_json::json!({"query": q}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            anyhow::ensure!(r.get("errors").is_none(), "query failed: {r}");
+        }
+    }
+    let per_query = start.elapsed() / (5 * queries.len() as u32);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()))?;
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .unwrap_or(0);
+    child.kill()?;
+    child.wait()?;
+    Ok((hwm, per_query))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    acumatica_bridge::init_crypto();
+    let args = Args::parse();
+    println!("order sync, {} orders a run (in-process simulator, release build)", args.orders);
+    println!("| latency | concurrency | customers and items | orders/s | requests/order |");
+    println!("|---:|---:|---|---:|---:|");
+    for (latency, concurrency) in [(0, 2), (50, 2), (50, 8)] {
+        for fresh in [false, true] {
+            let (rate, requests) = run(latency, concurrency, args.orders, fresh).await?;
+            let kind = if fresh { "new per order" } else { "known (steady state)" };
+            println!("| {latency} ms | {concurrency} | {kind} | {rate:.1} | {requests:.2} |");
+        }
+    }
+    if !args.no_memory {
+        let (hwm, per_query) = memory(args.stored).await?;
+        println!(
+            "\nservice holding {} orders: VmHWM {:.1} MiB; list/filter/search queries {:.1} ms each",
+            args.stored,
+            hwm as f64 / 1024.0,
+            per_query.as_secs_f64() * 1000.0
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! `acumatica-bridge demo`: the service and the Acumatica simulator in one process, already
+//! connected, with a handful of sample orders in several states, so that a newcomer sees the
+//! whole flow in the console and GraphiQL without an Acumatica instance.
+//!
+//! Nothing is inserted by hand: the demo calls the same services the GraphQL mutations call
+//! (connect, recordOrder, syncOrder), and the jobs do the rest.
+
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::app::AppState;
+use crate::config::ServeConfig;
+use crate::connection::ConnectInput;
+use crate::domain::order::{AddressDraft, ItemDraft, OrderDraft, PaymentStatus};
+use crate::domain::raw::{RawDateTime, RawDecimal};
+use crate::domain::secret::Secret;
+use crate::sim::acumatica::{CLIENT_ID, CLIENT_SECRET, PASSWORD, SimConfig, Simulator, USERNAME};
+
+pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
+    crate::init_crypto();
+    let sim = Simulator::start(SimConfig::default())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start the simulator: {e}"))?;
+    let base_url = sim.base_url();
+    eprintln!(
+        "\n  Demo: an Acumatica simulator runs at {base_url}\n  \
+         (tenant Company, client ID {CLIENT_ID}, secret {CLIENT_SECRET}, user {USERNAME} / {PASSWORD}).\n  \
+         The bridge connects to it and records a few sample orders; open the console at http://{}/\n",
+        config.listen
+    );
+    let result = crate::app::serve_with(config, move |state| {
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = populate(&state, &base_url).await {
+                tracing::error!(error = %e, "the demo could not set itself up");
+            }
+        });
+    })
+    .await;
+    sim.shutdown().await;
+    result
+}
+
+/// Connects to the simulator and records the sample orders through the real flow.
+async fn populate(state: &AppState, base_url: &str) -> anyhow::Result<()> {
+    let current = state.connection.record()?;
+    if current.base_url.as_deref() != Some(base_url) {
+        if current.connected {
+            state.connection.reset().await?;
+        }
+        state
+            .connection
+            .connect(ConnectInput {
+                base_url: base_url.to_owned(),
+                username: USERNAME.into(),
+                password: Secret::new(PASSWORD),
+                client_id: CLIENT_ID.into(),
+                client_secret: Secret::new(CLIENT_SECRET),
+                endpoint_name: "Default".into(),
+                endpoint_version: "24.200.001".into(),
+            })
+            .await?;
+    }
+    let samples = [
+        ("D-1001", "jane.doe@example.com", "Jane", "Doe", PaymentStatus::Paid, "AALEGO500", "29.99", 2),
+        ("D-1002", "sam.new@example.com", "Sam", "Newman", PaymentStatus::Paid, "TSHIRT-M", "19.99", 3),
+        ("D-1003", "lee@example.com", "Lee", "Park", PaymentStatus::Queued, "APJAM08", "4.25", 6),
+        ("D-1004", "gift@example.com", "Ada", "Giver", PaymentStatus::Paid, "GIFT-CARD-50", "50.00", 1),
+        ("D-1005", "office@abcstudios.example", "Ann", "Studio", PaymentStatus::Authorized, "CONTABLE1", "1199.00", 1),
+    ];
+    for (i, (number, email, first, last, payment, sku, price, qty)) in samples.into_iter().enumerate() {
+        if state.orders.get(number)?.is_some() {
+            continue;
+        }
+        let unit: rust_decimal::Decimal = price.parse()?;
+        let shipping = rust_decimal::Decimal::new(595, 2);
+        let total = unit * rust_decimal::Decimal::from(qty) + shipping;
+        let placed = Utc::now() - chrono::Duration::hours(5 - i as i64);
+        let address = AddressDraft {
+            first_name: Some(first.into()),
+            last_name: Some(last.into()),
+            street: Some(format!("{} Main St", 10 + i)),
+            city: Some("Kirkland".into()),
+            state: Some("WA".into()),
+            postal_code: Some("98033".into()),
+            country: "US".into(),
+            ..Default::default()
+        };
+        let order = OrderDraft {
+            number: number.into(),
+            profile_id: None,
+            email: email.into(),
+            phone: None,
+            placed_at: RawDateTime::parse(&placed.to_rfc3339()),
+            currency: "USD".into(),
+            payment_status: payment,
+            billing_address: address.clone(),
+            shipping_address: Some(address),
+            items: vec![ItemDraft {
+                sku: sku.into(),
+                name: format!("Sample {sku}"),
+                price: RawDecimal::Valid(unit),
+                quantity: qty,
+                warehouse_id: None,
+            }],
+            shipping_cost: Some(RawDecimal::Valid(shipping)),
+            discount_total: None,
+            tax_total: None,
+            total: RawDecimal::Valid(total),
+        }
+        .validate("demo")?;
+        state.orders.record(order).await?;
+    }
+    // An order synced by hand, as an operator would from the console.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    if state.orders.get("D-1005")?.is_some_and(|o| o.sync.job_ids.is_empty()) {
+        state.orders.request_sync(&["D-1005".to_owned()]).await?;
+    }
+    Ok(())
+}
