@@ -5,6 +5,7 @@ import { GraphQLError, gql, subscribe } from "./graphql.js";
 import { lastJobsHash } from "./jobs.js";
 import {
   JOB_KIND,
+  LIVE_JOB_STATUSES,
   confirmDialog,
   describeError,
   h,
@@ -143,8 +144,9 @@ function view(j, { onRetry, onCancel }) {
       "section",
       { class: "card", "aria-labelledby": "job-status-title", id: "job-status" },
       h("h2", { id: "job-status-title", class: "visually-hidden" }, "Status"),
-      h("p", { class: "job-status-line" }, jobBadge(j.status), " ", h("span", { class: "muted" }, EXPLAINED[j.status] ?? "")),
-      j.progress ? jobProgress(j.progress, "job-progress") : null,
+      h("p", { class: "job-status-line" }, jobBadge(j.status), " ", h("span", { class: "muted" }, j.waitingFor ? "Waiting until the condition below holds; then it runs." : EXPLAINED[j.status] ?? "")),
+      // Progress tells something only while the job may still move.
+      j.progress && LIVE_JOB_STATUSES.includes(j.status) ? jobProgress(j.progress, "job-progress") : null,
       j.lastError && j.status !== "SUCCEEDED"
         ? h("div", { class: "notice notice-error", id: "job-last-error" }, h("strong", {}, "Last error: "), j.lastError)
         : null,

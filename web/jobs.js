@@ -164,7 +164,7 @@ export function render({ main, query, onCleanup, signal }) {
           },
           label,
           " ",
-          h("span", { class: "tab-count" }, c[status || "all"] ?? "…"),
+          h("span", { class: "tab-count", "data-count": c[status || "all"] ?? null }, c[status || "all"] ?? "…"),
         ),
       );
     tabs.replaceChildren(tab("", "All"), ...STATUSES.map((s) => tab(s, JOB_STATUS[s].label)));

@@ -9,6 +9,9 @@ use serde_json::json;
 use super::Browser;
 use crate::common::{DataDir, Options, Service, sim_with_tokens};
 
+/// Scrolls the settings page to its Acumatica Configuration section (for screenshots).
+const SHOW_CONFIG: &str = "document.querySelector('#acumatica-configuration').scrollIntoView()";
+
 const CONNECTION: &str = "{ connection { status baseUrl username clientId lastError } }";
 
 /// Fills the connect form (each field replaced).
@@ -265,6 +268,7 @@ async fn acumatica_lists_fill_the_settings_drop_downs_and_survive_a_reload() {
     );
     b.wait_text("#lists-refreshed", "Lists read from Acumatica")
         .await;
+    b.js(SHOW_CONFIG, vec![]).await;
     b.screenshot("lists").await;
 
     b.select("#setting-customerClass", "RETAIL").await;
@@ -273,6 +277,7 @@ async fn acumatica_lists_fill_the_settings_drop_downs_and_survive_a_reload() {
     b.select("#setting-taxCategoryId", "EXEMPT").await;
     b.select("#setting-warehouseId", "ECOMMERCE").await;
     b.wait_for("#savebar:not([hidden])").await;
+    b.js(SHOW_CONFIG, vec![]).await;
     b.screenshot("unsaved").await;
     b.click("#settings-save").await;
     b.wait_text("#toast", "Settings saved.").await;
@@ -334,12 +339,7 @@ async fn acumatica_lists_fill_the_settings_drop_downs_and_survive_a_reload() {
 
     b.resize(390, 844).await;
     b.assert_fits_width().await;
-    b.click("#acumatica-config-title").await;
-    b.js(
-        "document.querySelector('#acumatica-configuration').scrollIntoView()",
-        vec![],
-    )
-    .await;
+    b.js(SHOW_CONFIG, vec![]).await;
     b.screenshot("lists-390px").await;
     b.close().await;
 }
@@ -368,7 +368,8 @@ async fn a_failed_job_is_retried_from_its_page_and_turns_succeeded_live() {
     b.click("nav[aria-label=Main] a[href='#/jobs']").await;
     b.wait_text("main h1", "Jobs").await;
     b.wait_for("#jobs-table").await;
-    b.wait_texts("#jobs-tabs [data-status=ALL] .tab-count", &["2"]).await;
+    b.wait_texts("#jobs-tabs [data-status=ALL] .tab-count", &["2"])
+        .await;
     b.wait_texts("#jobs-tabs [data-status=FAILED] .tab-count", &["1"])
         .await;
     b.wait_texts("#jobs-tabs [data-status=SUCCEEDED] .tab-count", &["1"])
