@@ -213,6 +213,9 @@ const CONSOLE: &[(&str, &str, &str)] = &[
     ("orders.js", JS, include_str!("../web/orders.js")),
     ("order.js", JS, include_str!("../web/order.js")),
     ("settings.js", JS, include_str!("../web/settings.js")),
+    ("connection.js", JS, include_str!("../web/connection.js")),
+    ("jobs.js", JS, include_str!("../web/jobs.js")),
+    ("job.js", JS, include_str!("../web/job.js")),
 ];
 const HTML: &str = "text/html; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";

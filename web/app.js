@@ -1,8 +1,8 @@
 // The console's shell: sign-in gate, header with navigation, hash routing, page lifecycle.
 //
 // Each page is a module exporting `render(ctx)`. The route table below lists only pages whose
-// API exists; a page for jobs or the Acumatica connection joins it (and the navigation) when
-// its queries, mutations and subscriptions land in the API.
+// API exists; a page joins it (and the navigation) when its queries, mutations and
+// subscriptions land in the API.
 
 import { clearToken, live, onUnauthorized, token } from "./graphql.js";
 import { h } from "./ui.js";
@@ -10,16 +10,24 @@ import * as signin from "./signin.js";
 import * as orders from "./orders.js";
 import * as order from "./order.js";
 import * as settings from "./settings.js";
+import * as connection from "./connection.js";
+import * as jobs from "./jobs.js";
+import * as job from "./job.js";
 
 /** Routes: a pattern on the path after "#", the page, and the navigation entry it lights up. */
 const ROUTES = [
   { pattern: /^\/orders$/, page: orders, nav: "orders" },
   { pattern: /^\/orders\/(.+)$/, page: order, nav: "orders" },
+  { pattern: /^\/jobs$/, page: jobs, nav: "jobs" },
+  { pattern: /^\/jobs\/(\d+)$/, page: job, nav: "jobs" },
+  { pattern: /^\/connection$/, page: connection, nav: "connection" },
   { pattern: /^\/settings$/, page: settings, nav: "settings" },
 ];
 
 const NAV = [
   { id: "orders", label: "Orders", href: "#/orders" },
+  { id: "jobs", label: "Jobs", href: "#/jobs" },
+  { id: "connection", label: "Connection", href: "#/connection" },
   { id: "settings", label: "Settings", href: "#/settings" },
 ];
 
@@ -47,6 +55,8 @@ function parseHash() {
 function leavePage() {
   if (!current) return;
   current.controller.abort();
+  // A question asked by the page left behind goes with it (answered "no").
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
   for (const fn of current.cleanups.splice(0)) {
     try {
       fn();

@@ -1,13 +1,39 @@
-// Settings: the "Data Sync Options" section, saved through saveSettings from a sticky panel
-// that shows only while something is unsaved. (The "Acumatica Configuration" drop-downs join
-// this page when the API offers the lookups that fill them.)
+// Settings: "Data Sync Options" and "Acumatica Configuration", saved through saveSettings
+// from a sticky panel that shows only while something is unsaved. Once the bridge is connected,
+// Acumatica Configuration gains drop-downs filled from Acumatica's lists (`lookups`), which
+// "Refresh lists" reads again through a REFRESH_LOOKUPS job followed to its end.
 
-import { GraphQLError, gql } from "./graphql.js";
-import { describeError, h, notice, toast } from "./ui.js";
+import { GraphQLError, gql, subscribe } from "./graphql.js";
+import { LIVE_JOB_STATUSES, describeError, h, jobProgress, notice, time, toast } from "./ui.js";
 
-const FIELDS = `orderSyncMode createNewProducts customerIdSource stockItemIdSource salesOrderType orderNumberPrefix`;
-const SETTINGS = `query Settings { settings { ${FIELDS} } }`;
+const LOOKUP_FIELDS = ["customerClass", "itemClass", "postingClass", "reasonCodeSubaccount", "taxCategoryId", "warehouseId"];
+const FIELDS = `orderSyncMode createNewProducts customerIdSource stockItemIdSource salesOrderType orderNumberPrefix ${LOOKUP_FIELDS.join(" ")}`;
+const LISTS = `lookups {
+  customerClasses { id description } itemClasses { id description } postingClasses { id description }
+  subaccounts { id description } taxCategories { id description } warehouses { id description }
+  refreshedAt unavailable { list reason }
+}`;
+const JOB_FIELDS = `id kind status attempts maxAttempts lastError progress { done total message }`;
+const LOAD = `query Settings { settings { ${FIELDS} } connection { status } ${LISTS} }`;
+const CONNECTION_AND_LISTS = `query Lists { connection { status } ${LISTS} }`;
 const SAVE = `mutation SaveSettings($input: SyncSettingsInput!) { saveSettings(input: $input) { ${FIELDS} } }`;
+const REFRESH = `mutation RefreshLookups { refreshLookups { ${JOB_FIELDS} } }`;
+const JOB = `query Job($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`;
+const JOB_UPDATES = `subscription JobUpdates { jobUpdates { ${JOB_FIELDS} } }`;
+const CONNECTION_UPDATES = `subscription ConnectionUpdates { connectionUpdates { status } }`;
+
+/** Settings that may be cleared: an empty control saves null. */
+const NULLABLE = new Set(["orderNumberPrefix", ...LOOKUP_FIELDS]);
+
+/** The drop-downs filled from Acumatica: setting, list in `lookups`, label, hint. */
+const LOOKUPS = [
+  ["customerClass", "customerClasses", "Customer class", "The class of the customers the bridge creates in Acumatica."],
+  ["itemClass", "itemClasses", "Item class", "The class of the Stock Items the bridge creates (with Create new products on)."],
+  ["postingClass", "postingClasses", "Posting class", "The posting class of the Stock Items the bridge creates."],
+  ["reasonCodeSubaccount", "subaccounts", "Reason code subaccount", "The subaccount the bridge's documents use for reason codes."],
+  ["taxCategoryId", "taxCategories", "Tax category", "The tax category of the Stock Items the bridge creates; Acumatica computes the tax."],
+  ["warehouseId", "warehouses", "Default warehouse", "For order lines whose store location has no warehouse of its own."],
+];
 
 /** Client-side checks, the same rules the API applies (the API has the last word). */
 const CHECKS = {
@@ -24,8 +50,13 @@ export async function render({ main, onCleanup, signal }) {
   main.append(h("div", { class: "page-head" }, h("h1", {}, "Settings")), status, body);
 
   let saved;
+  let lists;
+  let connected;
   try {
-    saved = (await gql(SETTINGS)).settings;
+    const data = await gql(LOAD);
+    saved = data.settings;
+    lists = data.lookups;
+    connected = data.connection.status === "CONNECTED";
   } catch (e) {
     if (!signal.aborted) body.replaceChildren(notice("error", `The settings could not be loaded: ${describeError(e)}`));
     return;
@@ -42,23 +73,32 @@ export async function render({ main, onCleanup, signal }) {
       "Create new products",
       "When no Acumatica Stock Item matches a line's SKU, create one. When off, such an order fails to sync.",
     ),
+    salesOrderType: textField("salesOrderType", "Sales order type", "The Acumatica order type of the Sales Orders the bridge creates, such as SO.", { maxlength: "2", required: true, class: "input-short" }),
+    orderNumberPrefix: textField("orderNumberPrefix", "Order number prefix", "Put before the store's order number in the Sales Order's customer order and external reference, such as XC-. Leave empty for none.", { maxlength: "10", class: "input-short" }),
     customerIdSource: selectField("customerIdSource", "Customer ID", [
       ["EMAIL", "Email"],
       ["PHONE", "Phone"],
       ["PROFILE_ID", "Profile ID"],
     ], "How the bridge finds the order's customer in Acumatica. Email falls back to the profile ID; phone to email, then the profile ID."),
     stockItemIdSource: selectField("stockItemIdSource", "Stock Item ID", [["SKU", "SKU"]], "Order lines match Acumatica Stock Items whose Inventory ID is the line's SKU."),
-    salesOrderType: textField("salesOrderType", "Sales order type", "The Acumatica order type of the Sales Orders the bridge creates, such as SO.", { maxlength: "2", required: true, class: "input-short" }),
-    orderNumberPrefix: textField("orderNumberPrefix", "Order number prefix", "Put before the store's order number in the Sales Order's customer order and external reference, such as XC-. Leave empty for none.", { maxlength: "10", class: "input-short" }),
   };
 
-  const section = h(
+  const syncSection = h(
     "section",
     { class: "card settings-section", "aria-labelledby": "sync-options-title", id: "data-sync-options" },
     h("h2", { id: "sync-options-title" }, "Data Sync Options"),
-    Object.values(controls).map((c) => c.el),
+    ["orderSyncMode", "createNewProducts", "salesOrderType", "orderNumberPrefix"].map((n) => controls[n].el),
   );
-  const form = h("form", { id: "settings-form", novalidate: true }, section);
+  const listsPart = h("div", { id: "acumatica-lists" });
+  const configSection = h(
+    "section",
+    { class: "card settings-section", "aria-labelledby": "acumatica-config-title", id: "acumatica-configuration" },
+    h("h2", { id: "acumatica-config-title" }, "Acumatica Configuration"),
+    controls.customerIdSource.el,
+    controls.stockItemIdSource.el,
+    listsPart,
+  );
+  const form = h("form", { id: "settings-form", novalidate: true }, syncSection, configSection);
 
   const unsavedText = h("p", { class: "savebar-text" }, "You have unsaved changes.");
   const discard = h("button", { type: "button", class: "button", id: "settings-discard" }, "Discard");
@@ -75,11 +115,10 @@ export async function render({ main, onCleanup, signal }) {
   };
   const current = () => Object.fromEntries(Object.entries(controls).map(([name, c]) => [name, c.get()]));
   const changes = () => {
-    const now = current();
     const out = {};
-    for (const [name, value] of Object.entries(now)) {
+    for (const [name, value] of Object.entries(current())) {
       const before = saved[name] ?? "";
-      if (value !== before) out[name] = name === "orderNumberPrefix" && value === "" ? null : value;
+      if (value !== before) out[name] = NULLABLE.has(name) && value === "" ? null : value;
     }
     return out;
   };
@@ -95,7 +134,140 @@ export async function render({ main, onCleanup, signal }) {
   };
   onCleanup(() => document.body.classList.remove("has-savebar"));
 
+  // ---- Acumatica's lists ----
+  let refreshJob = null;
+  const refreshButton = h("button", { type: "button", class: "button", id: "refresh-lookups" }, "Refresh lists");
+  const refreshStatus = h("div", { id: "refresh-status", "aria-live": "polite" });
+  const showLists = () => {
+    // Unsaved choices survive a new list; the saved value stays shown even when gone from it.
+    const before = Object.fromEntries(LOOKUP_FIELDS.filter((n) => controls[n]).map((n) => [n, controls[n].get()]));
+    for (const n of LOOKUP_FIELDS) delete controls[n];
+    if (!connected) {
+      listsPart.replaceChildren(
+        h(
+          "p",
+          { class: "notice notice-info", id: "lists-not-connected" },
+          "Connect to Acumatica to choose the customer class, item class, posting class, reason code subaccount, tax category and default warehouse from its lists. ",
+          h("a", { href: "#/connection" }, "Connection settings"),
+        ),
+      );
+      refresh();
+      return;
+    }
+    const unavailable = Object.fromEntries(lists.unavailable.map((u) => [u.list, u.reason]));
+    for (const [name, list, label, hint] of LOOKUPS) {
+      controls[name] = lookupField(name, label, lists[list], hint, unavailable[list]);
+      controls[name].set(name in before ? before[name] : saved[name]);
+    }
+    listsPart.replaceChildren(
+      h(
+        "div",
+        { class: "lists-bar" },
+        h(
+          "p",
+          { class: "hint", id: "lists-refreshed" },
+          lists.refreshedAt ? ["Lists read from Acumatica ", time(lists.refreshedAt), "."] : "The lists have not been read from Acumatica yet.",
+        ),
+        refreshButton,
+      ),
+      refreshStatus,
+      ...LOOKUPS.map(([name]) => controls[name].el),
+    );
+    refresh();
+  };
+
+  const reloadLists = async () => {
+    try {
+      const data = await gql(CONNECTION_AND_LISTS);
+      if (signal.aborted) return;
+      lists = data.lookups;
+      connected = data.connection.status === "CONNECTED";
+      showLists();
+    } catch (e) {
+      if (!signal.aborted) refreshStatus.replaceChildren(notice("error", `The lists could not be loaded: ${describeError(e)}`));
+    }
+  };
+
+  const showRefreshJob = (j) => {
+    if (!refreshJob || j.id !== refreshJob.id) return;
+    refreshJob = j;
+    if (LIVE_JOB_STATUSES.includes(j.status)) {
+      refreshButton.disabled = true;
+      refreshButton.textContent = "Refreshing…";
+      const retrying = j.status === "RETRY_SCHEDULED" && j.lastError
+        ? h("p", { class: "hint" }, `Attempt ${j.attempts} of ${j.maxAttempts} failed (${j.lastError}); it runs again shortly.`)
+        : null;
+      refreshStatus.replaceChildren(
+        h(
+          "div",
+          { class: "refresh-progress", id: "refresh-progress" },
+          jobProgress(j.progress ?? { done: 0, total: null, message: "Waiting to start" }, "refresh-job-progress"),
+          retrying,
+        ),
+      );
+      return;
+    }
+    refreshButton.disabled = false;
+    refreshButton.textContent = "Refresh lists";
+    refreshJob = null;
+    if (j.status === "SUCCEEDED") {
+      refreshStatus.replaceChildren();
+      toast("Lists refreshed from Acumatica.");
+      reloadLists();
+    } else {
+      refreshStatus.replaceChildren(
+        notice(
+          "error",
+          h("span", {}, `The lists were not refreshed: ${j.lastError ?? j.status.toLowerCase()}. `, h("a", { href: `#/jobs/${j.id}` }, `Job #${j.id}`)),
+        ),
+      );
+    }
+  };
+
+  refreshButton.addEventListener("click", async () => {
+    refreshButton.disabled = true;
+    refreshStatus.replaceChildren();
+    try {
+      const data = await gql(REFRESH);
+      if (signal.aborted) return;
+      refreshJob = data.refreshLookups;
+      showRefreshJob(refreshJob);
+      // It may have ended before the subscription saw it: read it once more.
+      const again = await gql(JOB, { id: refreshJob.id });
+      if (!signal.aborted && again.job) showRefreshJob(again.job);
+    } catch (e) {
+      if (signal.aborted) return;
+      refreshButton.disabled = false;
+      refreshStatus.replaceChildren(notice("error", `The lists were not refreshed: ${describeError(e)}`));
+    }
+  });
+
+  onCleanup(
+    subscribe(JOB_UPDATES, {}, {
+      onData: (data) => {
+        if (signal.aborted) return;
+        const j = data.jobUpdates;
+        if (refreshJob && j.id === refreshJob.id) showRefreshJob(j);
+        // A connection made, or lists read by a job started elsewhere: show the new lists.
+        else if (j.status === "SUCCEEDED" && (j.kind === "CONNECT" || j.kind === "REFRESH_LOOKUPS")) reloadLists();
+      },
+      onResync: () => {
+        if (refreshJob) gql(JOB, { id: refreshJob.id }).then((d) => !signal.aborted && d.job && showRefreshJob(d.job), () => {});
+      },
+    }),
+  );
+  onCleanup(
+    subscribe(CONNECTION_UPDATES, {}, {
+      onData: (data) => {
+        const now = data.connectionUpdates.status === "CONNECTED";
+        if (!signal.aborted && now !== connected) reloadLists();
+      },
+      onResync: reloadLists,
+    }),
+  );
+
   fill(saved);
+  showLists();
   form.addEventListener("input", (e) => {
     const name = e.target.name;
     if (controls[name]?.hasError()) validate(name);
@@ -255,5 +427,40 @@ function radios(name, legend, options) {
     error: () => {},
     hasError: () => false,
     focus: () => (inputs.find((i) => i.checked) ?? inputs[0]).focus(),
+  };
+}
+
+/**
+ * A drop-down filled from one of Acumatica's lists: "— none —" (saved as null), then each
+ * option as "ID — description". A saved value missing from the list stays, marked as such.
+ */
+function lookupField(name, label, options, hint, unavailableReason) {
+  const id = `setting-${name}`;
+  const note = unavailableReason
+    ? h("p", { class: "field-note", id: `${name}-unavailable` }, `Acumatica refused this list (${unavailableReason}); it stays empty until a refresh succeeds.`)
+    : options.length === 0
+      ? h("p", { class: "field-note", id: `${name}-unavailable` }, "Acumatica's list is empty.")
+      : null;
+  const describedBy = [`${name}-hint`, note ? `${name}-unavailable` : null].filter(Boolean).join(" ");
+  const select = h(
+    "select",
+    { id, name, "aria-describedby": describedBy },
+    h("option", { value: "" }, "— none —"),
+    options.map((o) => h("option", { value: o.id }, o.description ? `${o.id} — ${o.description}` : o.id)),
+  );
+  const err = errorSlot(name);
+  return {
+    el: h("div", { class: "field" }, h("label", { for: id }, label), select, h("p", { class: "hint", id: `${name}-hint` }, hint), note, err),
+    get: () => select.value,
+    set: (v) => {
+      const value = v ?? "";
+      if (value && ![...select.options].some((o) => o.value === value)) {
+        select.append(h("option", { value }, `${value} (not in Acumatica's list)`));
+      }
+      select.value = value;
+    },
+    error: withError(select, err, describedBy),
+    hasError: () => !err.hidden,
+    focus: () => select.focus(),
   };
 }

@@ -70,6 +70,15 @@ export function formatDateTime(iso) {
   return Number.isNaN(d.getTime()) ? iso : dateTime.format(d);
 }
 
+const dateTimeSeconds = new Intl.DateTimeFormat("en-US", { dateStyle: "medium", timeStyle: "medium", hourCycle: "h23" });
+
+/** Like `time`, to the second (for job attempts, where minutes are too coarse). */
+export function timeSeconds(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return h("time", { datetime: iso, title: iso }, Number.isNaN(d.getTime()) ? iso : dateTimeSeconds.format(d));
+}
+
 /** A <time> element showing a DateTime in the browser's zone, the exact UTC value as title. */
 export function time(iso) {
   return h("time", { datetime: iso, title: iso }, formatDateTime(iso));
@@ -154,4 +163,84 @@ export function debounce(fn, ms) {
   };
   wrapped.cancel = () => clearTimeout(timer);
   return wrapped;
+}
+
+export const JOB_STATUS = {
+  QUEUED: { label: "Queued", tone: "grey" },
+  RUNNING: { label: "Running", tone: "blue" },
+  RETRY_SCHEDULED: { label: "Retry scheduled", tone: "yellow" },
+  FAILED: { label: "Failed", tone: "red" },
+  SUCCEEDED: { label: "Succeeded", tone: "green" },
+  CANCELED: { label: "Canceled", tone: "grey" },
+};
+
+/** Statuses a job can still leave on its own: it is queued, running or waiting to retry. */
+export const LIVE_JOB_STATUSES = ["QUEUED", "RUNNING", "RETRY_SCHEDULED"];
+
+export const JOB_KIND = {
+  CONNECT: "Connect",
+  SIGN_OUT: "Sign out",
+  REFRESH_LOOKUPS: "Refresh lists",
+  SYNC_ORDER: "Sync order",
+  IMPORT_ORDERS: "Import orders",
+};
+
+export function jobBadge(status) {
+  const s = JOB_STATUS[status] ?? { label: status, tone: "grey" };
+  return h("span", { class: `badge badge-${s.tone}`, "data-job-status": status }, s.label);
+}
+
+/** A job's progress: a <progress> bar with "done of total" and the step's message. */
+export function jobProgress(progress, id) {
+  if (!progress) return null;
+  const { done, total, message } = progress;
+  const label = total ? `Step ${Math.min(done, total)} of ${total}` : `${done} done`;
+  return h(
+    "div",
+    { class: "job-progress", id },
+    h("progress", {
+      max: total ? String(total) : null,
+      value: total ? String(Math.min(done, total)) : null,
+      "aria-label": "Progress",
+    }),
+    h("p", { class: "job-progress-text" }, h("span", { class: "job-progress-step" }, label), message ? `: ${message}` : ""),
+  );
+}
+
+/**
+ * Asks a yes/no question in a modal dialog; resolves true when confirmed. Escape, the
+ * Cancel button or a click outside say no. The safe answer has the focus first.
+ */
+export function confirmDialog({ title, message, confirmLabel, danger = false }) {
+  return new Promise((resolve) => {
+    const ok = h(
+      "button",
+      { type: "button", class: `button ${danger ? "button-danger" : "button-primary"}`, id: "confirm-ok" },
+      confirmLabel,
+    );
+    const cancel = h("button", { type: "button", class: "button", id: "confirm-cancel", autofocus: true }, "Cancel");
+    const dialog = h(
+      "dialog",
+      { class: "dialog", id: "confirm-dialog", "aria-labelledby": "confirm-title", "aria-describedby": "confirm-message" },
+      h("h2", { id: "confirm-title" }, title),
+      h("p", { id: "confirm-message" }, message),
+      h("div", { class: "dialog-actions" }, cancel, ok),
+    );
+    let answer = false;
+    ok.addEventListener("click", () => {
+      answer = true;
+      dialog.close();
+    });
+    cancel.addEventListener("click", () => dialog.close());
+    dialog.addEventListener("click", (e) => {
+      if (e.target === dialog) dialog.close();
+    });
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      resolve(answer);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    cancel.focus();
+  });
 }

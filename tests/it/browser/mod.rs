@@ -2,6 +2,7 @@
 //! (WebDriver) by fantoccini, against the real binary. One browser at a time; each test saves
 //! screenshots of its key states under `target/screenshots/` and fails on any console error.
 
+mod acumatica;
 mod console;
 
 use std::path::{Path, PathBuf};

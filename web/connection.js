@@ -1,0 +1,412 @@
+// "Acumatica – Connection Settings": the connection's status, the form that starts a CONNECT
+// job (followed live to its end), the details in use once connected (never a secret: the API
+// returns none), and "Reset connection". Kept current through connectionUpdates and
+// jobUpdates(kind: CONNECT).
+
+import { GraphQLError, gql, subscribe } from "./graphql.js";
+import {
+  LIVE_JOB_STATUSES,
+  confirmDialog,
+  describeError,
+  h,
+  jobProgress,
+  notice,
+  time,
+  toast,
+} from "./ui.js";
+
+const CONNECTION_FIELDS = `status baseUrl tenant username clientId endpointName endpointVersion connectedAt tokenExpiresAt lastError`;
+const JOB_FIELDS = `id kind status attempts maxAttempts lastError nextRunAt progress { done total message }`;
+
+const LOAD = `query Connection {
+  connection { ${CONNECTION_FIELDS} }
+  jobs(filter: { kind: CONNECT }, first: 1) { edges { node { ${JOB_FIELDS} } } }
+}`;
+const CONNECTION = `query Connection { connection { ${CONNECTION_FIELDS} } }`;
+const JOB = `query Job($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`;
+const CONNECT = `mutation Connect($input: ConnectInput!) { connect(input: $input) { ${JOB_FIELDS} } }`;
+const RESET = `mutation ResetConnection { resetConnection { ${CONNECTION_FIELDS} } }`;
+const CONNECTION_UPDATES = `subscription ConnectionUpdates { connectionUpdates { ${CONNECTION_FIELDS} } }`;
+const JOB_UPDATES = `subscription ConnectJobs { jobUpdates(kind: CONNECT) { ${JOB_FIELDS} } }`;
+
+/** The form's fields: name (as in ConnectInput), label, input attributes, hint, default. */
+const FIELDS = [
+  ["baseUrl", "Base URL", { type: "url", autocomplete: "url", inputmode: "url" },
+    "Your Acumatica site, such as https://your-company.acumatica.com; add /t/<tenant> for a site with several tenants."],
+  ["username", "Username", { type: "text", autocomplete: "username" }, "An Acumatica user allowed to use the API."],
+  ["password", "Password", { type: "password", autocomplete: "current-password" }, "Stored encrypted; never shown again."],
+  ["clientId", "Client ID", { type: "text", autocomplete: "off" },
+    "From Connected Applications (SM303010), such as 1A2B3C4D-…@Company."],
+  ["clientSecret", "Client Secret", { type: "password", autocomplete: "new-password" },
+    "The shared secret of the connected application. Stored encrypted; never shown again."],
+  ["endpointName", "API endpoint name", { type: "text", autocomplete: "off", class: "input-short" }, "Usually Default.", "Default"],
+  ["endpointVersion", "API version", { type: "text", autocomplete: "off", class: "input-short" }, "The endpoint's version, such as 24.200.001.", "24.200.001"],
+];
+
+/** What the form checks before asking the API (which has the last word and finer checks). */
+export function checkConnectForm(values) {
+  const errors = {};
+  for (const [name, label] of FIELDS) {
+    if (!String(values[name] ?? "").trim()) errors[name] = `${label} is required.`;
+  }
+  const raw = String(values.baseUrl ?? "").trim();
+  let url = null;
+  if (raw && !errors.baseUrl) {
+    try {
+      url = new URL(raw);
+    } catch {
+      errors.baseUrl = "Enter a full address, such as https://your-company.acumatica.com.";
+    }
+  }
+  if (url) {
+    const loopback = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i.test(url.hostname);
+    if (url.protocol === "http:" && !loopback) {
+      errors.baseUrl = "Use https:// (plain http is only allowed for this machine, such as http://127.0.0.1).";
+    } else if (url.protocol !== "https:" && url.protocol !== "http:") {
+      errors.baseUrl = "The Base URL must start with https://.";
+    } else if (url.username || url.password || url.search || url.hash) {
+      errors.baseUrl = "Leave out any user name, password, ?query or #fragment.";
+    }
+  }
+  const urlTenant = url ? /\/t\/([^/]+)\/*$/.exec(url.pathname)?.[1] : null;
+  const idTenant = /@([^@]+)$/.exec(String(values.clientId ?? "").trim())?.[1];
+  if (!errors.baseUrl && !errors.clientId && urlTenant && idTenant) {
+    const a = decodeURIComponent(urlTenant);
+    if (a.toLowerCase() !== idTenant.toLowerCase()) {
+      errors.clientId = `The Base URL names tenant "${a}" but this client ID belongs to tenant "${idTenant}" (after the @).`;
+    }
+  }
+  if (!errors.endpointName && !/^[A-Za-z0-9_]+$/.test(String(values.endpointName).trim())) {
+    errors.endpointName = "Letters, digits and _ only, such as Default.";
+  }
+  if (!errors.endpointVersion && !/^\d+\.\d+\.\d+$/.test(String(values.endpointVersion).trim())) {
+    errors.endpointVersion = "Three numbers separated by dots, such as 24.200.001.";
+  }
+  return errors;
+}
+
+export async function render({ main, onCleanup, signal }) {
+  document.title = "Connection · acumatica-bridge";
+  const messages = h("div", { class: "page-messages", id: "connection-messages" });
+  const statusLine = h("div", { class: "connection-status", id: "connection-status-line" });
+  const progressSlot = h("div", { id: "connect-progress-slot", "aria-live": "polite" });
+  const body = h("div", { id: "connection-body" });
+  main.append(
+    h("div", { class: "page-head" }, h("h1", {}, "Acumatica – Connection Settings")),
+    messages,
+    statusLine,
+    progressSlot,
+    body,
+  );
+
+  let connection = null;
+  let job = null; // the CONNECT job followed
+  let jobDone = false; // its end was reported
+  const form = connectForm(onSubmit);
+
+  const showJob = (j) => {
+    if (!j || (job && j.id !== job.id)) return;
+    job = j;
+    const running = LIVE_JOB_STATUSES.includes(j.status);
+    form.busy(running);
+    if (running) {
+      const first = !progressSlot.firstChild;
+      const retry =
+        j.status === "RETRY_SCHEDULED" && j.lastError
+          ? h("p", { class: "hint" }, `Attempt ${j.attempts} of ${j.maxAttempts} failed: ${j.lastError} It runs again shortly.`)
+          : null;
+      progressSlot.replaceChildren(
+        h(
+          "div",
+          { class: "card connect-progress", id: "connect-progress" },
+          h("h2", {}, "Connecting to Acumatica…"),
+          jobProgress(j.progress ?? { done: 0, total: 4, message: "Waiting to start" }, "connect-job-progress"),
+          retry,
+          h("p", { class: "hint" }, "Job ", h("a", { href: `#/jobs/${j.id}` }, `#${j.id}`)),
+        ),
+      );
+      // The form's button is far below: bring the progress into view once.
+      if (first) progressSlot.scrollIntoView({ block: "nearest" });
+      return;
+    }
+    progressSlot.replaceChildren();
+    if (jobDone) return;
+    jobDone = true;
+    if (j.status === "SUCCEEDED") {
+      form.clearSecrets();
+      messages.replaceChildren(
+        notice("success", "Connection to Acumatica established"),
+        notice("success", "OAuth token generated"),
+      );
+    } else if (j.status === "FAILED") {
+      messages.replaceChildren(notice("error", `The connection failed: ${j.lastError ?? "no reason given"}`));
+      form.focusFirst();
+    } else if (j.status === "CANCELED") {
+      messages.replaceChildren(notice("info", "The connection attempt was canceled."));
+    }
+    messages.scrollIntoView({ block: "nearest" });
+    reloadConnection();
+  };
+
+  const showConnection = (c) => {
+    connection = c;
+    const connected = c.status === "CONNECTED";
+    const badge = h(
+      "span",
+      { class: `badge ${connected ? "badge-green" : "badge-yellow"}`, id: "connection-status", "data-status": c.status },
+      connected ? "Acumatica is connected" : "Acumatica not connected",
+    );
+    const reset = connected
+      ? h("button", { type: "button", class: "link-button", id: "reset-connection", onclick: onReset }, "Reset connection")
+      : null;
+    statusLine.replaceChildren(...[badge, reset].filter(Boolean));
+    if (connected) {
+      const wasOpen = body.querySelector("#connection-details")?.open ?? false;
+      body.replaceChildren(detailsView(c, wasOpen));
+    } else {
+      form.prefill(c);
+      const reason =
+        c.lastError && !messages.childElementCount && !job?.status?.match(/QUEUED|RUNNING|RETRY/)
+          ? notice("error", `The connection failed: ${c.lastError}`)
+          : null;
+      if (reason) messages.replaceChildren(reason);
+      if (!body.contains(form.el)) body.replaceChildren(form.el);
+    }
+  };
+
+  async function reloadConnection() {
+    try {
+      const data = await gql(CONNECTION);
+      if (!signal.aborted) showConnection(data.connection);
+    } catch (e) {
+      if (!signal.aborted) messages.replaceChildren(notice("error", `The connection could not be loaded: ${describeError(e)}`));
+    }
+  }
+
+  async function followJob(id) {
+    try {
+      const data = await gql(JOB, { id });
+      if (!signal.aborted) showJob(data.job);
+    } catch (e) {
+      if (!signal.aborted) messages.replaceChildren(notice("error", `The connect job could not be read: ${describeError(e)}`));
+    }
+  }
+
+  async function onSubmit(input) {
+    messages.replaceChildren();
+    form.busy(true);
+    try {
+      const data = await gql(CONNECT, { input });
+      if (signal.aborted) return;
+      job = data.connect;
+      jobDone = false;
+      showJob(data.connect);
+      // The job may have moved on before the subscription saw it: read it once more.
+      followJob(data.connect.id);
+    } catch (err) {
+      if (signal.aborted) return;
+      form.busy(false);
+      const fields = err instanceof GraphQLError ? err.fieldErrors() : {};
+      const shown = form.apiErrors(fields);
+      if (err instanceof GraphQLError && err.code === "CONFLICT") {
+        messages.replaceChildren(notice("error", `${describeError(err)}`));
+        reloadConnection();
+      } else if (!shown) {
+        messages.replaceChildren(notice("error", `The connection was not started: ${describeError(err)}`));
+      } else {
+        messages.replaceChildren(notice("error", "Some connection settings need a correction."));
+      }
+    }
+  }
+
+  async function onReset() {
+    const yes = await confirmDialog({
+      title: "Reset the connection?",
+      message:
+        "The bridge forgets the password, client secret and OAuth token, signs out of Acumatica, and stops syncing until you connect again.",
+      confirmLabel: "Reset connection",
+      danger: true,
+    });
+    if (!yes || signal.aborted) return;
+    try {
+      const data = await gql(RESET);
+      if (signal.aborted) return;
+      job = null;
+      messages.replaceChildren(notice("info", "The connection was reset. Enter the password and client secret to connect again."));
+      showConnection(data.resetConnection);
+      toast("Connection reset.");
+      form.focusFirst();
+    } catch (e) {
+      if (!signal.aborted) messages.replaceChildren(notice("error", `The connection was not reset: ${describeError(e)}`));
+    }
+  }
+
+  onCleanup(
+    subscribe(CONNECTION_UPDATES, {}, {
+      onData: (data) => {
+        if (!signal.aborted) showConnection(data.connectionUpdates);
+      },
+      onResync: reloadConnection,
+    }),
+  );
+  onCleanup(
+    subscribe(JOB_UPDATES, {}, {
+      onData: (data) => {
+        if (signal.aborted) return;
+        const j = data.jobUpdates;
+        // A CONNECT job started elsewhere (another tab) is followed too.
+        if (!job || (jobDone && j.id !== job.id && LIVE_JOB_STATUSES.includes(j.status))) {
+          job = j;
+          jobDone = false;
+        }
+        showJob(j);
+      },
+      onResync: () => {
+        if (job) followJob(job.id);
+        reloadConnection();
+      },
+    }),
+  );
+
+  try {
+    const data = await gql(LOAD);
+    if (signal.aborted) return;
+    const latest = data.jobs.edges[0]?.node;
+    if (latest && LIVE_JOB_STATUSES.includes(latest.status)) {
+      job = latest;
+      showJob(latest);
+    }
+    showConnection(data.connection);
+  } catch (e) {
+    if (!signal.aborted) messages.replaceChildren(notice("error", `The connection could not be loaded: ${describeError(e)}`));
+  }
+}
+
+/** The details of the connection in use, in a <details> element (collapsed at first). */
+function detailsView(c, open) {
+  const row = (label, value, id) =>
+    h("div", {}, h("dt", {}, label), h("dd", { id }, value ?? h("span", { class: "muted" }, "—")));
+  return h(
+    "details",
+    { class: "card connection-details", id: "connection-details", open },
+    h("summary", {}, "Connection settings"),
+    h(
+      "dl",
+      { class: "facts" },
+      row("Base URL", c.baseUrl ? h("span", { class: "mono" }, c.baseUrl) : null, "detail-baseUrl"),
+      row("Tenant", c.tenant, "detail-tenant"),
+      row("Username", c.username, "detail-username"),
+      row("Client ID", c.clientId ? h("span", { class: "mono" }, c.clientId) : null, "detail-clientId"),
+      row("API endpoint", c.endpointName && `${c.endpointName} ${c.endpointVersion ?? ""}`.trim(), "detail-endpoint"),
+      row("Connected", c.connectedAt ? time(c.connectedAt) : null, "detail-connectedAt"),
+      row("OAuth token valid until", c.tokenExpiresAt ? time(c.tokenExpiresAt) : null, "detail-tokenExpiresAt"),
+    ),
+    h(
+      "p",
+      { class: "hint" },
+      "The password and client secret are stored encrypted and never shown. To change any of these, reset the connection and connect again.",
+    ),
+  );
+}
+
+/** The connect form with inline validation; `onSubmit(input)` gets the checked values. */
+function connectForm(onSubmit) {
+  const controls = {};
+  const fields = FIELDS.map(([name, label, attrs, hint, value]) => {
+    const id = `connect-${name}`;
+    const input = h("input", {
+      id,
+      name,
+      required: true,
+      spellcheck: "false",
+      value: value ?? "",
+      "aria-describedby": `${name}-hint`,
+      ...attrs,
+    });
+    const err = h("p", { class: "field-error", id: `${name}-error`, hidden: true });
+    const setError = (msg) => {
+      err.textContent = msg ?? "";
+      err.hidden = !msg;
+      if (msg) {
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("aria-describedby", `${name}-error ${name}-hint`);
+      } else {
+        input.removeAttribute("aria-invalid");
+        input.setAttribute("aria-describedby", `${name}-hint`);
+      }
+    };
+    controls[name] = { input, setError, hasError: () => !err.hidden };
+    return h("div", { class: "field" }, h("label", { for: id }, label), input, h("p", { class: "hint", id: `${name}-hint` }, hint), err);
+  });
+  const submit = h("button", { type: "submit", class: "button button-primary", id: "connect" }, "Connect");
+  const el = h(
+    "form",
+    { class: "card settings-section", id: "connect-form", novalidate: true, "aria-labelledby": "connect-title" },
+    h("h2", { id: "connect-title" }, "Connection settings"),
+    fields,
+    h("div", { class: "form-actions" }, submit),
+  );
+  const values = () => Object.fromEntries(Object.entries(controls).map(([n, c]) => [n, c.input.value]));
+  const validate = (only) => {
+    const errors = checkConnectForm(values());
+    for (const [name, c] of Object.entries(controls)) {
+      if (!only || only === name || c.hasError()) c.setError(errors[name]);
+    }
+    return errors;
+  };
+  el.addEventListener("input", (e) => {
+    if (controls[e.target.name]?.hasError()) validate(e.target.name);
+  });
+  el.addEventListener("change", (e) => {
+    if (controls[e.target.name] && e.target.value !== "") validate(e.target.name);
+  });
+  el.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const errors = validate();
+    const first = FIELDS.map(([n]) => n).find((n) => errors[n]);
+    if (first) {
+      controls[first].input.focus();
+      return;
+    }
+    const input = Object.fromEntries(Object.entries(values()).map(([n, v]) => [n, n === "password" || n === "clientSecret" ? v : v.trim()]));
+    onSubmit(input);
+  });
+  let prefilled = false;
+  return {
+    el,
+    busy: (on) => {
+      submit.disabled = on;
+      submit.textContent = on ? "Connecting…" : "Connect";
+      el.toggleAttribute("aria-busy", on);
+    },
+    /** Fills the non-secret fields from the stored details, once, where still empty or default. */
+    prefill: (c) => {
+      if (prefilled) return;
+      prefilled = true;
+      for (const name of ["baseUrl", "username", "clientId", "endpointName", "endpointVersion"]) {
+        if (c[name]) controls[name].input.value = c[name];
+      }
+    },
+    clearSecrets: () => {
+      controls.password.input.value = "";
+      controls.clientSecret.input.value = "";
+    },
+    /** Shows the API's BAD_INPUT errors at their fields; true when one was shown. */
+    apiErrors: (fields) => {
+      let first = null;
+      for (const [path, message] of Object.entries(fields)) {
+        const name = path.replace(/^input\./, "");
+        if (controls[name]) {
+          controls[name].setError(message.charAt(0).toUpperCase() + message.slice(1));
+          first ??= name;
+        }
+      }
+      if (first) controls[first].input.focus();
+      return Boolean(first);
+    },
+    focusFirst: () => {
+      const empty = Object.values(controls).find((c) => !c.input.value);
+      (empty ?? controls.baseUrl).input.focus();
+    },
+  };
+}
