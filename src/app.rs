@@ -14,6 +14,7 @@ use crate::orders::Orders;
 use crate::secrets::Vault;
 use crate::settings::Settings;
 use crate::store::Store;
+use crate::store_import::StoreImport;
 
 /// Everything a request handler may need. Cheap to clone.
 #[derive(Clone)]
@@ -24,6 +25,7 @@ pub struct AppState {
     pub settings: Settings,
     pub jobs: Jobs,
     pub connection: Connection,
+    pub store_import: StoreImport,
     pub token: AdminToken,
     pub vault: Vault,
 }
@@ -47,8 +49,17 @@ impl AppState {
             max_concurrency: config.acumatica_max_concurrency,
         };
         let connection = Connection::open(&store, vault.clone(), jobs.clone(), client_settings)?;
+        let orders = Orders::open(&store)?;
+        let store_import = StoreImport::open(
+            &store,
+            vault.clone(),
+            jobs.clone(),
+            orders.clone(),
+            config.store_import(),
+        )?;
         let state = AppState {
-            orders: Orders::open(&store)?,
+            orders,
+            store_import,
             settings: Settings::open(&store)?,
             jobs,
             connection,
@@ -77,6 +88,7 @@ pub async fn serve_with(config: ServeConfig, setup: impl FnOnce(&AppState)) -> a
         show_new_token(&token);
     }
     state.connection.register();
+    state.store_import.register();
     setup(&state);
     state.jobs.start().await?;
     let listener = tokio::net::TcpListener::bind(listen)

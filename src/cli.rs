@@ -1,4 +1,4 @@
-//! The command line: `serve`, `sim`, `schema` and `rotate-token` (RUNNING.md lists the commands).
+//! The command line: `serve`, `sim`, `xcart-sim`, `schema` and `rotate-token` (RUNNING.md lists the commands).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +24,8 @@ enum Command {
     Serve(ServeConfig),
     /// The Acumatica simulator as its own HTTP server (for demos and tests).
     Sim(crate::sim::acumatica::SimArgs),
+    /// The X-Cart store simulator (X-Cart 5.5+ REST API) as its own HTTP server.
+    XcartSim(crate::sim::xcart::XCartSimArgs),
     /// Prints the GraphQL SDL (the content of schema.graphql).
     Schema,
     /// Makes a new admin token, stores its hash and prints it once (the old one stops working).
@@ -51,6 +53,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Serve(config) => crate::app::serve(config).await,
             Command::Sim(args) => crate::sim::acumatica::run(args.into_config()).await,
+            Command::XcartSim(args) => crate::sim::xcart::run(args.into_config()).await,
             Command::Schema => {
                 print!("{}", crate::api::sdl());
                 Ok(())

@@ -25,8 +25,10 @@ pub mod secrets;
 pub mod settings;
 pub mod sim;
 pub mod store;
+pub mod store_import;
 pub mod sync;
 pub mod telemetry;
+pub mod xcart;
 
 /// Installs the TLS crypto provider (ring) that reqwest's rustls uses. Idempotent; call it
 /// before building any HTTP client.

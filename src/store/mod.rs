@@ -30,6 +30,9 @@ pub mod trees {
     pub const JOBS_INDEX: &str = "jobs_index";
     pub const CONNECTION: &str = "connection";
     pub const LOOKUPS: &str = "lookups";
+    /// The X-Cart store connection (`xcart` → StoreRecord, with the import's cursors) and
+    /// the cursors of running catch-ups (`catchup:<job id>`).
+    pub const STORE_CONNECTION: &str = "store_connection";
 }
 
 #[derive(Debug, thiserror::Error)]
