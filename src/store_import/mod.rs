@@ -684,6 +684,7 @@ impl StoreImport {
         // since <= s < until.
         let ceil = |t: DateTime<Utc>| t.timestamp() + i64::from(t.timestamp_subsec_nanos() > 0);
         let start = cursor.anchor.unwrap_or_else(|| ceil(p.since));
+        tracing::info!(job = ctx.id(), from = ?cursor.anchor, done = cursor.done, "catch-up import runs");
         let mut walker = Walker::new(DateField::Date, Some(start), Some(ceil(p.until)));
         let mut total: Option<u32> = None;
         let mut counted: HashSet<i64> = HashSet::new();

@@ -15,3 +15,5 @@ mod orders;
 mod restart;
 mod schema;
 mod settings;
+mod xcart;
+mod xcart_e2e;

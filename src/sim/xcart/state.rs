@@ -368,7 +368,8 @@ impl State {
             id,
             order_number: number,
             date,
-            last_renew_date: date,
+            // Saved now: its lastRenewDate is now (or its date, when placed "in the future").
+            last_renew_date: date.max(now()),
             email: new
                 .email
                 .unwrap_or_else(|| format!("buyer{id}@example.com")),
