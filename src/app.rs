@@ -14,6 +14,7 @@ use crate::orders::Orders;
 use crate::secrets::Vault;
 use crate::settings::Settings;
 use crate::store::Store;
+use crate::store_import::StoreImport;
 use crate::sync::Syncer;
 
 /// Everything a request handler may need. Cheap to clone.
@@ -26,6 +27,7 @@ pub struct AppState {
     pub jobs: Jobs,
     pub connection: Connection,
     pub syncer: Syncer,
+    pub store_import: StoreImport,
     pub token: AdminToken,
     pub vault: Vault,
 }
@@ -59,8 +61,16 @@ impl AppState {
             &connection,
             config.ambiguous_recheck_delay(),
         )?;
+        let store_import = StoreImport::open(
+            &store,
+            vault.clone(),
+            jobs.clone(),
+            orders.clone(),
+            config.store_import(),
+        )?;
         let state = AppState {
             syncer,
+            store_import,
             orders,
             settings,
             jobs,
@@ -79,6 +89,7 @@ impl AppState {
     /// their jobs, and starts the job workers.
     pub async fn start(&self, setup: impl FnOnce(&AppState)) -> anyhow::Result<()> {
         self.connection.register();
+        self.store_import.register();
         let sync_concurrency = (self.config.acumatica_max_concurrency as usize * 2).max(2);
         self.syncer.register(&self.jobs, sync_concurrency);
         setup(self);

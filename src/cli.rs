@@ -1,4 +1,4 @@
-//! The command line: `serve`, `sim`, `schema` and `rotate-token` (RUNNING.md lists the commands).
+//! The command line: `serve`, `sim`, `xcart-sim`, `schema` and `rotate-token` (RUNNING.md lists the commands).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +26,8 @@ enum Command {
     Sim(crate::sim::acumatica::SimArgs),
     /// `serve` and `sim` in one process, already connected, with sample orders.
     Demo(ServeConfig),
+    /// The X-Cart store simulator (X-Cart 5.5+ REST API) as its own HTTP server.
+    XcartSim(crate::sim::xcart::XCartSimArgs),
     /// Prints the GraphQL SDL (the content of schema.graphql).
     Schema,
     /// Makes a new admin token, stores its hash and prints it once (the old one stops working).
@@ -54,6 +56,7 @@ pub fn main() -> ExitCode {
             Command::Serve(config) => crate::app::serve(config).await,
             Command::Sim(args) => crate::sim::acumatica::run(args.into_config()).await,
             Command::Demo(config) => crate::demo::run(config).await,
+            Command::XcartSim(args) => crate::sim::xcart::run(args.into_config()).await,
             Command::Schema => {
                 print!("{}", crate::api::sdl());
                 Ok(())

@@ -65,6 +65,23 @@ pub struct ServeConfig {
           value_parser = clap::value_parser!(u64).range(0..=3_600_000), value_name = "MS")]
     pub ambiguous_recheck_delay_ms: u64,
 
+    /// Timeout of one request to the X-Cart store, in milliseconds.
+    #[arg(long, env = "BRIDGE_XCART_TIMEOUT_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(1..=600_000), value_name = "MS")]
+    pub xcart_timeout_ms: u64,
+
+    /// On stores without `lastRenewDate` filters (X-Cart 5.5.0), how many days back each
+    /// import re-reads orders to notice payment changes.
+    #[arg(long, env = "BRIDGE_XCART_LOOK_BACK_DAYS", default_value_t = 7,
+          value_parser = clap::value_parser!(u64).range(1..=365), value_name = "DAYS")]
+    pub xcart_look_back_days: u64,
+
+    /// Poll the X-Cart store at this interval (ms) instead of the store connection's
+    /// importIntervalSeconds (for tests and demos).
+    #[arg(long, env = "BRIDGE_XCART_POLL_INTERVAL_MS",
+          value_parser = clap::value_parser!(u64).range(10..=86_400_000), value_name = "MS")]
+    pub xcart_poll_interval_ms: Option<u64>,
+
     /// Log format: human-readable text or one JSON object a line.
     #[arg(
         long,
@@ -117,6 +134,14 @@ impl ServeConfig {
     pub fn ambiguous_recheck_delay(&self) -> Duration {
         Duration::from_millis(self.ambiguous_recheck_delay_ms)
     }
+    /// The X-Cart import's settings.
+    pub fn store_import(&self) -> crate::store_import::ImportSettings {
+        crate::store_import::ImportSettings {
+            timeout: Duration::from_millis(self.xcart_timeout_ms),
+            look_back: Duration::from_secs(self.xcart_look_back_days * 24 * 3600),
+            poll_interval_override: self.xcart_poll_interval_ms.map(Duration::from_millis),
+        }
+    }
 }
 
 /// Parses a listen address such as `127.0.0.1:8080` or `[::1]:8080`.
@@ -151,6 +176,9 @@ mod tests {
         assert_eq!(t.c.ambiguous_recheck_delay_ms, 60_000);
         assert_eq!(t.c.log_format, LogFormat::Text);
         assert_eq!(t.c.job_retention_hours, 168);
+        assert_eq!(t.c.xcart_timeout_ms, 30_000);
+        assert_eq!(t.c.xcart_look_back_days, 7);
+        assert_eq!(t.c.xcart_poll_interval_ms, None);
     }
 
     #[test]

@@ -63,13 +63,60 @@ async fn populate(state: &AppState, base_url: &str) -> anyhow::Result<()> {
             .await?;
     }
     let samples = [
-        ("D-1001", "jane.doe@example.com", "Jane", "Doe", PaymentStatus::Paid, "AALEGO500", "29.99", 2),
-        ("D-1002", "sam.new@example.com", "Sam", "Newman", PaymentStatus::Paid, "TSHIRT-M", "19.99", 3),
-        ("D-1003", "lee@example.com", "Lee", "Park", PaymentStatus::Queued, "APJAM08", "4.25", 6),
-        ("D-1004", "gift@example.com", "Ada", "Giver", PaymentStatus::Paid, "GIFT-CARD-50", "50.00", 1),
-        ("D-1005", "office@abcstudios.example", "Ann", "Studio", PaymentStatus::Authorized, "CONTABLE1", "1199.00", 1),
+        (
+            "D-1001",
+            "jane.doe@example.com",
+            "Jane",
+            "Doe",
+            PaymentStatus::Paid,
+            "AALEGO500",
+            "29.99",
+            2,
+        ),
+        (
+            "D-1002",
+            "sam.new@example.com",
+            "Sam",
+            "Newman",
+            PaymentStatus::Paid,
+            "TSHIRT-M",
+            "19.99",
+            3,
+        ),
+        (
+            "D-1003",
+            "lee@example.com",
+            "Lee",
+            "Park",
+            PaymentStatus::Queued,
+            "APJAM08",
+            "4.25",
+            6,
+        ),
+        (
+            "D-1004",
+            "gift@example.com",
+            "Ada",
+            "Giver",
+            PaymentStatus::Paid,
+            "GIFT-CARD-50",
+            "50.00",
+            1,
+        ),
+        (
+            "D-1005",
+            "office@abcstudios.example",
+            "Ann",
+            "Studio",
+            PaymentStatus::Authorized,
+            "CONTABLE1",
+            "1199.00",
+            1,
+        ),
     ];
-    for (i, (number, email, first, last, payment, sku, price, qty)) in samples.into_iter().enumerate() {
+    for (i, (number, email, first, last, payment, sku, price, qty)) in
+        samples.into_iter().enumerate()
+    {
         if state.orders.get(number)?.is_some() {
             continue;
         }
@@ -114,7 +161,11 @@ async fn populate(state: &AppState, base_url: &str) -> anyhow::Result<()> {
     }
     // An order synced by hand, as an operator would from the console.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    if state.orders.get("D-1005")?.is_some_and(|o| o.sync.job_ids.is_empty()) {
+    if state
+        .orders
+        .get("D-1005")?
+        .is_some_and(|o| o.sync.job_ids.is_empty())
+    {
         state.orders.request_sync(&["D-1005".to_owned()]).await?;
     }
     Ok(())

@@ -4,7 +4,9 @@
 //!
 //! - [`http`] and [`api`]: the axum server and the GraphQL schema that people and programs use;
 //! - [`orders`], [`settings`] (and the job queue and sync logic as they arrive): what the bridge does;
-//! - [`store`] (sled) and the Acumatica client: where data lives and how Acumatica is reached;
+//! - [`store_import`]: the X-Cart store connection and the order import (periodic and catch-up);
+//! - [`store`] (sled), the Acumatica client and the [`xcart`] client: where data lives and how
+//!   Acumatica and the store are reached;
 //! - [`domain`]: the plain types everything else talks in, validated when they are parsed.
 //!
 //! [`cli`] and [`app`] tie it together; `main.rs` only calls [`cli::main`].
@@ -26,8 +28,10 @@ pub mod secrets;
 pub mod settings;
 pub mod sim;
 pub mod store;
+pub mod store_import;
 pub mod sync;
 pub mod telemetry;
+pub mod xcart;
 
 /// Installs the TLS crypto provider (ring) that reqwest's rustls uses. Idempotent; call it
 /// before building any HTTP client.

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod orders;
 pub mod scalars;
 pub mod settings;
+pub mod store;
 
 use async_graphql::SDLExportOptions;
 use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
@@ -23,6 +24,7 @@ pub struct Query(
     settings::SettingsQuery,
     jobs::JobsQuery,
     connection::ConnectionQuery,
+    store::StoreQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -31,6 +33,7 @@ pub struct Mutation(
     settings::SettingsMutation,
     jobs::JobsMutation,
     connection::ConnectionMutation,
+    store::StoreMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -38,6 +41,7 @@ pub struct Subscription(
     orders::OrdersSubscription,
     jobs::JobsSubscription,
     connection::ConnectionSubscription,
+    store::StoreSubscription,
 );
 
 pub type BridgeSchema = Schema<Query, Mutation, Subscription>;

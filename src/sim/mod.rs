@@ -1,4 +1,6 @@
 //! Stand-ins for the outside systems, so that everything can be tested and demonstrated
-//! without them. [`acumatica`] is the Acumatica simulator (`acumatica-bridge sim`).
+//! without them. [`acumatica`] is the Acumatica simulator (`acumatica-bridge sim`), [`xcart`]
+//! the X-Cart store simulator (`acumatica-bridge xcart-sim`).
 
 pub mod acumatica;
+pub mod xcart;

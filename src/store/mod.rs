@@ -34,6 +34,9 @@ pub mod trees {
     pub const CUSTOMER_MAP: &str = "customer_map";
     /// SKUs known to exist as Acumatica stock items.
     pub const KNOWN_ITEMS: &str = "known_items";
+    /// The X-Cart store connection (`xcart` → StoreRecord, with the import's cursors) and
+    /// the cursors of running catch-ups (`catchup:<job id>`).
+    pub const STORE_CONNECTION: &str = "store_connection";
 }
 
 #[derive(Debug, thiserror::Error)]

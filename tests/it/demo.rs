@@ -1,30 +1,45 @@
 //! `acumatica-bridge demo`: the service and the simulator in one process, connected, with
 //! sample orders in several states reached through the real flow.
 
-
 use crate::common::{DataDir, Options, Service};
 
 #[tokio::test]
 async fn the_demo_connects_and_syncs_its_sample_orders() {
-    let options = Options { command: "demo".into(), ..Options::default() };
+    let options = Options {
+        command: "demo".into(),
+        ..Options::default()
+    };
     let s = Service::start_with(DataDir::new(), options).await;
     let q = "{ connection { status } orders { totalCount edges { node { number sync { status salesOrderNbr lastError } } } } }";
     let settled = |d: &serde_json::Value| {
         d["orders"]["totalCount"] == 5
             && d["orders"]["edges"].as_array().unwrap().iter().all(|e| {
                 let st = &e["node"]["sync"]["status"];
-                (e["node"]["number"] == "D-1003" && st == "NOT_SYNCED") || st == "SYNCED" || st == "FAILED"
+                (e["node"]["number"] == "D-1003" && st == "NOT_SYNCED")
+                    || st == "SYNCED"
+                    || st == "FAILED"
             })
     };
     let d = s.wait_for(q, settled).await;
     assert_eq!(d["connection"]["status"], "CONNECTED");
     let status = |n: &str| {
-        d["orders"]["edges"].as_array().unwrap().iter().find(|e| e["node"]["number"] == n).unwrap()["node"]["sync"].clone()
+        d["orders"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["node"]["number"] == n)
+            .unwrap()["node"]["sync"]
+            .clone()
     };
     assert_eq!(status("D-1001")["status"], "SYNCED");
     assert_eq!(status("D-1002")["status"], "SYNCED");
     assert_eq!(status("D-1003")["status"], "NOT_SYNCED");
     assert_eq!(status("D-1004")["status"], "FAILED");
-    assert!(status("D-1004")["lastError"].as_str().unwrap().contains("GIFT-CARD-50"));
+    assert!(
+        status("D-1004")["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("GIFT-CARD-50")
+    );
     assert_eq!(status("D-1005")["status"], "SYNCED", "synced on request");
 }

@@ -209,7 +209,8 @@ async fn order_sync_lists_the_orders_jobs() {
     let d = run(
         &schema,
         crate::common::RECORD_ORDER,
-        json!({"input": crate::common::order_input("2001", "PAID")}),
+        // Not paid: no automatic sync job; the test pushes its own.
+        json!({"input": crate::common::order_input("2001", "QUEUED")}),
     )
     .await;
     assert!(d["errors"].is_null(), "{d:#}");

@@ -111,7 +111,15 @@ async fn pages_newest_first_with_filters() {
     let not_synced = s
         .data(LIST, json!({"filter": {"syncStatus": "NOT_SYNCED"}}))
         .await;
-    assert_eq!(not_synced["orders"]["totalCount"], 7);
+    // Automatic mode (the default) queued a sync for each of the 4 PAID orders.
+    assert_eq!(not_synced["orders"]["totalCount"], 3);
+    let queued = s
+        .data(
+            LIST,
+            json!({"filter": {"syncStatus": "QUEUED", "paymentStatus": "PAID"}}),
+        )
+        .await;
+    assert_eq!(queued["orders"]["totalCount"], 4);
     let synced = s
         .data(LIST, json!({"filter": {"syncStatus": "SYNCED"}}))
         .await;

@@ -13,11 +13,15 @@ use std::time::{Duration, Instant};
 use acumatica_bridge::app::AppState;
 use acumatica_bridge::config::ServeConfig;
 use acumatica_bridge::connection::ConnectInput;
-use acumatica_bridge::domain::order::{AddressDraft, ItemDraft, NewOrder, OrderDraft, PaymentStatus, SyncStatus};
+use acumatica_bridge::domain::order::{
+    AddressDraft, ItemDraft, NewOrder, OrderDraft, PaymentStatus, SyncStatus,
+};
 use acumatica_bridge::domain::raw::{RawDateTime, RawDecimal};
 use acumatica_bridge::domain::secret::Secret;
 use acumatica_bridge::domain::settings::{Change, SettingsPatch};
-use acumatica_bridge::sim::acumatica::{CLIENT_ID, CLIENT_SECRET, PASSWORD, SimConfig, Simulator, USERNAME};
+use acumatica_bridge::sim::acumatica::{
+    CLIENT_ID, CLIENT_SECRET, PASSWORD, SimConfig, Simulator, USERNAME,
+};
 use clap::Parser;
 use futures::StreamExt;
 
@@ -93,7 +97,12 @@ async fn state(dir: &std::path::Path, concurrency: u32) -> anyhow::Result<AppSta
 }
 
 /// Syncs `n` orders and returns (orders per second, Acumatica requests per order).
-async fn run(latency_ms: u64, concurrency: u32, n: usize, fresh: bool) -> anyhow::Result<(f64, f64)> {
+async fn run(
+    latency_ms: u64,
+    concurrency: u32,
+    n: usize,
+    fresh: bool,
+) -> anyhow::Result<(f64, f64)> {
     let sim = Simulator::start(SimConfig::default()).await?;
     let dir = tempfile::tempdir()?;
     let state = state(dir.path(), concurrency).await?;
@@ -112,10 +121,16 @@ async fn run(latency_ms: u64, concurrency: u32, n: usize, fresh: bool) -> anyhow
     while !state.connection.view()?.connected {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let patch = SettingsPatch { create_new_products: Change::Set(true), ..Default::default() };
+    let patch = SettingsPatch {
+        create_new_products: Change::Set(true),
+        ..Default::default()
+    };
     state.settings.save(patch, |_| Ok(())).await?;
     // Warm up: the steady-state customer and item become known.
-    state.orders.record(order("WARM", "steady@example.com", "AALEGO500")).await?;
+    state
+        .orders
+        .record(order("WARM", "steady@example.com", "AALEGO500"))
+        .await?;
     wait_synced(&state, &["WARM".to_owned()]).await?;
     sim.update_faults(|f| f.latency_ms = latency_ms);
     let before = sim.counters().total;
@@ -129,7 +144,13 @@ async fn run(latency_ms: u64, concurrency: u32, n: usize, fresh: bool) -> anyhow
             } else {
                 ("steady@example.com".to_owned(), "AALEGO500".to_owned())
             };
-            async move { state.orders.record(order(number, &email, &sku)).await.map(|_| ()) }
+            async move {
+                state
+                    .orders
+                    .record(order(number, &email, &sku))
+                    .await
+                    .map(|_| ())
+            }
         })
         .buffer_unordered(32)
         .collect::<Vec<_>>()
@@ -151,8 +172,12 @@ async fn wait_synced(state: &AppState, numbers: &[String]) -> anyhow::Result<()>
             let o = state.orders.get(number)?.expect("recorded");
             match o.sync.status {
                 SyncStatus::Synced => break,
-                SyncStatus::Failed => anyhow::bail!("order {number} failed: {:?}", o.sync.last_error),
-                _ if Instant::now() > deadline => anyhow::bail!("order {number} did not sync in time"),
+                SyncStatus::Failed => {
+                    anyhow::bail!("order {number} failed: {:?}", o.sync.last_error)
+                }
+                _ if Instant::now() > deadline => {
+                    anyhow::bail!("order {number} did not sync in time")
+                }
                 _ => tokio::time::sleep(Duration::from_millis(10)).await,
             }
         }
@@ -166,7 +191,9 @@ async fn memory(n: usize) -> anyhow::Result<(u64, Duration)> {
     {
         let state = state(dir.path(), 2).await?;
         let patch = SettingsPatch {
-            order_sync_mode: Change::Set(acumatica_bridge::domain::settings::OrderSyncMode::ManualOnly),
+            order_sync_mode: Change::Set(
+                acumatica_bridge::domain::settings::OrderSyncMode::ManualOnly,
+            ),
             ..Default::default()
         };
         state.settings.save(patch, |_| Ok(())).await?;
@@ -174,7 +201,11 @@ async fn memory(n: usize) -> anyhow::Result<(u64, Duration)> {
             .map(|i| {
                 let state = state.clone();
                 async move {
-                    let o = order(&format!("M{i:07}"), &format!("buyer{}@example.com", i % 5000), "AALEGO500");
+                    let o = order(
+                        &format!("M{i:07}"),
+                        &format!("buyer{}@example.com", i % 5000),
+                        "AALEGO500",
+                    );
                     state.orders.record(o).await.map(|_| ())
                 }
             })
@@ -186,15 +217,27 @@ async fn memory(n: usize) -> anyhow::Result<(u64, Duration)> {
         state.jobs.shutdown().await?;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let binary = std::env::current_exe()?.with_file_name("acumatica-bridge");
     let mut child = std::process::Command::new(&binary)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(dir.path())
         .env("BRIDGE_ADMIN_TOKEN", "bench")
         .env("RUST_LOG", "warn")
         .spawn()
-        .map_err(|e| anyhow::anyhow!("cannot start {} (build it with --release first): {e}", binary.display()))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot start {} (build it with --release first): {e}",
+                binary.display()
+            )
+        })?;
     let http = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}");
     while http.get(format!("{url}/healthz")).send().await.is_err() {
@@ -237,13 +280,20 @@ async fn memory(n: usize) -> anyhow::Result<(u64, Duration)> {
 async fn main() -> anyhow::Result<()> {
     acumatica_bridge::init_crypto();
     let args = Args::parse();
-    println!("order sync, {} orders a run (in-process simulator, release build)", args.orders);
+    println!(
+        "order sync, {} orders a run (in-process simulator, release build)",
+        args.orders
+    );
     println!("| latency | concurrency | customers and items | orders/s | requests/order |");
     println!("|---:|---:|---|---:|---:|");
     for (latency, concurrency) in [(0, 2), (50, 2), (50, 8)] {
         for fresh in [false, true] {
             let (rate, requests) = run(latency, concurrency, args.orders, fresh).await?;
-            let kind = if fresh { "new per order" } else { "known (steady state)" };
+            let kind = if fresh {
+                "new per order"
+            } else {
+                "known (steady state)"
+            };
             println!("| {latency} ms | {concurrency} | {kind} | {rate:.1} | {requests:.2} |");
         }
     }

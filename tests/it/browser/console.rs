@@ -164,6 +164,12 @@ async fn sign_in_refuses_a_wrong_token_and_keeps_the_right_one_for_the_session()
 #[tokio::test]
 async fn orders_list_pages_filters_and_searches() {
     let s = Service::start().await;
+    // Manual mode: the PAID orders stay "Not synced" (no Acumatica here).
+    s.data(
+        "mutation { saveSettings(input: {orderSyncMode: MANUAL_ONLY}) { orderSyncMode } }",
+        serde_json::json!({}),
+    )
+    .await;
     // 27 orders: 1001..1027, newest last placed; every third is PAID, 1027 is bob's.
     for i in 1..=27u32 {
         let payment = if i % 3 == 0 { "PAID" } else { "AUTHORIZED" };
