@@ -435,3 +435,33 @@ async fn the_store_number_as_order_nbr_makes_the_create_idempotent() {
     assert_eq!(o["sync"]["salesOrderNbr"], "WEB9001", "{o:#}");
     assert_eq!(sales_orders_for(&sim, "WEB9001").len(), 1);
 }
+
+#[tokio::test]
+async fn profile_id_creates_the_customer_under_that_id_or_remembers_a_renumbered_one() {
+    let (s, sim) = connected().await;
+    s.data(SAVE, json!({"input": {"customerIdSource": "PROFILE_ID"}}))
+        .await;
+    let mut input = with_email(order_input("6101", "PAID"), "p1@example.com");
+    input["profileId"] = json!("500123");
+    record(&s, input).await;
+    assert_eq!(settled(&s, "6101").await["sync"]["customerId"], "500123");
+    assert!(sim.customers().iter().any(|c| c["CustomerID"] == "500123"));
+
+    // An instance that renumbers what it is sent: the answer is remembered and reused.
+    sim.update_faults(|f| f.renumber_customer_ids = true);
+    let mut input = with_email(order_input("6102", "PAID"), "p2@example.com");
+    input["profileId"] = json!("500124");
+    record(&s, input.clone()).await;
+    let o = settled(&s, "6102").await;
+    let id = o["sync"]["customerId"].as_str().unwrap().to_owned();
+    assert_ne!(id, "500124", "{o:#}");
+    let customers = sim.customers().len();
+    input["number"] = json!("6103");
+    record(&s, input).await;
+    assert_eq!(settled(&s, "6103").await["sync"]["customerId"], id.as_str());
+    assert_eq!(
+        sim.customers().len(),
+        customers,
+        "no second customer for one profile"
+    );
+}
