@@ -42,6 +42,19 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     result
 }
 
+/// The connect form filled in with the simulator's demo credentials.
+pub fn sim_connect_input(base_url: &str) -> ConnectInput {
+    ConnectInput {
+        base_url: base_url.to_owned(),
+        username: USERNAME.into(),
+        password: Secret::new(PASSWORD),
+        client_id: CLIENT_ID.into(),
+        client_secret: Secret::new(CLIENT_SECRET),
+        endpoint_name: "Default".into(),
+        endpoint_version: "24.200.001".into(),
+    }
+}
+
 /// Connects to the simulator and records the sample orders through the real flow.
 async fn populate(state: &AppState, base_url: &str) -> anyhow::Result<()> {
     let current = state.connection.record()?;
@@ -51,15 +64,7 @@ async fn populate(state: &AppState, base_url: &str) -> anyhow::Result<()> {
         }
         state
             .connection
-            .connect(ConnectInput {
-                base_url: base_url.to_owned(),
-                username: USERNAME.into(),
-                password: Secret::new(PASSWORD),
-                client_id: CLIENT_ID.into(),
-                client_secret: Secret::new(CLIENT_SECRET),
-                endpoint_name: "Default".into(),
-                endpoint_version: "24.200.001".into(),
-            })
+            .connect(sim_connect_input(base_url))
             .await?;
     }
     let samples = [

@@ -80,13 +80,7 @@ impl Connection {
         let stored = self
             .update(payload.generation, |r| {
                 r.connected = true;
-                r.access_token = Some(v.seal("access_token", &tokens.access_token));
-                r.refresh_token = tokens
-                    .refresh_token
-                    .as_ref()
-                    .map(|t| v.seal("refresh_token", t));
-                r.token_issued_at = Some(tokens.issued_at);
-                r.token_expires_at = Some(tokens.expires_at);
+                super::seal_tokens(r, &v, &tokens);
                 r.api_base = Some(api_base);
                 r.connected_at = Some(Utc::now());
                 r.last_error = None;

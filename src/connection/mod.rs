@@ -463,6 +463,17 @@ fn validate(input: &ConnectInput) -> Result<Details, FieldError> {
     Ok(Details { base_url, tenant })
 }
 
+/// Stores a session's tokens in `record`, sealed.
+fn seal_tokens(record: &mut ConnectionRecord, vault: &Vault, tokens: &acumatica::Tokens) {
+    record.access_token = Some(vault.seal("access_token", &tokens.access_token));
+    record.refresh_token = tokens
+        .refresh_token
+        .as_ref()
+        .map(|t| vault.seal("refresh_token", t));
+    record.token_issued_at = Some(tokens.issued_at);
+    record.token_expires_at = Some(tokens.expires_at);
+}
+
 /// When the Acumatica session has ended for good, by the error that said so.
 pub fn ends_session(e: &acumatica::Error) -> bool {
     use acumatica::{Error, PermanentReason};

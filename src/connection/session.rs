@@ -20,13 +20,7 @@ pub(super) fn persist_rotations(connection: Connection, generation: u64, client:
             let v = connection.inner.vault.clone();
             let stored = connection
                 .update(generation, |r| {
-                    r.access_token = Some(v.seal("access_token", &tokens.access_token));
-                    r.refresh_token = tokens
-                        .refresh_token
-                        .as_ref()
-                        .map(|t| v.seal("refresh_token", t));
-                    r.token_issued_at = Some(tokens.issued_at);
-                    r.token_expires_at = Some(tokens.expires_at);
+                    super::seal_tokens(r, &v, &tokens);
                 })
                 .await;
             match stored {

@@ -3,4 +3,5 @@
 //! the X-Cart store simulator (`acumatica-bridge xcart-sim`).
 
 pub mod acumatica;
+mod server;
 pub mod xcart;

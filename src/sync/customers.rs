@@ -157,21 +157,9 @@ async fn create(
     primary: &CustomerKey,
 ) -> Result<String, acumatica::Error> {
     let billing = &order.billing_address;
-    let person = [billing.first_name.as_deref(), billing.last_name.as_deref()]
-        .into_iter()
-        .flatten()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let name = if person.is_empty() {
-        billing
-            .company
-            .clone()
-            .unwrap_or_else(|| order.email.clone())
-    } else {
-        person
-    };
+    let name = super::sales_order::name(billing)
+        .or_else(|| billing.company.clone())
+        .unwrap_or_else(|| order.email.clone());
     let customer = Customer {
         customer_id: match primary {
             CustomerKey::ProfileId(id) => Some(id.clone()),

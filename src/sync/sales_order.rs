@@ -18,7 +18,8 @@ pub fn customer_order(order: &NewOrder, settings: &SyncSettings) -> String {
     )
 }
 
-fn name(a: &order::Address) -> Option<String> {
+/// "First Last" of an address, when it has either.
+pub fn name(a: &order::Address) -> Option<String> {
     let full = [a.first_name.as_deref(), a.last_name.as_deref()]
         .into_iter()
         .flatten()

@@ -48,6 +48,26 @@ async fn statuses(s: &Service) -> BTreeMap<String, u64> {
     out
 }
 
+/// Waits until every order is SYNCED (none FAILED on the way); on a timeout, shows the
+/// orders still on their way with their jobs.
+async fn all_synced(s: &Service) {
+    let deadline = Instant::now() + Duration::from_secs(100);
+    loop {
+        let counts = statuses(s).await;
+        if counts["SYNCED"] as usize == ORDERS {
+            return;
+        }
+        assert_eq!(counts["FAILED"], 0, "{counts:?}\n{}", s.stderr());
+        if Instant::now() > deadline {
+            let stuck = s
+                .data("{ orders(filter: {syncStatus: SYNCING}) { edges { node { number sync { jobs { id status attempts lastError waitingFor history { number startedAt finishedAt error } } } } } } }", json!({}))
+                .await;
+            panic!("not all synced in time: {counts:?}\n{stuck:#}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 fn exactly_one_each(sim: &RunningSim) {
     let all = sim.sales_orders();
     let mut by_ref: BTreeMap<String, usize> = BTreeMap::new();
@@ -98,19 +118,7 @@ async fn faults_lose_and_double_nothing() {
         f.stall_rate = 0.08;
     });
     record_all(&s).await;
-    let deadline = Instant::now() + Duration::from_secs(100);
-    loop {
-        let counts = statuses(&s).await;
-        if counts["SYNCED"] as usize == ORDERS {
-            break;
-        }
-        assert_eq!(counts["FAILED"], 0, "{counts:?}\n{}", s.stderr());
-        assert!(
-            Instant::now() < deadline,
-            "not all synced in time: {counts:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    all_synced(&s).await;
     let stalls = sim.counters().count("PUT SalesOrder");
     assert!(
         stalls > ORDERS as u64,
@@ -143,21 +151,7 @@ async fn sigkill_mid_run_loses_and_doubles_nothing() {
         let data = s.kill();
         s = Service::start_with(data, fast(300)).await;
     }
-    let deadline = Instant::now() + Duration::from_secs(100);
-    loop {
-        let counts = statuses(&s).await;
-        if counts["SYNCED"] as usize == ORDERS {
-            break;
-        }
-        assert_eq!(counts["FAILED"], 0, "{counts:?}\n{}", s.stderr());
-        if Instant::now() > deadline {
-            let stuck = s
-                .data("{ orders(filter: {syncStatus: SYNCING}) { edges { node { number sync { jobs { id status attempts lastError waitingFor history { number startedAt finishedAt error } } } } } } }", json!({}))
-                .await;
-            panic!("not all synced in time: {counts:?}\n{stuck:#}");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    all_synced(&s).await;
     exactly_one_each(&sim);
     drop(data);
 }

@@ -12,16 +12,13 @@ use std::time::{Duration, Instant};
 
 use acumatica_bridge::app::AppState;
 use acumatica_bridge::config::ServeConfig;
-use acumatica_bridge::connection::ConnectInput;
+use acumatica_bridge::demo::sim_connect_input;
 use acumatica_bridge::domain::order::{
     AddressDraft, ItemDraft, NewOrder, OrderDraft, PaymentStatus, SyncStatus,
 };
 use acumatica_bridge::domain::raw::{RawDateTime, RawDecimal};
-use acumatica_bridge::domain::secret::Secret;
 use acumatica_bridge::domain::settings::{Change, SettingsPatch};
-use acumatica_bridge::sim::acumatica::{
-    CLIENT_ID, CLIENT_SECRET, PASSWORD, SimConfig, Simulator, USERNAME,
-};
+use acumatica_bridge::sim::acumatica::{SimConfig, Simulator};
 use clap::Parser;
 use futures::StreamExt;
 
@@ -36,6 +33,13 @@ struct Args {
     /// Skip the memory measurement.
     #[arg(long)]
     no_memory: bool,
+    /// Internal: fill this data dir with `--stored` orders and exit (run as a child process,
+    /// so that the store is closed before the service opens it).
+    #[arg(long, hide = true)]
+    fill: Option<std::path::PathBuf>,
+    /// Skip the throughput runs.
+    #[arg(long)]
+    no_throughput: bool,
 }
 
 fn order(number: &str, email: &str, sku: &str) -> NewOrder {
@@ -73,13 +77,13 @@ fn order(number: &str, email: &str, sku: &str) -> NewOrder {
     .expect("a valid order")
 }
 
-async fn state(dir: &std::path::Path, concurrency: u32) -> anyhow::Result<AppState> {
+fn config(dir: &std::path::Path, concurrency: u32) -> ServeConfig {
     #[derive(Parser)]
     struct Wrap {
         #[command(flatten)]
         serve: ServeConfig,
     }
-    let config = Wrap::parse_from([
+    Wrap::parse_from([
         "bench",
         "--data-dir",
         dir.to_str().unwrap(),
@@ -90,8 +94,11 @@ async fn state(dir: &std::path::Path, concurrency: u32) -> anyhow::Result<AppSta
         "--retry-base-delay-ms",
         "100",
     ])
-    .serve;
-    let (state, _) = AppState::open(config).await?;
+    .serve
+}
+
+async fn state(dir: &std::path::Path, concurrency: u32) -> anyhow::Result<AppState> {
+    let (state, _) = AppState::open(config(dir, concurrency)).await?;
     state.start(|_| {}).await?;
     Ok(state)
 }
@@ -108,15 +115,7 @@ async fn run(
     let state = state(dir.path(), concurrency).await?;
     state
         .connection
-        .connect(ConnectInput {
-            base_url: sim.base_url(),
-            username: USERNAME.into(),
-            password: Secret::new(PASSWORD),
-            client_id: CLIENT_ID.into(),
-            client_secret: Secret::new(CLIENT_SECRET),
-            endpoint_name: "Default".into(),
-            endpoint_version: "24.200.001".into(),
-        })
+        .connect(sim_connect_input(&sim.base_url()))
         .await?;
     while !state.connection.view()?.connected {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -185,37 +184,44 @@ async fn wait_synced(state: &AppState, numbers: &[String]) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Fills a data dir with `n` orders through the library, then measures the real service.
+/// Records `n` orders into the data dir `dir` through the library (manual sync mode).
+async fn fill(dir: &std::path::Path, n: usize) -> anyhow::Result<()> {
+    let (state, _) = AppState::open(config(dir, 2)).await?;
+    let patch = SettingsPatch {
+        order_sync_mode: Change::Set(acumatica_bridge::domain::settings::OrderSyncMode::ManualOnly),
+        ..Default::default()
+    };
+    state.settings.save(patch, |_| Ok(())).await?;
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let state = state.clone();
+            async move {
+                let o = order(
+                    &format!("M{i:07}"),
+                    &format!("buyer{}@example.com", i % 5000),
+                    "AALEGO500",
+                );
+                state.orders.record(o).await.map(|_| ())
+            }
+        })
+        .buffer_unordered(64)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+    state.store.flush().await?;
+    Ok(())
+}
+
+/// Fills a data dir with `n` orders (in a child process), then measures the real service.
 async fn memory(n: usize) -> anyhow::Result<(u64, Duration)> {
     let dir = tempfile::tempdir()?;
-    {
-        let state = state(dir.path(), 2).await?;
-        let patch = SettingsPatch {
-            order_sync_mode: Change::Set(
-                acumatica_bridge::domain::settings::OrderSyncMode::ManualOnly,
-            ),
-            ..Default::default()
-        };
-        state.settings.save(patch, |_| Ok(())).await?;
-        futures::stream::iter(0..n)
-            .map(|i| {
-                let state = state.clone();
-                async move {
-                    let o = order(
-                        &format!("M{i:07}"),
-                        &format!("buyer{}@example.com", i % 5000),
-                        "AALEGO500",
-                    );
-                    state.orders.record(o).await.map(|_| ())
-                }
-            })
-            .buffer_unordered(64)
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()?;
-        state.jobs.shutdown().await?;
-    }
+    let filled = std::process::Command::new(std::env::current_exe()?)
+        .arg("--fill")
+        .arg(dir.path())
+        .args(["--stored", &n.to_string()])
+        .status()?;
+    anyhow::ensure!(filled.success(), "filling the store failed");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -280,6 +286,19 @@ async fn memory(n: usize) -> anyhow::Result<(u64, Duration)> {
 async fn main() -> anyhow::Result<()> {
     acumatica_bridge::init_crypto();
     let args = Args::parse();
+    if let Some(dir) = &args.fill {
+        return fill(dir, args.stored).await;
+    }
+    if args.no_throughput {
+        let (hwm, per_query) = memory(args.stored).await?;
+        println!(
+            "service holding {} orders: VmHWM {:.1} MiB; list/filter/search queries {:.1} ms each",
+            args.stored,
+            hwm as f64 / 1024.0,
+            per_query.as_secs_f64() * 1000.0
+        );
+        return Ok(());
+    }
     println!(
         "order sync, {} orders a run (in-process simulator, release build)",
         args.orders

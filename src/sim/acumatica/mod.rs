@@ -24,6 +24,7 @@ use axum::Router;
 use serde_json::Value;
 
 use crate::acumatica::ClientConfig;
+use crate::sim::server::Server;
 use state::State;
 pub use state::{Arrival, Counters, Faults};
 
@@ -101,7 +102,6 @@ impl Simulator {
     /// dropped or shut down.
     pub async fn start(config: SimConfig) -> std::io::Result<RunningSim> {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(config.faults.clone())),
             config,
@@ -111,45 +111,32 @@ impl Simulator {
             .merge(control::router())
             .fallback(api::handle)
             .with_state(shared.clone());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = served.await {
-                tracing::error!(error = %e, "the Acumatica simulator stopped");
-            }
-        });
         Ok(RunningSim {
-            addr,
+            server: Server::spawn(listener, app, "Acumatica simulator")?,
             shared,
-            task,
-            stop: Some(stop),
         })
     }
 }
 
 /// A running simulator. Dropping it stops the server.
 pub struct RunningSim {
-    addr: SocketAddr,
+    server: Server,
     shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<()>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl RunningSim {
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// The site root, e.g. `http://127.0.0.1:9000`.
     pub fn root_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// The Base URL with the tenant, e.g. `http://127.0.0.1:9000/t/Company`.
     pub fn base_url(&self) -> String {
-        format!("http://{}/t/{TENANT}", self.addr)
+        format!("http://{}/t/{TENANT}", self.server.addr())
     }
 
     /// Client settings for this simulator with its demo credentials, the Default/24.200.001
@@ -236,18 +223,8 @@ impl RunningSim {
     }
 
     /// Stops the server and waits for it to finish (requests that stall forever are dropped).
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.abort();
-        let _ = (&mut self.task).await;
-    }
-}
-
-impl Drop for RunningSim {
-    fn drop(&mut self) {
-        self.task.abort();
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
 

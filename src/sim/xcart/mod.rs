@@ -17,6 +17,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
 
+use crate::sim::server::Server;
+
 use state::State;
 pub use state::{
     Arrival, Counters, Faults, NewSimOrder, SimAddress, SimItem, SimOrder, SimSurcharge,
@@ -89,7 +91,6 @@ impl Simulator {
     /// dropped or shut down.
     pub async fn start(config: SimConfig) -> std::io::Result<RunningSim> {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(
                 config.faults.clone(),
@@ -104,40 +105,27 @@ impl Simulator {
             .merge(control::router())
             .fallback(api::fallback)
             .with_state(shared.clone());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = served.await {
-                tracing::error!(error = %e, "the X-Cart simulator stopped");
-            }
-        });
         Ok(RunningSim {
-            addr,
+            server: Server::spawn(listener, app, "X-Cart simulator")?,
             shared,
-            task,
-            stop: Some(stop),
         })
     }
 }
 
 /// A running simulator. Dropping it stops the server.
 pub struct RunningSim {
-    addr: SocketAddr,
+    server: Server,
     shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<()>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl RunningSim {
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// The store URL, e.g. `http://127.0.0.1:9001` (the API is at `<store URL>/api`).
     pub fn store_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// The read-only API token.
@@ -205,18 +193,8 @@ impl RunningSim {
     }
 
     /// Stops the server and waits for it to finish.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.abort();
-        let _ = (&mut self.task).await;
-    }
-}
-
-impl Drop for RunningSim {
-    fn drop(&mut self) {
-        self.task.abort();
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
 
