@@ -1,6 +1,7 @@
-//! `acumatica-bridge demo`: the service and the Acumatica simulator in one process, already
-//! connected, with a handful of sample orders in several states, so that a newcomer sees the
-//! whole flow in the console and GraphiQL without an Acumatica instance.
+//! `acumatica-bridge demo`: the service, the Acumatica simulator and the X-Cart simulator in one
+//! process, already connected, with a handful of sample orders in several states (recorded
+//! directly, and imported from the X-Cart store), so that a newcomer sees the whole flow in the
+//! console and GraphiQL without an Acumatica instance or a store.
 //!
 //! Nothing is inserted by hand: the demo calls the same services the GraphQL mutations call
 //! (connect, recordOrder, syncOrder), and the jobs do the rest.
@@ -23,22 +24,37 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot start the simulator: {e}"))?;
     let base_url = sim.base_url();
+    let store = crate::sim::xcart::Simulator::start(crate::sim::xcart::SimConfig {
+        sample_orders: 3,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot start the X-Cart simulator: {e}"))?;
+    let (store_url, store_token) = (store.store_url(), store.token());
     eprintln!(
         "\n  Demo: an Acumatica simulator runs at {base_url}\n  \
          (tenant Company, client ID {CLIENT_ID}, secret {CLIENT_SECRET}, user {USERNAME} / {PASSWORD}).\n  \
-         The bridge connects to it and records a few sample orders; open the console at http://{}/\n",
+         An X-Cart store simulator runs at {store_url} (API token {store_token}).\n  \
+         The bridge connects to both, records a few sample orders and imports the store's;\n  \
+         open the console at http://{}/\n",
         config.listen
     );
+    let store = std::sync::Arc::new(store);
+    let shop = store.clone();
     let result = crate::app::serve_with(config, move |state| {
         let state = state.clone();
         tokio::spawn(async move {
             if let Err(e) = populate(&state, &base_url).await {
                 tracing::error!(error = %e, "the demo could not set itself up");
             }
+            if let Err(e) = import(&state, &shop, &store_url, &store_token).await {
+                tracing::error!(error = %e, "the demo could not connect its X-Cart store");
+            }
         });
     })
     .await;
     sim.shutdown().await;
+    drop(store);
     result
 }
 
@@ -173,5 +189,50 @@ async fn populate(state: &AppState, base_url: &str) -> anyhow::Result<()> {
     {
         state.orders.request_sync(&["D-1005".to_owned()]).await?;
     }
+    Ok(())
+}
+
+/// Connects the X-Cart store simulator, places two orders after the connect (the periodic
+/// import brings them in), and catches up on the store's older orders.
+async fn import(
+    state: &AppState,
+    store: &crate::sim::xcart::RunningSim,
+    store_url: &str,
+    token: &str,
+) -> anyhow::Result<()> {
+    use crate::sim::xcart::NewSimOrder;
+    use crate::store_import::StoreConnectInput;
+    let current = state.store_import.record()?.store_url;
+    if current.as_deref() == Some(store_url) {
+        return Ok(());
+    }
+    if current.is_some() {
+        state.store_import.reset().await?;
+    }
+    state
+        .store_import
+        .connect(StoreConnectInput {
+            store_url: store_url.to_owned(),
+            api_token: Secret::new(token),
+            import_interval_seconds: Some(crate::store_import::MIN_INTERVAL_SECS),
+        })
+        .await?;
+    for (number, code) in [("XC-2001", "P"), ("XC-2002", "Q")] {
+        store.add_order(NewSimOrder {
+            order_number: Some(number.into()),
+            email: Some("shopper@example.com".into()),
+            customer_id: Some(4242),
+            payment_code: Some(code.into()),
+            ..Default::default()
+        });
+    }
+    let now = Utc::now();
+    state
+        .store_import
+        .import_orders(
+            now - chrono::Duration::days(30),
+            Some(now - chrono::Duration::minutes(1)),
+        )
+        .await?;
     Ok(())
 }
