@@ -107,18 +107,24 @@ export async function renderStore({ container, onCleanup, signal }) {
   let job = null; // the IMPORT_ORDERS job followed
   let jobDone = false;
 
+  // The status line's elements live as long as the page: each import updates the connection,
+  // and a button re-created under the pointer would lose its click.
+  const badge = h("span", { class: "badge", id: "store-status" });
+  const resetButton = h("button", { type: "button", class: "link-button", id: "reset-store", onclick: onReset, hidden: true }, "Reset");
+  statusLine.append(badge, resetButton);
+
   function showStore(c) {
     const connected = c.status === "CONNECTED";
-    statusLine.replaceChildren(
-      h(
-        "span",
-        { class: `badge ${connected ? "badge-green" : "badge-yellow"}`, id: "store-status", "data-status": c.status },
-        connected ? "X-Cart store is connected" : "X-Cart store not connected",
-      ),
-      connected ? h("button", { type: "button", class: "link-button", id: "reset-store", onclick: onReset }, "Reset") : null,
-    );
+    badge.className = `badge ${connected ? "badge-green" : "badge-yellow"}`;
+    badge.dataset.status = c.status;
+    badge.textContent = connected ? "X-Cart store is connected" : "X-Cart store not connected";
+    resetButton.hidden = !connected;
+    // An open or closed list of rejected orders stays so across updates.
+    const rejectedOpen = details.querySelector("#store-rejected")?.open ?? true;
     if (connected) {
       details.replaceChildren(detailsView(c));
+      const list = details.querySelector("#store-rejected");
+      if (list) list.open = rejectedOpen;
       if (!body.contains(catchUp.el)) body.replaceChildren(details, catchUp.el);
     } else {
       form.prefill(c);

@@ -93,7 +93,7 @@ async fn the_store_is_connected_with_a_checked_token_caught_up_and_reset() {
     b.wait_text("#store-detail-url", &sim.store_url()).await;
     b.wait_text("#store-detail-interval", "every 30 seconds")
         .await;
-    b.wait_for("#reset-store").await;
+    b.wait_for("#reset-store:not([hidden])").await;
     let html = b
         .js("return document.documentElement.outerHTML", vec![])
         .await;
@@ -190,6 +190,7 @@ async fn the_store_is_connected_with_a_checked_token_caught_up_and_reset() {
     b.wait_text("#store-status", "X-Cart store not connected")
         .await;
     b.wait_text("#store-messages", "was reset").await;
+    b.wait_for("#reset-store[hidden]").await;
     assert_eq!(
         b.js(
             "return [document.querySelector('#store-storeUrl').value, document.querySelector('#store-apiToken').value]",
