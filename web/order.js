@@ -95,10 +95,14 @@ export async function render({ main, params, onCleanup, signal }) {
     if (focused) document.getElementById(focused)?.focus();
   };
 
+  // Every change of the order is an event, so the last event received is the newest state; a
+  // query's answer is shown only when no event came while it was on its way (it could be older).
+  let events = 0;
   const reload = async () => {
+    const before = events;
     try {
       const data = await gql(ORDER, { number });
-      if (!signal.aborted) show(data.order);
+      if (!signal.aborted && events === before) show(data.order);
     } catch (e) {
       if (!signal.aborted) body.replaceChildren(h("h1", {}, `Order #${number}`), notice("error", `The order could not be loaded: ${describeError(e)}`));
     }
@@ -126,6 +130,7 @@ export async function render({ main, params, onCleanup, signal }) {
   onCleanup(
     subscribe(UPDATES, { number }, {
       onData: (data) => {
+        events += 1;
         if (!signal.aborted) show(data.orderUpdates);
       },
       onResync: reload,

@@ -70,6 +70,12 @@ export function checkStoreForm(values) {
   return errors;
 }
 
+/** An API message for a field, without the field's path it may start with, capitalised. */
+function fieldMessage(message) {
+  const text = message.replace(/^input\.\w+:\s*/, "");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 /** "every 60 seconds", "every 5 minutes", "every 2 hours". */
 function every(seconds) {
   if (seconds % 3600 === 0) return `every ${seconds / 3600 === 1 ? "hour" : `${seconds / 3600} hours`}`;
@@ -222,7 +228,7 @@ export async function renderStore({ container, onCleanup, signal }) {
     const link = h("a", { href: `#/jobs/${j.id}` }, `job #${j.id}`);
     const result =
       j.status === "SUCCEEDED"
-        ? h("div", { class: "notice notice-success", role: "status", id: "catch-up-result" }, `Catch-up finished: ${j.progress?.message ?? "done"}. `, link)
+        ? h("div", { class: "notice notice-success", role: "status", id: "catch-up-result" }, `Catch-up finished: ${(j.progress?.message ?? "done").replace(/^done:\s*/, "")}. `, link)
         : j.status === "FAILED"
           ? h("div", { class: "notice notice-error", role: "alert", id: "catch-up-result" }, `The catch-up failed: ${j.lastError ?? "no reason given"} `, link)
           : h("div", { class: "notice notice-info", role: "status", id: "catch-up-result" }, "The catch-up was canceled. ", link);
@@ -450,7 +456,7 @@ function storeForm(onSubmit) {
       for (const [path, message] of Object.entries(fields)) {
         const name = path.replace(/^input\./, "");
         if (controls[name]) {
-          controls[name].setError(message.charAt(0).toUpperCase() + message.slice(1));
+          controls[name].setError(fieldMessage(message));
           first ??= name;
         }
       }
@@ -513,7 +519,7 @@ function catchUpForm(onSubmit) {
       for (const [path, message] of Object.entries(fields)) {
         const c = map[path.replace(/^input\./, "")];
         if (c) {
-          c.setError(message.charAt(0).toUpperCase() + message.slice(1));
+          c.setError(fieldMessage(message));
           shown = true;
         }
       }

@@ -59,8 +59,12 @@ async fn the_store_is_connected_with_a_checked_token_caught_up_and_reset() {
     b.type_into("#store-storeUrl", &sim.store_url()).await;
     b.type_into("#store-apiToken", "not-the-token").await;
     b.click("#store-connect").await;
-    b.wait_text("#store-apiToken-error", "refused the API token")
+    b.wait_text("#store-apiToken-error", "X-Cart refused the API token")
         .await;
+    assert!(
+        !b.texts("#store-apiToken-error").await[0].contains("input."),
+        "the message without the field's path"
+    );
     b.wait_for("#store-storeUrl-error[hidden]").await;
     assert_eq!(
         b.js(
@@ -172,7 +176,7 @@ async fn the_store_is_connected_with_a_checked_token_caught_up_and_reset() {
     .await;
     b.screenshot("catching-up").await;
     b.wait_text("#catch-up-result", "Catch-up finished").await;
-    b.wait_text("#catch-up-result", "2 new").await;
+    b.wait_text("#catch-up-result", "orders read, 2 new").await;
     sim.update_faults(|f| f.latency_ms = 0);
     wait_orders(&s, "history imported", |o| {
         o.contains_key("H1") && o.contains_key("H2")

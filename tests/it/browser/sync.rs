@@ -241,6 +241,12 @@ async fn selected_orders_sync_together_with_a_live_progress_bar_and_a_summary() 
     b.resize(390, 844).await;
     b.assert_fits_width().await;
     b.screenshot("summary-390px").await;
+    b.js(
+        "document.querySelector('#bulk-bar').scrollIntoView()",
+        vec![],
+    )
+    .await;
+    b.screenshot("rows-390px").await;
     b.click("#bulk-dismiss").await;
     b.until(
         "the summary to go",
