@@ -214,6 +214,7 @@ const CONSOLE: &[(&str, &str, &str)] = &[
     ("order.js", JS, include_str!("../web/order.js")),
     ("settings.js", JS, include_str!("../web/settings.js")),
     ("connection.js", JS, include_str!("../web/connection.js")),
+    ("store.js", JS, include_str!("../web/store.js")),
     ("jobs.js", JS, include_str!("../web/jobs.js")),
     ("job.js", JS, include_str!("../web/job.js")),
 ];

@@ -1,9 +1,10 @@
 // "Acumatica – Connection Settings": the connection's status, the form that starts a CONNECT
 // job (followed live to its end), the details in use once connected (never a secret: the API
 // returns none), and "Reset connection". Kept current through connectionUpdates and
-// jobUpdates(kind: CONNECT).
+// jobUpdates(kind: CONNECT). Below it, the X-Cart store's section (store.js).
 
 import { GraphQLError, gql, subscribe } from "./graphql.js";
+import { renderStore } from "./store.js";
 import {
   LIVE_JOB_STATUSES,
   confirmDialog,
@@ -98,6 +99,11 @@ export async function render({ main, onCleanup, signal }) {
     progressSlot,
     body,
   );
+  const storeSlot = h("div", { id: "store-slot" });
+  main.append(storeSlot);
+  renderStore({ container: storeSlot, onCleanup, signal }).catch((e) => {
+    if (!signal.aborted) console.warn("the store section failed", e);
+  });
 
   let connection = null;
   let job = null; // the CONNECT job followed

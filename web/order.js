@@ -1,20 +1,31 @@
-// One order: lines, totals, customer, addresses, payment history and sync status, kept current
-// through orderUpdates(number).
+// One order: lines, totals, customer, addresses, payment history and the sync panel (status,
+// Sales Order, customer, warnings, last error, every job with its attempts, and Sync / Re-sync),
+// kept current through orderUpdates(number); the running job's steps come from
+// jobUpdates(kind: SYNC_ORDER).
 
 import { gql, subscribe } from "./graphql.js";
 import { lastListHash } from "./orders.js";
 import {
+  LIVE_JOB_STATUSES,
   PAYMENT_STATUS,
   describeError,
   h,
+  jobBadge,
+  jobProgress,
   money,
   notice,
   paymentBadge,
+  salesOrderLabel,
   sum,
   syncBadge,
   time,
+  timeSeconds,
   times,
+  toast,
 } from "./ui.js";
+
+const JOB_FIELDS = `id status attempts maxAttempts lastError nextRunAt waitingFor createdAt updatedAt orderNumber
+  progress { done total message } history { number startedAt finishedAt error }`;
 
 const ORDER_FIELDS = `number profileId email phone placedAt recordedAt updatedAt currency paymentStatus
   paymentStatusHistory { status at }
@@ -22,17 +33,19 @@ const ORDER_FIELDS = `number profileId email phone placedAt recordedAt updatedAt
   shippingAddress { firstName lastName company street street2 city state postalCode country phone }
   items { sku name price quantity warehouseId }
   shippingCost discountTotal taxTotal total
-  sync { status }`;
+  sync { status salesOrderType salesOrderNbr customerId lastError warnings syncedAt jobs { ${JOB_FIELDS} } }`;
 
 const ORDER = `query Order($number: String!) { order(number: $number) { ${ORDER_FIELDS} } }`;
 const UPDATES = `subscription OrderUpdates($number: String) { orderUpdates(number: $number) { ${ORDER_FIELDS} } }`;
+const JOB_UPDATES = `subscription SyncJobs { jobUpdates(kind: SYNC_ORDER) { ${JOB_FIELDS} } }`;
+const SYNC = `mutation SyncOrder($number: String!) { syncOrder(number: $number) { ${JOB_FIELDS} } }`;
 
 const SYNC_EXPLAINED = {
   NOT_SYNCED: "No sync job has run for this order yet.",
   QUEUED: "A sync job is waiting to run.",
   SYNCING: "A sync job is running.",
   SYNCED: "A Sales Order exists in Acumatica for this order.",
-  FAILED: "The sync job failed or was canceled; the order stays failed until the job is retried.",
+  FAILED: "The sync job failed or was canceled; the order stays failed until it is synced again.",
 };
 
 export async function render({ main, params, onCleanup, signal }) {
@@ -42,6 +55,32 @@ export async function render({ main, params, onCleanup, signal }) {
   const body = h("div", { class: "order", id: "order", "aria-live": "off" });
   main.append(back, body);
 
+  let order = null;
+  const jobs = new Map(); // the newest state of this order's jobs seen through jobUpdates
+  let starting = false; // a syncOrder call is on its way
+  let startError = null;
+
+  const newest = (j) => {
+    const seen = jobs.get(j.id);
+    return seen && Date.parse(seen.updatedAt) > Date.parse(j.updatedAt) ? seen : j;
+  };
+
+  const panel = () =>
+    syncPanel(order, {
+      jobs: order.sync.jobs.map(newest),
+      starting,
+      startError,
+      onSync,
+    });
+
+  const showPanel = () => {
+    const old = body.querySelector("#sync-panel");
+    if (!old || !order) return;
+    const focused = document.activeElement?.id;
+    old.replaceWith(panel());
+    if (focused && document.activeElement === document.body) document.getElementById(focused)?.focus();
+  };
+
   const show = (o) => {
     if (!o) {
       body.replaceChildren(
@@ -50,22 +89,60 @@ export async function render({ main, params, onCleanup, signal }) {
       );
       return;
     }
-    body.replaceChildren(...orderView(o));
+    order = o;
+    const focused = document.activeElement?.id;
+    body.replaceChildren(...orderView(o, panel()));
+    if (focused) document.getElementById(focused)?.focus();
   };
 
+  // Every change of the order is an event, so the last event received is the newest state; a
+  // query's answer is shown only when no event came while it was on its way (it could be older).
+  let events = 0;
   const reload = async () => {
+    const before = events;
     try {
       const data = await gql(ORDER, { number });
-      if (!signal.aborted) show(data.order);
+      if (!signal.aborted && events === before) show(data.order);
     } catch (e) {
       if (!signal.aborted) body.replaceChildren(h("h1", {}, `Order #${number}`), notice("error", `The order could not be loaded: ${describeError(e)}`));
     }
   };
 
+  async function onSync() {
+    starting = true;
+    startError = null;
+    showPanel();
+    try {
+      const data = await gql(SYNC, { number });
+      if (signal.aborted) return;
+      const j = data.syncOrder;
+      jobs.set(j.id, newest(j));
+      toast(order?.sync.status === "SYNCED" ? `Re-sync of order #${number} started.` : `Sync of order #${number} started.`);
+    } catch (e) {
+      if (signal.aborted) return;
+      startError = `The sync was not started: ${describeError(e)}`;
+    }
+    starting = false;
+    // The order's own event brings the new job; read it in case it came before the answer.
+    await reload();
+  }
+
   onCleanup(
     subscribe(UPDATES, { number }, {
       onData: (data) => {
+        events += 1;
         if (!signal.aborted) show(data.orderUpdates);
+      },
+      onResync: reload,
+    }),
+  );
+  onCleanup(
+    subscribe(JOB_UPDATES, {}, {
+      onData: (data) => {
+        const j = data.jobUpdates;
+        if (signal.aborted || j.orderNumber !== number) return;
+        jobs.set(j.id, newest(j));
+        showPanel();
       },
       onResync: reload,
     }),
@@ -73,7 +150,150 @@ export async function render({ main, params, onCleanup, signal }) {
   await reload();
 }
 
-function orderView(o) {
+/** The sync panel: status, the Sales Order, warnings, errors, the running job's steps, Sync / Re-sync, and every job. */
+function syncPanel(o, { jobs, starting, startError, onSync }) {
+  const s = o.sync;
+  const liveJob = jobs.find((j) => LIVE_JOB_STATUSES.includes(j.status));
+  const fact = (label, value, id) =>
+    h("div", {}, h("dt", {}, label), h("dd", { id }, value ?? h("span", { class: "muted" }, "—")));
+  let action = null;
+  if (s.status === "NOT_SYNCED" || s.status === "FAILED" || s.status === "SYNCED") {
+    const resync = s.status === "SYNCED";
+    action = h(
+      "button",
+      {
+        type: "button",
+        class: `button ${resync ? "" : "button-primary"}`,
+        id: "sync-order",
+        disabled: starting,
+        onclick: onSync,
+      },
+      starting ? "Starting…" : resync ? "Re-sync" : "Sync to Acumatica",
+    );
+  } else if (liveJob?.status === "RETRY_SCHEDULED" || (s.status === "QUEUED" && s.lastError && !liveJob?.waitingFor)) {
+    action = h("button", { type: "button", class: "button", id: "sync-order", disabled: starting, onclick: onSync }, "Retry now");
+  }
+  let progress = null;
+  if (liveJob) {
+    const steps = liveJob.progress ?? { done: 0, total: 4, message: liveJob.status === "RUNNING" ? "Starting" : "Waiting to start" };
+    progress = h(
+      "div",
+      { class: "sync-progress", id: "sync-progress", role: "status" },
+      jobProgress(steps, "sync-job-progress"),
+      liveJob.waitingFor ? h("p", { class: "hint", id: "sync-waiting" }, `Waiting: ${liveJob.waitingFor}.`) : null,
+      liveJob.status === "RETRY_SCHEDULED" && liveJob.nextRunAt
+        ? h("p", { class: "hint" }, `Attempt ${liveJob.attempts} of ${liveJob.maxAttempts} failed; it runs again at `, timeSeconds(liveJob.nextRunAt), ".")
+        : null,
+    );
+  }
+  return h(
+    "section",
+    { class: "card sync-panel", id: "sync-panel", "aria-labelledby": "sync-title", "data-sync-status": s.status },
+    h(
+      "div",
+      { class: "sync-head" },
+      h("h2", { id: "sync-title" }, "Acumatica sync"),
+      h("span", { id: "sync-status" }, syncBadge(s.status)),
+      action ? h("div", { class: "sync-actions" }, action) : null,
+    ),
+    h("p", { class: "hint", id: "sync-explained" }, SYNC_EXPLAINED[s.status] ?? ""),
+    startError ? notice("error", startError) : null,
+    progress,
+    h(
+      "dl",
+      { class: "facts-grid", id: "sync-facts" },
+      fact("Sales Order", salesOrderLabel(s) ? h("span", { class: "mono" }, salesOrderLabel(s)) : null, "sync-sales-order"),
+      fact("Customer ID", s.customerId ? h("span", { class: "mono" }, s.customerId) : null, "sync-customer"),
+      fact("Synced", s.syncedAt ? time(s.syncedAt) : null, "sync-synced-at"),
+    ),
+    s.warnings.length
+      ? h(
+          "div",
+          { class: "notice notice-warning", id: "sync-warnings", role: "note" },
+          h("strong", {}, s.warnings.length === 1 ? "Warning" : `${s.warnings.length} warnings`),
+          h("ul", {}, s.warnings.map((w) => h("li", {}, w))),
+        )
+      : null,
+    s.lastError
+      ? h(
+          "div",
+          { class: "notice notice-error", id: "sync-last-error", role: s.status === "FAILED" ? "alert" : null },
+          h("strong", {}, s.status === "QUEUED" ? "Last attempt failed: " : "Sync failed: "),
+          s.lastError,
+        )
+      : null,
+    jobs.length ? syncHistory(jobs) : null,
+  );
+}
+
+/** Every sync job of the order, newest first, each with its attempts. */
+function syncHistory(jobs) {
+  return h(
+    "details",
+    { class: "sync-history", id: "sync-history", open: true },
+    h("summary", {}, `Sync history (${jobs.length} ${jobs.length === 1 ? "job" : "jobs"})`),
+    jobs.map((j) =>
+      h(
+        "div",
+        { class: "sync-job", "data-job": j.id },
+        h(
+          "p",
+          { class: "sync-job-head" },
+          h("a", { href: `#/jobs/${j.id}` }, `Job #${j.id}`),
+          jobBadge(j.status),
+          h("span", { class: "muted" }, `attempt ${j.attempts} of ${j.maxAttempts} · created `, timeSeconds(j.createdAt)),
+        ),
+        j.history.length
+          ? h(
+              "div",
+              { class: "table-wrap" },
+              h(
+                "table",
+                { class: "table table-cards sync-attempts" },
+                h("caption", { class: "visually-hidden" }, `Attempts of job #${j.id}, newest first`),
+                h(
+                  "thead",
+                  {},
+                  h(
+                    "tr",
+                    {},
+                    h("th", { scope: "col", class: "num" }, "Attempt"),
+                    h("th", { scope: "col" }, "Started"),
+                    h("th", { scope: "col" }, "Finished"),
+                    h("th", { scope: "col" }, "Result"),
+                  ),
+                ),
+                h(
+                  "tbody",
+                  {},
+                  [...j.history].reverse().map((a) =>
+                    h(
+                      "tr",
+                      { "data-attempt": String(a.number) },
+                      h("th", { scope: "row", class: "num", "data-label": "Attempt" }, String(a.number)),
+                      h("td", { "data-label": "Started" }, timeSeconds(a.startedAt)),
+                      h("td", { "data-label": "Finished" }, a.finishedAt ? timeSeconds(a.finishedAt) : h("span", { class: "muted" }, "running")),
+                      h(
+                        "td",
+                        { "data-label": "Result" },
+                        a.error
+                          ? h("span", { class: "attempt-error" }, a.error)
+                          : a.finishedAt
+                            ? h("span", { class: "attempt-ok" }, "OK")
+                            : "",
+                      ),
+                    ),
+                  ),
+                ),
+              ),
+            )
+          : h("p", { class: "hint" }, j.waitingFor ? `Not started: waiting for ${j.waitingFor}.` : "Not started yet."),
+      ),
+    ),
+  );
+}
+
+function orderView(o, panel) {
   const subtotal = sum(o.items.map((i) => times(i.price, i.quantity)));
   return [
     h(
@@ -82,6 +302,7 @@ function orderView(o) {
       h("h1", {}, `Order #${o.number}`),
       h("p", { class: "page-summary" }, "Placed ", time(o.placedAt), " · recorded by the bridge ", time(o.recordedAt)),
     ),
+    panel,
     h(
       "div",
       { class: "order-grid" },
@@ -156,13 +377,6 @@ function orderView(o) {
       h(
         "aside",
         { class: "order-side" },
-        h(
-          "section",
-          { class: "card", id: "sync-panel", "aria-labelledby": "sync-title" },
-          h("h2", { id: "sync-title" }, "Acumatica sync"),
-          h("dl", { class: "facts" }, row("Status", syncBadge(o.sync.status))),
-          h("p", { class: "hint" }, SYNC_EXPLAINED[o.sync.status] ?? ""),
-        ),
         h(
           "section",
           { class: "card", "aria-labelledby": "customer-title" },

@@ -7,7 +7,7 @@ import { GraphQLError, gql, subscribe } from "./graphql.js";
 import { LIVE_JOB_STATUSES, describeError, h, jobProgress, notice, time, toast } from "./ui.js";
 
 const LOOKUP_FIELDS = ["customerClass", "itemClass", "postingClass", "reasonCodeSubaccount", "taxCategoryId", "warehouseId"];
-const FIELDS = `orderSyncMode createNewProducts customerIdSource stockItemIdSource salesOrderType orderNumberPrefix ${LOOKUP_FIELDS.join(" ")}`;
+const FIELDS = `orderSyncMode createNewProducts useStoreNumberAsOrderNbr customerIdSource stockItemIdSource salesOrderType orderNumberPrefix ${LOOKUP_FIELDS.join(" ")}`;
 const LISTS = `lookups {
   customerClasses { id description } itemClasses { id description } postingClasses { id description }
   subaccounts { id description } taxCategories { id description } warehouses { id description }
@@ -75,6 +75,11 @@ export async function render({ main, onCleanup, signal }) {
     ),
     salesOrderType: textField("salesOrderType", "Sales order type", "The Acumatica order type of the Sales Orders the bridge creates, such as SO.", { maxlength: "2", required: true, class: "input-short" }),
     orderNumberPrefix: textField("orderNumberPrefix", "Order number prefix", "Put before the store's order number in the Sales Order's customer order and external reference, such as XC-. Leave empty for none.", { maxlength: "10", class: "input-short" }),
+    useStoreNumberAsOrderNbr: checkbox(
+      "useStoreNumberAsOrderNbr",
+      "Use the store order number as the Sales Order number",
+      "Sends the prefix and the store's order number as the Sales Order's number (OrderNbr). Turn it on only when the sales order type above is numbered manually in Acumatica; when off, Acumatica numbers the order.",
+    ),
     customerIdSource: selectField("customerIdSource", "Customer ID", [
       ["EMAIL", "Email"],
       ["PHONE", "Phone"],
@@ -87,7 +92,7 @@ export async function render({ main, onCleanup, signal }) {
     "section",
     { class: "card settings-section", "aria-labelledby": "sync-options-title", id: "data-sync-options" },
     h("h2", { id: "sync-options-title" }, "Data Sync Options"),
-    ["orderSyncMode", "createNewProducts", "salesOrderType", "orderNumberPrefix"].map((n) => controls[n].el),
+    ["orderSyncMode", "createNewProducts", "salesOrderType", "orderNumberPrefix", "useStoreNumberAsOrderNbr"].map((n) => controls[n].el),
   );
   const listsPart = h("div", { id: "acumatica-lists" });
   const configSection = h(

@@ -54,6 +54,12 @@ export function syncBadge(status) {
   return h("span", { class: `badge badge-${s.tone}`, "data-sync-status": status }, s.label);
 }
 
+/** "SO 000012": the Sales Order's type and number, once the order is linked; else null. */
+export function salesOrderLabel(sync) {
+  if (!sync?.salesOrderNbr) return null;
+  return [sync.salesOrderType, sync.salesOrderNbr].filter(Boolean).join(" ");
+}
+
 export function paymentBadge(status) {
   return h(
     "span",
@@ -190,11 +196,20 @@ export function jobBadge(status) {
   return h("span", { class: `badge badge-${s.tone}`, "data-job-status": status }, s.label);
 }
 
-/** A job's progress: a <progress> bar with "done of total" and the step's message. */
-export function jobProgress(progress, id) {
+/**
+ * A job's progress: a <progress> bar with "done of total" and the step's message. With a
+ * `unit` ("orders"), it counts things ("3 of 10 orders") instead of steps.
+ */
+export function jobProgress(progress, id, unit = null) {
   if (!progress) return null;
   const { done, total, message } = progress;
-  const label = total ? `Step ${Math.min(done, total)} of ${total}` : `${done} done`;
+  const label = unit
+    ? total
+      ? `${Math.min(done, total)} of ${total} ${unit}`
+      : `${done} ${unit}`
+    : total
+      ? `Step ${Math.min(done, total)} of ${total}`
+      : `${done} done`;
   return h(
     "div",
     { class: "job-progress", id },

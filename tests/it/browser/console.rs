@@ -192,12 +192,14 @@ async fn orders_list_pages_filters_and_searches() {
     assert_eq!(
         first_row,
         [
+            "",
             "#1027",
             "Feb 1, 2026, 00:27",
             "bob@example.org",
             "$526.00",
             "Paid",
-            "Not synced"
+            "Not synced",
+            "—"
         ]
     );
     b.screenshot("list").await;
@@ -389,6 +391,9 @@ async fn settings_saved_from_the_form_survive_a_reload() {
     b.click("#setting-orderSyncMode-MANUAL_ONLY").await;
     b.wait_for("#savebar:not([hidden])").await;
     b.click("#setting-createNewProducts").await;
+    b.wait_text("#useStoreNumberAsOrderNbr-hint", "numbered manually")
+        .await;
+    b.click("label[for=setting-useStoreNumberAsOrderNbr]").await;
     b.select("#setting-customerIdSource", "PHONE").await;
     b.type_into("#setting-orderNumberPrefix", "XC-").await;
     // Inline validation: a one-letter order type is refused before it reaches the API.
@@ -413,14 +418,14 @@ async fn settings_saved_from_the_form_survive_a_reload() {
 
     let saved = s
         .data(
-            "{ settings { orderSyncMode createNewProducts customerIdSource salesOrderType orderNumberPrefix } }",
+            "{ settings { orderSyncMode createNewProducts useStoreNumberAsOrderNbr customerIdSource salesOrderType orderNumberPrefix } }",
             json!({}),
         )
         .await;
     assert_eq!(
         saved["settings"],
-        json!({"orderSyncMode": "MANUAL_ONLY", "createNewProducts": true, "customerIdSource": "PHONE",
-               "salesOrderType": "IN", "orderNumberPrefix": "XC-"})
+        json!({"orderSyncMode": "MANUAL_ONLY", "createNewProducts": true, "useStoreNumberAsOrderNbr": true,
+               "customerIdSource": "PHONE", "salesOrderType": "IN", "orderNumberPrefix": "XC-"})
     );
 
     b.client.refresh().await.unwrap();
@@ -430,12 +435,13 @@ async fn settings_saved_from_the_form_survive_a_reload() {
         .js(
             "const q = s => document.querySelector(s);
              return [q('#setting-orderSyncMode-MANUAL_ONLY').checked, q('#setting-createNewProducts').checked,
+                     q('#setting-useStoreNumberAsOrderNbr').checked,
                      q('#setting-customerIdSource').value, q('#setting-salesOrderType').value,
                      q('#setting-orderNumberPrefix').value, q('#savebar').hidden]",
             vec![],
         )
         .await;
-    assert_eq!(form, json!([true, true, "PHONE", "IN", "XC-", true]));
+    assert_eq!(form, json!([true, true, true, "PHONE", "IN", "XC-", true]));
 
     // Clearing the prefix saves null; Discard puts back what is saved.
     b.type_into("#setting-orderNumberPrefix", "").await;

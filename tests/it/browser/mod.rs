@@ -4,6 +4,8 @@
 
 mod acumatica;
 mod console;
+mod store;
+mod sync;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
