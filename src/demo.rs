@@ -18,8 +18,13 @@ use crate::domain::raw::{RawDateTime, RawDecimal};
 use crate::domain::secret::Secret;
 use crate::sim::acumatica::{CLIENT_ID, CLIENT_SECRET, PASSWORD, SimConfig, Simulator, USERNAME};
 
-pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
+pub async fn run(mut config: ServeConfig) -> anyhow::Result<()> {
     crate::init_crypto();
+    // The simulator has no license limit: at the default 60 requests a minute the samples
+    // would take a minute to settle.
+    if config.acumatica_max_rpm == 60 {
+        config.acumatica_max_rpm = 1200;
+    }
     let sim = Simulator::start(SimConfig::default())
         .await
         .map_err(|e| anyhow::anyhow!("cannot start the simulator: {e}"))?;

@@ -104,7 +104,7 @@ impl Connection {
             Some(4),
             Some("Loading classes, tax categories and warehouses".into()),
         );
-        if let Err(e) = lookups::refresh(self, &client).await {
+        if let Err(e) = lookups::refresh(self, &client, |_, _| {}).await {
             // Connected all the same; the lists come with a retried REFRESH_LOOKUPS job.
             tracing::warn!(error = %e, "cannot load the lookups yet");
             let _ = self.refresh_lookups().await;
@@ -174,7 +174,9 @@ impl Connection {
             Err(e) => return Outcome::not_ready(wake::CONNECTED, e.to_string()),
         };
         ctx.progress(0, Some(5), Some("Reading lists from Acumatica".into()));
-        match lookups::refresh(self, &client).await {
+        let progress =
+            |done: u32, list: &str| ctx.progress(done, Some(5), Some(format!("Read the {list}")));
+        match lookups::refresh(self, &client, progress).await {
             Ok(()) => Outcome::Done,
             Err(e) if ends_session(&e) => {
                 self.session_ended(generation, &e.to_string()).await;

@@ -48,9 +48,11 @@ fn sorted(mut v: Vec<LookupOption>) -> Vec<LookupOption> {
     v
 }
 
+/// Reads the five lists, calling `progress(done, name)` after each, and stores them.
 pub(super) async fn refresh(
     connection: &Connection,
     client: &Client,
+    progress: impl Fn(u32, &str),
 ) -> Result<(), acumatica::Error> {
     let mut unavailable = vec![];
     let customer_classes: Vec<CustomerClass> = read(
@@ -60,6 +62,7 @@ pub(super) async fn refresh(
         "customerClasses",
     )
     .await?;
+    progress(1, "customer classes");
     let item_classes: Vec<ItemClass> = read(
         client,
         &["ClassID", "Description", "PostingClass"],
@@ -67,6 +70,7 @@ pub(super) async fn refresh(
         "itemClasses",
     )
     .await?;
+    progress(2, "item and posting classes");
     let subaccounts: Vec<Subaccount> = read(
         client,
         &["SubaccountCD", "Description"],
@@ -74,6 +78,7 @@ pub(super) async fn refresh(
         "subaccounts",
     )
     .await?;
+    progress(3, "subaccounts");
     let tax_categories: Vec<TaxCategory> = read(
         client,
         &["TaxCategoryID", "Description"],
@@ -81,6 +86,7 @@ pub(super) async fn refresh(
         "taxCategories",
     )
     .await?;
+    progress(4, "tax categories");
     let warehouses: Vec<Warehouse> = read(
         client,
         &["WarehouseID", "Description"],
@@ -88,6 +94,7 @@ pub(super) async fn refresh(
         "warehouses",
     )
     .await?;
+    progress(5, "warehouses");
     let posting: BTreeSet<String> = item_classes
         .iter()
         .filter_map(|c| c.posting_class.clone())
