@@ -14,7 +14,7 @@ use acumatica_bridge::sim::acumatica::RunningSim;
 use crate::common::{DataDir, Options, RECORD_ORDER, Service, order_input, sim_with_tokens};
 use crate::sync::sales_orders_for;
 
-const ORDERS: usize = 200;
+const ORDERS: usize = 300;
 
 fn input(i: usize) -> serde_json::Value {
     let mut o = order_input(&format!("F{i:04}"), "PAID");
