@@ -465,3 +465,65 @@ async fn profile_id_creates_the_customer_under_that_id_or_remembers_a_renumbered
         "no second customer for one profile"
     );
 }
+
+/// An unanswered create is looked up before any new one, and two Sales Orders found for one
+/// store order fail the sync naming both (never a third).
+#[tokio::test]
+async fn an_unanswered_create_is_looked_up_and_two_found_fail_naming_both() {
+    use acumatica_bridge::acumatica::{Client, PutMode, Query, SalesOrder, SalesOrderDetail};
+    let sim = sim_with_tokens(3600).await;
+    let mut options = crate::common::Options::default();
+    options
+        .env
+        .retain(|(k, _)| k != "BRIDGE_AMBIGUOUS_RECHECK_DELAY_MS");
+    options
+        .env
+        .push(("BRIDGE_AMBIGUOUS_RECHECK_DELAY_MS".into(), "1500".into()));
+    let s = Service::start_with(crate::common::DataDir::new(), options).await;
+    assert_eq!(s.connect_to(&sim).await["status"], "SUCCEEDED");
+    // Every write is saved, then answered too late (after the bridge's 1 s timeout).
+    sim.update_faults(|f| f.stall_writes_ms = Some(1300));
+    record(&s, order_input("9901", "PAID")).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sales_orders_for(&sim, "9901").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stalled create never arrived"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    sim.update_faults(|f| f.stall_writes_ms = None);
+    // Meanwhile somebody (or a request that waited in Acumatica's queue) adds a second one.
+    let client = Client::new(sim.client_config()).unwrap();
+    let customer = sales_orders_for(&sim, "9901")[0]["CustomerID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = SalesOrder {
+        order_type: Some("SO".into()),
+        customer_id: Some(customer),
+        customer_order: Some("9901".into()),
+        details: Some(vec![SalesOrderDetail {
+            inventory_id: Some("AALEGO500".into()),
+            order_qty: Some(1.into()),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    };
+    client
+        .put(&second, PutMode::Upsert, &Query::new())
+        .await
+        .unwrap();
+    let o = settled(&s, "9901").await;
+    assert_eq!(o["sync"]["status"], "FAILED", "{o:#}");
+    let error = o["sync"]["lastError"].as_str().unwrap().to_owned();
+    let numbers: Vec<String> = sales_orders_for(&sim, "9901")
+        .iter()
+        .map(|so| so["OrderNbr"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(numbers.len(), 2, "never a third");
+    assert!(
+        numbers.iter().all(|n| error.contains(n.as_str())),
+        "{error} names {numbers:?}"
+    );
+}
