@@ -527,3 +527,32 @@ async fn an_unanswered_create_is_looked_up_and_two_found_fail_naming_both() {
         "{error} names {numbers:?}"
     );
 }
+
+/// During an outage sync jobs wait without using up attempts, and run when Acumatica answers
+/// again (woken by the bridge's probe, not by polling jobs).
+#[tokio::test]
+async fn an_outage_is_waited_out_without_using_attempts() {
+    let (s, sim) = connected().await;
+    sim.go_offline().await;
+    record(&s, order_input("9801", "PAID")).await;
+    let q = "{ order(number: \"9801\") { sync { status jobs { status attempts waitingFor } } } }";
+    let waiting = s
+        .wait_for(q, |d| {
+            d["order"]["sync"]["jobs"][0]["waitingFor"].is_string()
+        })
+        .await;
+    let job = &waiting["order"]["sync"]["jobs"][0];
+    assert_eq!(job["status"], "QUEUED", "{waiting:#}");
+    assert_eq!(job["attempts"], 0, "an outage uses no attempt");
+    assert!(
+        job["waitingFor"].as_str().unwrap().contains("reachable"),
+        "{job}"
+    );
+    assert_eq!(waiting["order"]["sync"]["status"], "QUEUED");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    sim.go_online().await.unwrap();
+    let o = settled(&s, "9801").await;
+    assert_eq!(o["sync"]["status"], "SYNCED", "{o:#}");
+    assert_eq!(o["sync"]["jobs"][0]["attempts"], 1);
+    assert_eq!(sales_orders_for(&sim, "9801").len(), 1);
+}

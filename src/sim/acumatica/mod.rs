@@ -111,32 +111,56 @@ impl Simulator {
             .merge(control::router())
             .fallback(api::handle)
             .with_state(shared.clone());
+        let addr = listener.local_addr()?;
         Ok(RunningSim {
-            server: Server::spawn(listener, app, "Acumatica simulator")?,
+            server: Mutex::new(Some(Server::spawn(listener, app.clone(), NAME)?)),
+            addr,
+            app,
             shared,
         })
     }
 }
 
+const NAME: &str = "Acumatica simulator";
+
 /// A running simulator. Dropping it stops the server.
 pub struct RunningSim {
-    server: Server,
+    /// `None` while offline.
+    server: Mutex<Option<Server>>,
+    addr: SocketAddr,
+    app: Router,
     shared: Arc<Shared>,
 }
 
 impl RunningSim {
     pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
+        self.addr
+    }
+
+    /// An outage: stops listening (connections are refused), keeping every record and token.
+    pub async fn go_offline(&self) {
+        let server = self.server.lock().expect("server").take();
+        if let Some(server) = server {
+            server.shutdown().await;
+        }
+    }
+
+    /// The end of an outage: listens again on the same address, with the same state.
+    pub async fn go_online(&self) -> std::io::Result<()> {
+        let listener = tokio::net::TcpListener::bind(self.addr).await?;
+        let server = Server::spawn(listener, self.app.clone(), NAME)?;
+        *self.server.lock().expect("server") = Some(server);
+        Ok(())
     }
 
     /// The site root, e.g. `http://127.0.0.1:9000`.
     pub fn root_url(&self) -> String {
-        format!("http://{}", self.server.addr())
+        format!("http://{}", self.addr)
     }
 
     /// The Base URL with the tenant, e.g. `http://127.0.0.1:9000/t/Company`.
     pub fn base_url(&self) -> String {
-        format!("http://{}/t/{TENANT}", self.server.addr())
+        format!("http://{}/t/{TENANT}", self.addr)
     }
 
     /// Client settings for this simulator with its demo credentials, the Default/24.200.001
@@ -224,7 +248,7 @@ impl RunningSim {
 
     /// Stops the server and waits for it to finish (requests that stall forever are dropped).
     pub async fn shutdown(self) {
-        self.server.shutdown().await;
+        self.go_offline().await;
     }
 }
 
