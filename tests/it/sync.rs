@@ -556,3 +556,35 @@ async fn an_outage_is_waited_out_without_using_attempts() {
     assert_eq!(o["sync"]["jobs"][0]["attempts"], 1);
     assert_eq!(sales_orders_for(&sim, "9801").len(), 1);
 }
+
+#[tokio::test]
+async fn subscribers_follow_an_orders_sync_state() {
+    let (s, _sim) = connected().await;
+    let mut ws = s.ws(Some(&s.token)).await;
+    assert_eq!(ws.next().await["type"], "connection_ack");
+    ws.subscribe(
+        "o",
+        r#"subscription { orderUpdates(number: "9701") { sync { status salesOrderNbr } } }"#,
+        json!({}),
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    record(&s, order_input("9701", "PAID")).await;
+    let mut seen = vec![];
+    while seen.last().map(String::as_str) != Some("SYNCED") {
+        let m = ws.next().await;
+        let sync = &m["payload"]["data"]["orderUpdates"]["sync"];
+        let status = sync["status"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{m}"))
+            .to_owned();
+        if status == "SYNCED" {
+            assert!(sync["salesOrderNbr"].is_string(), "{m}");
+        }
+        if seen.last() != Some(&status) {
+            seen.push(status);
+        }
+    }
+    assert_eq!(seen.first().map(String::as_str), Some("QUEUED"), "{seen:?}");
+    assert!(seen.contains(&"SYNCING".to_owned()), "{seen:?}");
+}
