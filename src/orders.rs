@@ -6,8 +6,8 @@
 //! sled transaction, and [`Orders::record`] answers only once the change is on disk.
 //!
 //! Recording is also where automatic sync starts: in AUTOMATIC_AFTER_PAYMENT mode, an order
-//! recorded as PAID (or moved to PAID) that never had a sync job gets its SYNC_ORDER job in
-//! the same transaction, so an answer means the job exists. [`Orders::request_sync`] does the
+//! recorded as PAID (or moved to PAID) that is not synced and has no sync on its way gets its
+//! SYNC_ORDER job in the same transaction, so an answer means the job exists. [`Orders::request_sync`] does the
 //! same on demand, and [`Orders::mirror_job`] keeps each order's sync status in step with its
 //! job (QUEUED and RETRY_SCHEDULED → QUEUED, RUNNING → SYNCING, SUCCEEDED → SYNCED, FAILED and
 //! CANCELED → FAILED). The job itself is run by [`crate::sync`].
@@ -212,7 +212,10 @@ impl Orders {
                     Some(o) => (o.updated(new.clone(), now), Recorded::Updated),
                 };
                 let becomes_paid = !was_paid && next.data.payment_status == PaymentStatus::Paid;
-                if automatic && becomes_paid && next.sync.job_ids.is_empty() {
+                // Once per order: never for one synced or with a sync on its way; again for
+                // one whose automatic sync was canceled when it stopped being paid.
+                let idle = matches!(next.sync.status, SyncStatus::NotSynced | SyncStatus::Failed);
+                if automatic && becomes_paid && idle && next.sync.sales_order_nbr.is_none() {
                     let pushed = q.push(&sync_job(&number, true))?;
                     next.sync.status = SyncStatus::Queued;
                     next.sync.job_ids.push(pushed.job.id.to_string());

@@ -230,6 +230,12 @@ async fn an_order_refunded_while_its_automatic_sync_waited_is_not_sent() {
         "{o:#}"
     );
     assert!(sales_orders_for(&sim, "3101").is_empty());
+    // Paid again: the automatic sync starts again.
+    record(&s, order_input("3101", "PAID")).await;
+    let o = settled(&s, "3101").await;
+    assert_eq!(o["sync"]["status"], "SYNCED", "{o:#}");
+    assert_eq!(o["sync"]["jobs"].as_array().unwrap().len(), 2);
+    assert_eq!(sales_orders_for(&sim, "3101").len(), 1);
 }
 
 #[tokio::test]
