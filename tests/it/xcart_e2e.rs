@@ -11,7 +11,6 @@ use crate::common::{DataDir, sim_with_tokens};
 use crate::xcart::{connect_store, start_in, wait_orders, xsim};
 
 #[tokio::test]
-
 async fn orders_placed_in_x_cart_arrive_in_acumatica_exactly_once() {
     let acumatica = sim_with_tokens(3600).await;
     let store = xsim(true).await;
