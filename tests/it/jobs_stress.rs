@@ -67,22 +67,20 @@ fn running_count(jobs: &Jobs) -> usize {
 
 /// The handler of the stress kinds: progress twice, the second right before returning; job
 /// `n % 7 == 0` panics on its first attempt, `n % 5 == 0` fails transiently on its first.
-fn stress_handler(ctx: JobContext) -> impl std::future::Future<Output = Outcome> {
-    async move {
-        let n: u64 = ctx.payload().unwrap_or(0);
-        ctx.progress(0, Some(2), Some("start".into()));
-        tokio::task::yield_now().await;
-        if ctx.attempt() == 1 && n.is_multiple_of(7) {
-            ctx.progress(1, Some(2), None);
-            panic!("boom {n}");
-        }
-        if ctx.attempt() == 1 && n.is_multiple_of(5) {
-            ctx.progress(1, Some(2), None);
-            return Outcome::transient("once");
-        }
-        ctx.progress(2, Some(2), Some("done".into()));
-        Outcome::Done
+async fn stress_handler(ctx: JobContext) -> Outcome {
+    let n: u64 = ctx.payload().unwrap_or(0);
+    ctx.progress(0, Some(2), Some("start".into()));
+    tokio::task::yield_now().await;
+    if ctx.attempt() == 1 && n.is_multiple_of(7) {
+        ctx.progress(1, Some(2), None);
+        panic!("boom {n}");
     }
+    if ctx.attempt() == 1 && n.is_multiple_of(5) {
+        ctx.progress(1, Some(2), None);
+        return Outcome::transient("once");
+    }
+    ctx.progress(2, Some(2), Some("done".into()));
+    Outcome::Done
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -107,8 +105,18 @@ async fn jobs_stress_progress_right_before_return_never_leaves_running() {
             let mut ids = vec![];
             for i in 0..75u64 {
                 let n = p * 1000 + i;
-                let k = if i % 3 == 0 { "T_STRESS_B" } else { "T_STRESS_A" };
-                ids.push(jobs.push(NewJob::new(kind(k), json!(n))).await.unwrap().job.id);
+                let k = if i % 3 == 0 {
+                    "T_STRESS_B"
+                } else {
+                    "T_STRESS_A"
+                };
+                ids.push(
+                    jobs.push(NewJob::new(kind(k), json!(n)))
+                        .await
+                        .unwrap()
+                        .job
+                        .id,
+                );
             }
             ids
         }));
