@@ -10,6 +10,10 @@
 //!   applies them ([`super::outcome::settle`]); one flush for the batch. `Lock` needs no
 //!   write: the claim already made the job RUNNING.
 //! - `reenqueue_abandoned` gives back claimed jobs that never started (shutdown).
+//! - claims are made under the backend's lease ([`Lease`]): a RUNNING job whose lease is
+//!   gone (the worker's stream was dropped, handlers and undrained acks with it, e.g. after
+//!   an error from `fetch_next` or `handle_events`, which ends an apalis worker) is given
+//!   back by [`Jobs::requeue_orphans`].
 //! - pick-up without polling: when a fetch finds nothing, [`SledBackend`] sleeps on the
 //!   kind's `Notify` (pushes, retries and wakes notify it) or until the kind's next
 //!   scheduled retry is due, whichever comes first. sled's `watch_prefix` is not used: a
@@ -37,6 +41,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use super::outcome::{Finished, Outcome};
+use super::queue::{Holder, Lease};
 use super::record::{JobKind, JobRecord, NewJob};
 use super::{Jobs, JobsError};
 
@@ -51,6 +56,8 @@ pub struct SledPersistence {
     kind: JobKind,
     concurrency: usize,
     next_due: Arc<Mutex<Option<DateTime<Utc>>>>,
+    /// The lease of the [`SledBackend`] this belongs to: jobs are claimed under it.
+    lease: Holder,
 }
 
 fn task_of(job: JobRecord) -> Task<Value> {
@@ -83,7 +90,10 @@ impl Persistence for SledPersistence {
 
     async fn fetch_next(&mut self, worker: &WorkerContext) -> Result<Vec<Task<Value>>, JobsError> {
         let limit = self.concurrency.saturating_sub(worker.task_count()).max(1);
-        let (claimed, next_due) = self.jobs.queue().claim(&self.kind, limit, worker.name())?;
+        let (claimed, next_due) =
+            self.jobs
+                .queue()
+                .claim_for(&self.kind, limit, worker.name(), &self.lease)?;
         *self.next_due.lock().expect("next_due") = next_due;
         if !claimed.is_empty() {
             self.jobs.store().flush().await?;
@@ -112,6 +122,8 @@ impl Persistence for SledPersistence {
         events: Vec<TaskEvent<Value>>,
         _: &WorkerContext,
     ) -> Result<(), JobsError> {
+        #[cfg(test)]
+        self.jobs.injected_fault()?;
         let mut changed = vec![];
         for event in events {
             let TaskEvent::Complete(result) = event else {
@@ -153,8 +165,14 @@ impl Persistence for SledPersistence {
 }
 
 /// The apalis backend of one kind's queue.
+///
+/// It owns the [`Lease`] its jobs are claimed under. apalis' worker keeps the backend and the
+/// futures of the handlers it runs in one stream; when that stream is dropped (the worker
+/// stopped, or failed on a backend error and dropped its handlers mid-run), the lease goes
+/// with it, and [`Jobs::requeue_orphans`] gives the jobs it still held back.
 pub struct SledBackend {
     persisted: Persisted<SledPersistence>,
+    _lease: Lease,
     notify: Arc<Notify>,
     next_due: Arc<Mutex<Option<DateTime<Utc>>>>,
     wait: Option<BoxFuture<'static, ()>>,
@@ -166,13 +184,16 @@ impl SledBackend {
     pub fn new(jobs: Jobs, kind: JobKind, concurrency: usize) -> SledBackend {
         let next_due = Arc::new(Mutex::new(None));
         let notify = jobs.notify_of(&kind);
+        let lease = Lease::new();
         SledBackend {
             persisted: Persisted::new(SledPersistence {
                 jobs,
                 kind,
                 concurrency,
                 next_due: next_due.clone(),
+                lease: lease.holder(),
             }),
+            _lease: lease,
             notify,
             next_due,
             wait: None,

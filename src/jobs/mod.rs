@@ -21,8 +21,13 @@
 //!   commit order right after each change (for mirrors such as an order's sync status).
 //!
 //! Guarantees: at-least-once. A job RUNNING when the process died is runnable again at the
-//! next start, with its interrupted attempt recorded and counted. Handlers must be safe to
-//! run again. Events are published right after the change commits, in commit order, and
+//! next start, with its interrupted attempt recorded and counted. In a running process, a
+//! job is RUNNING only while the worker that claimed it lives (it runs the handler or holds
+//! the outcome on its way to disk): apalis ends a worker on any backend error, dropping its
+//! handlers, so each worker runs under a supervisor that gives the jobs it held back (same
+//! as at recovery) and starts a new one; a periodic sweep does the same as a safety net
+//! ([`Jobs::requeue_orphans`]). A change hook that panics is logged and does not stop the
+//! worker. Handlers must be safe to run again. Events are published right after the change commits, in commit order, and
 //! before its fsync; an answer to a caller (push, retry, cancel) comes after the fsync.
 
 pub mod backend;
@@ -33,6 +38,7 @@ pub mod record;
 pub mod worker;
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -89,6 +95,9 @@ pub struct JobsConfig {
     /// How long a graceful shutdown waits for running handlers before leaving them to
     /// recovery at the next start.
     pub shutdown_grace: Duration,
+    /// How often RUNNING jobs that no live worker holds any more are given back
+    /// ([`Jobs::requeue_orphans`]); a worker that stops also does it at once.
+    pub orphan_sweep: Duration,
 }
 
 impl JobsConfig {
@@ -98,6 +107,7 @@ impl JobsConfig {
             retry_base_delay,
             retention: Duration::from_secs(168 * 3600),
             shutdown_grace: Duration::from_secs(10),
+            orphan_sweep: Duration::from_secs(30),
         }
     }
 }
@@ -143,6 +153,9 @@ struct Inner {
     specs: Mutex<Vec<(KindSpec, Arc<dyn Handler>)>>,
     workers: Mutex<Option<worker::Running>>,
     running: AtomicBool,
+    /// Tests: how many of the next `handle_events` calls fail (a backend error).
+    #[cfg(test)]
+    fail_events: AtomicU64,
 }
 
 impl Jobs {
@@ -156,7 +169,17 @@ impl Jobs {
             let hooks = hooks.clone();
             Arc::new(move |j: &JobRecord| {
                 for hook in hooks.read().expect("hooks").iter() {
-                    hook(j);
+                    // The change is committed: a hook that panics must neither keep it from
+                    // the other hooks nor unwind into the worker that made it (which would
+                    // stop, dropping the handlers it runs).
+                    if std::panic::catch_unwind(AssertUnwindSafe(|| hook(j))).is_err() {
+                        tracing::error!(
+                            job = j.id,
+                            kind = %j.kind,
+                            status = %j.status,
+                            "a job change hook panicked; the change stands"
+                        );
+                    }
                 }
                 bus.publish(j.clone());
             })
@@ -177,6 +200,8 @@ impl Jobs {
                 specs: Mutex::default(),
                 workers: Mutex::default(),
                 running: AtomicBool::new(false),
+                #[cfg(test)]
+                fail_events: AtomicU64::new(0),
             }),
         };
         let recovered = jobs.inner.queue.recover()?;
@@ -240,6 +265,7 @@ impl Jobs {
         *self.inner.workers.lock().expect("workers") = Some(running);
         self.inner.running.store(true, Ordering::SeqCst);
         self.spawn_retention();
+        self.spawn_orphan_sweep();
         Ok(())
     }
 
@@ -472,6 +498,48 @@ impl Jobs {
         });
     }
 
+    fn spawn_orphan_sweep(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        let every = self
+            .inner
+            .config
+            .orphan_sweep
+            .max(Duration::from_millis(10));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(inner) = weak.upgrade() else { return };
+                let jobs = Jobs { inner };
+                if !jobs.is_running() {
+                    return;
+                }
+                if let Err(e) = jobs.requeue_orphans().await {
+                    tracing::warn!(error = %e, "sweeping orphaned jobs failed");
+                }
+            }
+        });
+    }
+
+    /// Gives back the RUNNING jobs that no live worker of this process holds any more (their
+    /// worker stopped or failed, and its handlers with it): each attempt is closed as
+    /// interrupted and counts, and the job is runnable again (FAILED at its last attempt).
+    /// Returns how many. A worker that stops calls it; a periodic sweep (`orphan_sweep`)
+    /// calls it too, as a safety net.
+    pub async fn requeue_orphans(&self) -> Result<usize, JobsError> {
+        let orphans = self.inner.queue.requeue_orphans()?;
+        if orphans.is_empty() {
+            return Ok(0);
+        }
+        self.inner.store.flush().await?;
+        tracing::warn!(
+            jobs = orphans.len(),
+            ids = ?orphans.iter().map(|j| j.id).collect::<Vec<_>>(),
+            "gave back jobs left RUNNING by a job worker that stopped"
+        );
+        self.kick(&orphans);
+        Ok(orphans.len())
+    }
+
     /// Makes every job parked on `condition` (see [`wake`]) runnable at once. Jobs whose
     /// handler is running meanwhile and ends `NotReady` are not parked either.
     pub async fn wake(&self, condition: &str) -> Result<usize, JobsError> {
@@ -510,6 +578,21 @@ impl Jobs {
 
     pub(crate) fn kick_all(&self, changed: &[JobRecord]) {
         self.kick(changed)
+    }
+
+    /// Tests: makes the next `n` event batches of the workers fail.
+    #[cfg(test)]
+    pub(crate) fn fail_events(&self, n: u64) {
+        self.inner.fail_events.store(n, Ordering::SeqCst);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn injected_fault(&self) -> Result<(), JobsError> {
+        let left = &self.inner.fail_events;
+        match left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)) {
+            Ok(_) => Err(JobsError::Conflict("injected backend fault".into())),
+            Err(_) => Ok(()),
+        }
     }
 
     /// Max attempts of new jobs of `kind`.

@@ -17,7 +17,7 @@
 //! Nothing here flushes: callers flush (group commit) before they answer or publish.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use chrono::{DateTime, TimeZone, Utc};
 use sled::Transactional;
@@ -276,8 +276,60 @@ impl<'a> JobTx<'a> {
     }
 }
 
+/// A RUNNING job whose attempt was cut short (`error` says how): the attempt is closed and
+/// counts; the job is QUEUED again, FAILED if that was its last attempt, or CANCELED if its
+/// cancellation was asked.
+fn interrupted(job: &JobRecord, now: DateTime<Utc>, error: &str) -> JobRecord {
+    let mut next = job.clone();
+    next.updated_at = now;
+    next.run_at = Some(now);
+    next.waiting_for = None;
+    if let Some(a) = next.open_attempt_mut() {
+        a.finished_at = Some(now);
+        a.error = Some(error.into());
+    }
+    next.last_error = Some(error.into());
+    next.lock_by = None;
+    if next.cancel_requested {
+        next.status = JobStatus::Canceled;
+        next.run_at = None;
+    } else if next.attempts >= next.max_attempts {
+        next.status = JobStatus::Failed;
+        next.run_at = None;
+    } else {
+        next.status = JobStatus::Queued;
+    }
+    next.cancel_requested = false;
+    next
+}
+
 /// Called with every record a committed transaction wrote, in commit order.
 pub type Publish = Arc<dyn Fn(&JobRecord) + Send + Sync>;
+
+/// What a worker claims jobs under: while it lives, the jobs it claimed are its own (their
+/// handler runs, or their outcome is on its way back); once dropped (the worker's stream is
+/// gone, and with it every handler it ran), [`Queue::requeue_orphans`] gives them back.
+#[derive(Debug, Default)]
+pub struct Lease(Arc<()>);
+
+impl Lease {
+    pub fn new() -> Lease {
+        Lease::default()
+    }
+    pub fn holder(&self) -> Holder {
+        Holder(Arc::downgrade(&self.0))
+    }
+}
+
+/// A weak handle on a [`Lease`], to claim with (cheap to clone; does not keep it alive).
+#[derive(Debug, Clone, Default)]
+pub struct Holder(Weak<()>);
+
+impl Holder {
+    fn is_live(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}
 
 /// The two job trees of the store.
 #[derive(Clone)]
@@ -287,6 +339,10 @@ pub struct Queue {
     /// Held across each transaction and the publishing of what it wrote, so that events
     /// come out in commit order (a job's QUEUED never after its RUNNING).
     seq: Arc<Mutex<()>>,
+    /// The jobs this process claimed and has not finished or released yet, each with the
+    /// lease of the worker that claimed it. Locked before `seq` (claim, sweep), so that a
+    /// sweep never sees a claim committed but not yet recorded here.
+    held: Arc<Mutex<HashMap<u64, Holder>>>,
     publish: Publish,
 }
 
@@ -296,8 +352,13 @@ impl Queue {
             jobs: store.raw_tree(trees::JOBS)?,
             index: store.raw_tree(trees::JOBS_INDEX)?,
             seq: Arc::default(),
+            held: Arc::default(),
             publish,
         })
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Holder>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Runs `f` in one transaction over the job trees; returns its result and every record
@@ -346,12 +407,26 @@ impl Queue {
 
     /// Claims up to `limit` due jobs of `kind` for `worker`: RUNNING, one more attempt, an
     /// open history entry. Also returns when the next not-yet-due job of the kind is due.
+    /// The claims are held by no lease: see [`Queue::claim_for`].
     pub fn claim(
         &self,
         kind: &JobKind,
         limit: usize,
         worker: &str,
     ) -> Result<(Vec<JobRecord>, Option<DateTime<Utc>>), JobsError> {
+        self.claim_for(kind, limit, worker, &Holder::default())
+    }
+
+    /// [`Queue::claim`] for the worker holding `lease`: its claims stay its own while the
+    /// lease lives (a sweep leaves them alone), and are orphans once it is dropped.
+    pub fn claim_for(
+        &self,
+        kind: &JobKind,
+        limit: usize,
+        worker: &str,
+        lease: &Holder,
+    ) -> Result<(Vec<JobRecord>, Option<DateTime<Utc>>), JobsError> {
+        let mut held = self.held();
         let now = Utc::now();
         let now_ms = now.timestamp_millis().max(0) as u64;
         let mut due = vec![];
@@ -394,6 +469,9 @@ impl Queue {
                 });
                 tx.put(Some(&job), &next)
             })?;
+            for j in &changed {
+                held.insert(j.id, lease.clone());
+            }
             claimed.extend(changed);
         }
         Ok((claimed, next_due))
@@ -408,6 +486,7 @@ impl Queue {
         backoff: &Backoff,
         woke: bool,
     ) -> Result<Option<JobRecord>, JobsError> {
+        let mut held = self.held();
         let (_, changed) = self.tx(&Limits::default(), |tx| {
             let Some(job) = tx.get(id)? else {
                 return Ok(());
@@ -417,11 +496,13 @@ impl Queue {
             }
             tx.put(Some(&job), &settle(&job, outcome, tx.now, backoff, woke))
         })?;
+        held.remove(&id);
         Ok(changed.into_iter().next())
     }
 
     /// Gives a claimed job that never ran back: the claim's attempt is forgotten.
     pub fn release(&self, id: u64) -> Result<Option<JobRecord>, JobsError> {
+        let mut held = self.held();
         let (_, changed) = self.tx(&Limits::default(), |tx| {
             let Some(job) = tx.get(id)? else {
                 return Ok(());
@@ -440,6 +521,7 @@ impl Queue {
             next.updated_at = tx.now;
             tx.put(Some(&job), &next)
         })?;
+        held.remove(&id);
         Ok(changed.into_iter().next())
     }
 
@@ -461,30 +543,54 @@ impl Queue {
                 let Some(job) = tx.get(id)? else {
                     return Ok(());
                 };
-                let mut next = job.clone();
-                next.updated_at = tx.now;
-                next.run_at = Some(tx.now);
-                next.waiting_for = None;
-                if job.status == JobStatus::Running {
-                    let error = "interrupted: the bridge stopped while this attempt ran";
-                    if let Some(a) = next.open_attempt_mut() {
-                        a.finished_at = Some(tx.now);
-                        a.error = Some(error.into());
-                    }
-                    next.last_error = Some(error.into());
-                    next.lock_by = None;
-                    if next.cancel_requested {
-                        next.status = JobStatus::Canceled;
-                        next.run_at = None;
-                    } else if next.attempts >= next.max_attempts {
-                        next.status = JobStatus::Failed;
-                        next.run_at = None;
-                    } else {
-                        next.status = JobStatus::Queued;
-                    }
-                    next.cancel_requested = false;
-                }
+                let next = if job.status == JobStatus::Running {
+                    interrupted(
+                        &job,
+                        tx.now,
+                        "interrupted: the bridge stopped while this attempt ran",
+                    )
+                } else {
+                    let mut next = job.clone();
+                    next.updated_at = tx.now;
+                    next.run_at = Some(tx.now);
+                    next.waiting_for = None;
+                    next
+                };
                 tx.put(Some(&job), &next)
+            })?;
+            out.extend(changed);
+        }
+        self.held().clear();
+        Ok(out)
+    }
+
+    /// In a running process: RUNNING jobs whose claim no live worker holds (the worker that
+    /// claimed them stopped or failed, dropping their handlers and any outcome not yet
+    /// written) are given back like at recovery: the attempt is closed as interrupted and
+    /// counts; the job is runnable again, or FAILED if that was its last attempt. Jobs whose
+    /// worker lives are left alone, whether their handler still runs or its outcome is on
+    /// its way back.
+    pub fn requeue_orphans(&self) -> Result<Vec<JobRecord>, JobsError> {
+        let mut held = self.held();
+        held.retain(|_, h| h.is_live());
+        let mut ids = vec![];
+        for entry in self.index.scan_prefix(b"x") {
+            let id = tail_u64(&entry?.0, 0);
+            if !held.contains_key(&id) {
+                ids.push(id);
+            }
+        }
+        let mut out = vec![];
+        for id in ids {
+            let (_, changed) = self.tx(&Limits::default(), |tx| {
+                let Some(job) = tx.get(id)? else {
+                    return Ok(());
+                };
+                if job.status != JobStatus::Running {
+                    return Ok(());
+                }
+                let error = "interrupted: its worker stopped while this attempt ran";
+                tx.put(Some(&job), &interrupted(&job, tx.now, error))
             })?;
             out.extend(changed);
         }

@@ -12,6 +12,7 @@ mod crash;
 mod demo;
 mod jobs;
 mod jobs_api;
+mod jobs_stress;
 mod orders;
 mod restart;
 mod schema;
