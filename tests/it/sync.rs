@@ -594,3 +594,38 @@ async fn subscribers_follow_an_orders_sync_state() {
     assert_eq!(seen.first().map(String::as_str), Some("QUEUED"), "{seen:?}");
     assert!(seen.contains(&"SYNCING".to_owned()), "{seen:?}");
 }
+
+/// The customer map is a hint: when Acumatica refuses the remembered customer (deleted there),
+/// the sync forgets it, looks again, and creates the customer anew.
+#[tokio::test]
+async fn a_customer_deleted_in_acumatica_is_forgotten_and_created_again() {
+    let (s, sim) = connected().await;
+    record(
+        &s,
+        with_email(order_input("9601", "PAID"), "gone@example.com"),
+    )
+    .await;
+    let first = settled(&s, "9601").await["sync"]["customerId"].clone();
+    assert!(first.is_string());
+    let http = reqwest::Client::new();
+    let deleted = http
+        .delete(format!("{}/_sim/records/Customer", sim.root_url()))
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success());
+    record(
+        &s,
+        with_email(order_input("9602", "PAID"), "gone@example.com"),
+    )
+    .await;
+    let o = settled(&s, "9602").await;
+    assert_eq!(o["sync"]["status"], "SYNCED", "{o:#}");
+    assert_eq!(
+        o["sync"]["jobs"][0]["attempts"], 2,
+        "one refused attempt, then the retry: {o:#}"
+    );
+    let customers = sim.customers();
+    assert_eq!(customers.len(), 1, "created again");
+    assert_eq!(o["sync"]["customerId"], customers[0]["CustomerID"]);
+}
