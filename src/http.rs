@@ -215,6 +215,7 @@ const CONSOLE: &[(&str, &str, &str)] = &[
     ("settings.js", JS, include_str!("../web/settings.js")),
     ("connection.js", JS, include_str!("../web/connection.js")),
     ("store.js", JS, include_str!("../web/store.js")),
+    ("follow.js", JS, include_str!("../web/follow.js")),
     ("jobs.js", JS, include_str!("../web/jobs.js")),
     ("job.js", JS, include_str!("../web/job.js")),
 ];

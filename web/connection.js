@@ -4,6 +4,7 @@
 // jobUpdates(kind: CONNECT). Below it, the X-Cart store's section (store.js).
 
 import { GraphQLError, gql, subscribe } from "./graphql.js";
+import { followJobs } from "./follow.js";
 import { renderStore } from "./store.js";
 import {
   LIVE_JOB_STATUSES,
@@ -17,7 +18,7 @@ import {
 } from "./ui.js";
 
 const CONNECTION_FIELDS = `status baseUrl tenant username clientId endpointName endpointVersion connectedAt tokenExpiresAt lastError`;
-const JOB_FIELDS = `id kind status attempts maxAttempts lastError nextRunAt progress { done total message }`;
+const JOB_FIELDS = `id kind status attempts maxAttempts lastError nextRunAt updatedAt progress { done total message }`;
 
 const LOAD = `query Connection {
   connection { ${CONNECTION_FIELDS} }
@@ -106,13 +107,9 @@ export async function render({ main, onCleanup, signal }) {
   });
 
   let connection = null;
-  let job = null; // the CONNECT job followed
-  let jobDone = false; // its end was reported
   const form = connectForm(onSubmit);
 
   const showJob = (j) => {
-    if (!j || (job && j.id !== job.id)) return;
-    job = j;
     const running = LIVE_JOB_STATUSES.includes(j.status);
     form.busy(running);
     if (running) {
@@ -136,8 +133,9 @@ export async function render({ main, onCleanup, signal }) {
       return;
     }
     progressSlot.replaceChildren();
-    if (jobDone) return;
-    jobDone = true;
+  };
+
+  const showEnd = (j) => {
     if (j.status === "SUCCEEDED") {
       form.clearSecrets();
       messages.replaceChildren(
@@ -172,7 +170,7 @@ export async function render({ main, onCleanup, signal }) {
     } else {
       form.prefill(c);
       const reason =
-        c.lastError && !messages.childElementCount && !job?.status?.match(/QUEUED|RUNNING|RETRY/)
+        c.lastError && !messages.childElementCount && !connectJob.running()
           ? notice("error", `The connection failed: ${c.lastError}`)
           : null;
       if (reason) messages.replaceChildren(reason);
@@ -189,26 +187,13 @@ export async function render({ main, onCleanup, signal }) {
     }
   }
 
-  async function followJob(id) {
-    try {
-      const data = await gql(JOB, { id });
-      if (!signal.aborted) showJob(data.job);
-    } catch (e) {
-      if (!signal.aborted) messages.replaceChildren(notice("error", `The connect job could not be read: ${describeError(e)}`));
-    }
-  }
-
   async function onSubmit(input) {
     messages.replaceChildren();
     form.busy(true);
     try {
       const data = await gql(CONNECT, { input });
       if (signal.aborted) return;
-      job = data.connect;
-      jobDone = false;
-      showJob(data.connect);
-      // The job may have moved on before the subscription saw it: read it once more.
-      followJob(data.connect.id);
+      connectJob.start(data.connect);
     } catch (err) {
       if (signal.aborted) return;
       form.busy(false);
@@ -237,7 +222,7 @@ export async function render({ main, onCleanup, signal }) {
     try {
       const data = await gql(RESET);
       if (signal.aborted) return;
-      job = null;
+      connectJob.forget();
       messages.replaceChildren(notice("info", "The connection was reset. Enter the password and client secret to connect again."));
       showConnection(data.resetConnection);
       toast("Connection reset.");
@@ -247,6 +232,16 @@ export async function render({ main, onCleanup, signal }) {
     }
   }
 
+  const connectJob = followJobs({
+    updates: JOB_UPDATES,
+    query: JOB,
+    signal,
+    onCleanup,
+    onChange: showJob,
+    onEnd: showEnd,
+    onError: (e) => messages.replaceChildren(notice("error", `The connect job could not be read: ${describeError(e)}`)),
+    onResync: reloadConnection,
+  });
   onCleanup(
     subscribe(CONNECTION_UPDATES, {}, {
       onData: (data) => {
@@ -255,33 +250,11 @@ export async function render({ main, onCleanup, signal }) {
       onResync: reloadConnection,
     }),
   );
-  onCleanup(
-    subscribe(JOB_UPDATES, {}, {
-      onData: (data) => {
-        if (signal.aborted) return;
-        const j = data.jobUpdates;
-        // A CONNECT job started elsewhere (another tab) is followed too.
-        if (!job || (jobDone && j.id !== job.id && LIVE_JOB_STATUSES.includes(j.status))) {
-          job = j;
-          jobDone = false;
-        }
-        showJob(j);
-      },
-      onResync: () => {
-        if (job) followJob(job.id);
-        reloadConnection();
-      },
-    }),
-  );
 
   try {
     const data = await gql(LOAD);
     if (signal.aborted) return;
-    const latest = data.jobs.edges[0]?.node;
-    if (latest && LIVE_JOB_STATUSES.includes(latest.status)) {
-      job = latest;
-      showJob(latest);
-    }
+    connectJob.adopt(data.jobs.edges[0]?.node);
     showConnection(data.connection);
   } catch (e) {
     if (!signal.aborted) messages.replaceChildren(notice("error", `The connection could not be loaded: ${describeError(e)}`));

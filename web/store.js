@@ -5,6 +5,7 @@
 // confirmation, and the "Catch up" form whose IMPORT_ORDERS job is followed live. Kept current
 // through storeConnectionUpdates and jobUpdates(kind: IMPORT_ORDERS).
 
+import { followJobs } from "./follow.js";
 import { GraphQLError, gql, subscribe } from "./graphql.js";
 import {
   LIVE_JOB_STATUSES,
@@ -110,8 +111,6 @@ export async function renderStore({ container, onCleanup, signal }) {
     ),
   );
 
-  let job = null; // the IMPORT_ORDERS job followed
-  let jobDone = false;
 
   // The status line's elements live as long as the page: each import updates the connection,
   // and a button re-created under the pointer would lose its click.
@@ -203,9 +202,6 @@ export async function renderStore({ container, onCleanup, signal }) {
   }
 
   function showJob(j) {
-    if (!j || (job && j.id !== job.id)) return;
-    if (job && job.id === j.id && Date.parse(job.updatedAt) > Date.parse(j.updatedAt)) return;
-    job = j;
     const running = LIVE_JOB_STATUSES.includes(j.status);
     catchUp.busy(running);
     if (running) {
@@ -221,10 +217,10 @@ export async function renderStore({ container, onCleanup, signal }) {
           h("p", { class: "hint" }, "Job ", h("a", { href: `#/jobs/${j.id}` }, `#${j.id}`)),
         ),
       );
-      return;
     }
-    if (jobDone) return;
-    jobDone = true;
+  }
+
+  function showEnd(j) {
     const link = h("a", { href: `#/jobs/${j.id}` }, `job #${j.id}`);
     const result =
       j.status === "SUCCEEDED"
@@ -235,25 +231,13 @@ export async function renderStore({ container, onCleanup, signal }) {
     catchUp.show(result);
   }
 
-  async function followJob(id) {
-    try {
-      const data = await gql(JOB, { id });
-      if (!signal.aborted) showJob(data.job);
-    } catch (e) {
-      if (!signal.aborted) catchUp.show(notice("error", `The import job could not be read: ${describeError(e)}`));
-    }
-  }
-
   async function onCatchUp({ since, until }) {
     catchUp.busy(true);
     catchUp.show(null);
     try {
       const data = await gql(IMPORT, { since, until });
       if (signal.aborted) return;
-      job = data.importOrders;
-      jobDone = false;
-      showJob(data.importOrders);
-      followJob(data.importOrders.id);
+      importJob.start(data.importOrders);
     } catch (err) {
       if (signal.aborted) return;
       catchUp.busy(false);
@@ -271,34 +255,22 @@ export async function renderStore({ container, onCleanup, signal }) {
       onResync: reloadStore,
     }),
   );
-  onCleanup(
-    subscribe(JOB_UPDATES, {}, {
-      onData: (data) => {
-        if (signal.aborted) return;
-        const j = data.jobUpdates;
-        // A catch-up started elsewhere is followed too.
-        if (!job || (jobDone && j.id !== job.id && LIVE_JOB_STATUSES.includes(j.status))) {
-          job = j;
-          jobDone = false;
-        }
-        showJob(j);
-      },
-      onResync: () => {
-        if (job) followJob(job.id);
-        reloadStore();
-      },
-    }),
-  );
+  const importJob = followJobs({
+    updates: JOB_UPDATES,
+    query: JOB,
+    signal,
+    onCleanup,
+    onChange: showJob,
+    onEnd: showEnd,
+    onError: (e) => catchUp.show(notice("error", `The import job could not be read: ${describeError(e)}`)),
+    onResync: reloadStore,
+  });
 
   try {
     const data = await gql(LOAD);
     if (signal.aborted) return;
     showStore(data.storeConnection);
-    const latest = data.jobs.edges[0]?.node;
-    if (latest && LIVE_JOB_STATUSES.includes(latest.status)) {
-      job = latest;
-      showJob(latest);
-    }
+    importJob.adopt(data.jobs.edges[0]?.node);
   } catch (e) {
     if (!signal.aborted) messages.replaceChildren(notice("error", `The store connection could not be loaded: ${describeError(e)}`));
   }
