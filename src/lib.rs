@@ -24,6 +24,7 @@ pub mod events;
 pub mod http;
 pub mod jobs;
 pub mod orders;
+pub mod paging;
 pub mod secrets;
 pub mod settings;
 pub mod sim;

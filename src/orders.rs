@@ -14,8 +14,6 @@
 
 use std::ops::Bound;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
@@ -25,12 +23,9 @@ use crate::domain::order::{NewOrder, Order, PaymentStatus, SyncStatus};
 use crate::domain::settings::OrderSyncMode;
 use crate::events::Bus;
 use crate::jobs::{JobKind, JobRecord, JobStatus, Jobs, JobsError, NewJob};
+use crate::paging::{self, Page};
 use crate::settings::Settings;
 use crate::store::{self, Store, StoreError, decode, encode, trees};
-
-/// Default and largest page sizes of list queries.
-pub const DEFAULT_PAGE: usize = 50;
-pub const MAX_PAGE: usize = 500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrdersError {
@@ -76,14 +71,6 @@ impl OrderFilter {
                 e.number.to_lowercase().contains(n) || e.email.to_lowercase().contains(n)
             })
     }
-}
-
-/// One page of a list.
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    pub items: Vec<(T, String)>,
-    pub has_next_page: bool,
-    pub total_count: usize,
 }
 
 /// Whether [`Orders::record`] created the order or updated it.
@@ -394,9 +381,7 @@ impl Orders {
     ) -> Result<Page<Order>, OrdersError> {
         let start = match after {
             Some(c) => Bound::Excluded(
-                URL_SAFE_NO_PAD
-                    .decode(c)
-                    .map_err(|_| OrdersError::BadCursor(c.to_owned()))?,
+                paging::key_of(c).ok_or_else(|| OrdersError::BadCursor(c.to_owned()))?,
             ),
             None => Bound::Unbounded,
         };
@@ -433,7 +418,7 @@ impl Orders {
             .filter_map(|key| {
                 let number = &key[8..];
                 let order = self.orders.get(number).ok()??;
-                Some(decode::<Order>(&order).map(|o| (o, URL_SAFE_NO_PAD.encode(&key))))
+                Some(decode::<Order>(&order).map(|o| (o, paging::cursor(&key))))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page {

@@ -218,7 +218,7 @@ impl JobsQuery {
         let first = first_of(first)?;
         let filter = lib::JobFilter::from(filter.unwrap_or_default());
         let page = state(ctx).jobs.list(first, after.as_deref(), &filter)?;
-        let end_cursor = page.items.last().map(|(_, c)| c.clone());
+        let page_info = PageInfo::of(&page);
         Ok(JobConnection {
             edges: page
                 .items
@@ -228,10 +228,7 @@ impl JobsQuery {
                     cursor,
                 })
                 .collect(),
-            page_info: PageInfo {
-                has_next_page: page.has_next_page,
-                end_cursor,
-            },
+            page_info,
             total_count: page.total_count as i32,
         })
     }

@@ -82,11 +82,11 @@ pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
 /// Checks a list's `first` argument: default 50, between 1 and 500.
 pub(crate) fn first_of(first: Option<i32>) -> ApiResult<usize> {
     match first {
-        None => Ok(crate::orders::DEFAULT_PAGE),
-        Some(n) if n >= 1 && n as usize <= crate::orders::MAX_PAGE => Ok(n as usize),
+        None => Ok(crate::paging::DEFAULT_PAGE),
+        Some(n) if n >= 1 && n as usize <= crate::paging::MAX_PAGE => Ok(n as usize),
         Some(n) => Err(ApiError::bad_input(
             "first",
-            format!("must be between 1 and {}, got {n}", crate::orders::MAX_PAGE),
+            format!("must be between 1 and {}, got {n}", crate::paging::MAX_PAGE),
         )),
     }
 }

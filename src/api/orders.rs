@@ -313,6 +313,15 @@ pub struct PageInfo {
     pub end_cursor: Option<String>,
 }
 
+impl PageInfo {
+    pub fn of<T>(page: &crate::paging::Page<T>) -> PageInfo {
+        PageInfo {
+            has_next_page: page.has_next_page,
+            end_cursor: page.end_cursor(),
+        }
+    }
+}
+
 #[derive(SimpleObject)]
 pub struct OrderEdge {
     node: Order,
@@ -347,7 +356,7 @@ impl OrdersQuery {
             search: filter.search.filter(|s| !s.trim().is_empty()),
         };
         let page = state(ctx).orders.list(first, after.as_deref(), &filter)?;
-        let end_cursor = page.items.last().map(|(_, c)| c.clone());
+        let page_info = PageInfo::of(&page);
         Ok(OrderConnection {
             edges: page
                 .items
@@ -357,10 +366,7 @@ impl OrdersQuery {
                     cursor,
                 })
                 .collect(),
-            page_info: PageInfo {
-                has_next_page: page.has_next_page,
-                end_cursor,
-            },
+            page_info,
             total_count: page.total_count as i32,
         })
     }
@@ -395,10 +401,10 @@ impl OrdersMutation {
         ctx: &Context<'_>,
         numbers: Vec<String>,
     ) -> ApiResult<Vec<super::jobs::Job>> {
-        if numbers.len() > crate::orders::MAX_PAGE {
+        if numbers.len() > crate::paging::MAX_PAGE {
             return Err(ApiError::bad_input(
                 "numbers",
-                format!("at most {} orders at once", crate::orders::MAX_PAGE),
+                format!("at most {} orders at once", crate::paging::MAX_PAGE),
             ));
         }
         let jobs = state(ctx).orders.request_sync(&numbers).await?;

@@ -43,13 +43,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use sled::transaction::TransactionalTree;
 use tokio::sync::Notify;
 
 use crate::events::Bus;
+use crate::paging::{self, Page};
 use crate::store::{Store, StoreError};
 pub use backoff::Backoff;
 pub use outcome::Outcome;
@@ -123,14 +122,6 @@ pub fn shipped_limits(default_max_attempts: u32) -> Limits {
 
 /// A callback run on every change of a job.
 pub type Hook = Arc<dyn Fn(&JobRecord) + Send + Sync>;
-
-/// One page of [`Jobs::list`].
-#[derive(Debug, Clone)]
-pub struct Page {
-    pub items: Vec<(JobRecord, String)>,
-    pub has_next_page: bool,
-    pub total_count: usize,
-}
 
 /// The job service. Cheap to clone.
 #[derive(Clone)]
@@ -366,23 +357,17 @@ impl Jobs {
         first: usize,
         after: Option<&str>,
         filter: &JobFilter,
-    ) -> Result<Page, JobsError> {
+    ) -> Result<Page<JobRecord>, JobsError> {
         let after = match after {
             Some(c) => Some(
-                URL_SAFE_NO_PAD
-                    .decode(c)
-                    .ok()
+                paging::key_of(c)
                     .and_then(|b| <[u8; 8]>::try_from(b).ok())
                     .map(u64::from_be_bytes)
                     .ok_or_else(|| JobsError::BadCursor(c.to_owned()))?,
             ),
             None => None,
         };
-        let mut page = Page {
-            items: vec![],
-            has_next_page: false,
-            total_count: 0,
-        };
+        let mut page = Page::empty();
         for job in self.inner.queue.iter_newest(filter)? {
             let job = job?;
             page.total_count += 1;
@@ -390,7 +375,7 @@ impl Jobs {
                 continue;
             }
             if page.items.len() < first {
-                let cursor = URL_SAFE_NO_PAD.encode(job.id.to_be_bytes());
+                let cursor = paging::cursor(&job.id.to_be_bytes());
                 page.items.push((job, cursor));
             } else {
                 page.has_next_page = true;
