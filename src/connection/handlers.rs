@@ -168,9 +168,8 @@ impl Connection {
     }
 
     pub(super) async fn run_refresh_lookups(&self, ctx: JobContext) -> Outcome {
-        let generation = self.generation();
-        let client = match self.client().await {
-            Ok(c) => c,
+        let (generation, client) = match self.session().await {
+            Ok(s) => (s.generation, s.client),
             Err(e) => return Outcome::not_ready(wake::CONNECTED, e.to_string()),
         };
         ctx.progress(0, Some(5), Some("Reading lists from Acumatica".into()));

@@ -83,6 +83,12 @@ struct ConnectPayload {
     generation: u64,
 }
 
+/// A live Acumatica session.
+pub struct Session {
+    pub generation: u64,
+    pub client: Client,
+}
+
 /// The connection service. Cheap to clone.
 #[derive(Clone)]
 pub struct Connection {
@@ -278,6 +284,12 @@ impl Connection {
 
     /// The shared client of the current session, or why there is none.
     pub async fn client(&self) -> Result<Client, ConnectionError> {
+        Ok(self.session().await?.client)
+    }
+
+    /// The current session: its client and the connection generation it belongs to (to say
+    /// which session ended, should it end).
+    pub async fn session(&self) -> Result<Session, ConnectionError> {
         let record = self.record()?;
         if !record.connected {
             return Err(ConnectionError::NotConnected(record.last_error));
@@ -286,7 +298,10 @@ impl Connection {
         if let Some((generation, client)) = slot.as_ref()
             && *generation == record.generation
         {
-            return Ok(client.clone());
+            return Ok(Session {
+                generation: *generation,
+                client: client.clone(),
+            });
         }
         let client = self.build_client(&record)?;
         if let (Some(access), Some(issued), Some(expires)) = (
@@ -314,7 +329,10 @@ impl Connection {
         }
         session::persist_rotations(self.clone(), record.generation, &client);
         *slot = Some((record.generation, client.clone()));
-        Ok(client)
+        Ok(Session {
+            generation: record.generation,
+            client,
+        })
     }
 
     /// Builds a client from the stored details (secrets opened here, nowhere else).
@@ -398,11 +416,6 @@ impl Connection {
     /// wakes the waiting jobs once it answers again.
     pub fn report_unreachable(&self) {
         session::probe_until_reachable(self.clone());
-    }
-
-    /// The generation of the current connection.
-    pub fn generation(&self) -> u64 {
-        self.record().map(|r| r.generation).unwrap_or_default()
     }
 
     fn changed(&self, record: &ConnectionRecord) {

@@ -57,9 +57,8 @@ impl Syncer {
                 order.data.payment_status
             )));
         }
-        let generation = self.connection.generation();
-        let client = match self.connection.client().await {
-            Ok(c) => c,
+        let (generation, client) = match self.connection.session().await {
+            Ok(s) => (s.generation, s.client),
             Err(e) => return Ok(Outcome::not_ready(wake::CONNECTED, e.to_string())),
         };
         let settings = self.settings.get().map_err(Outcome::transient)?;
