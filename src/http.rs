@@ -216,6 +216,7 @@ const CONSOLE: &[(&str, &str, &str)] = &[
     ("connection.js", JS, include_str!("../web/connection.js")),
     ("store.js", JS, include_str!("../web/store.js")),
     ("follow.js", JS, include_str!("../web/follow.js")),
+    ("form.js", JS, include_str!("../web/form.js")),
     ("jobs.js", JS, include_str!("../web/jobs.js")),
     ("job.js", JS, include_str!("../web/job.js")),
 ];

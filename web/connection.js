@@ -5,6 +5,7 @@
 
 import { GraphQLError, gql, subscribe } from "./graphql.js";
 import { followJobs } from "./follow.js";
+import { checked, field } from "./form.js";
 import { renderStore } from "./store.js";
 import {
   LIVE_JOB_STATUSES,
@@ -290,66 +291,28 @@ function detailsView(c, open) {
 
 /** The connect form with inline validation; `onSubmit(input)` gets the checked values. */
 function connectForm(onSubmit) {
-  const controls = {};
-  const fields = FIELDS.map(([name, label, attrs, hint, value]) => {
-    const id = `connect-${name}`;
-    const input = h("input", {
-      id,
+  const controls = Object.fromEntries(
+    FIELDS.map(([name, label, attrs, hint, value]) => [
       name,
-      required: true,
-      spellcheck: "false",
-      value: value ?? "",
-      "aria-describedby": `${name}-hint`,
-      ...attrs,
-    });
-    const err = h("p", { class: "field-error", id: `${name}-error`, hidden: true });
-    const setError = (msg) => {
-      err.textContent = msg ?? "";
-      err.hidden = !msg;
-      if (msg) {
-        input.setAttribute("aria-invalid", "true");
-        input.setAttribute("aria-describedby", `${name}-error ${name}-hint`);
-      } else {
-        input.removeAttribute("aria-invalid");
-        input.setAttribute("aria-describedby", `${name}-hint`);
-      }
-    };
-    controls[name] = { input, setError, hasError: () => !err.hidden };
-    return h("div", { class: "field" }, h("label", { for: id }, label), input, h("p", { class: "hint", id: `${name}-hint` }, hint), err);
-  });
+      field({ inputId: `connect-${name}`, noteId: name, name, label, hint, attrs: { required: true, value: value ?? "", ...attrs } }),
+    ]),
+  );
   const submit = h("button", { type: "submit", class: "button button-primary", id: "connect" }, "Connect");
   const el = h(
     "form",
     { class: "card settings-section", id: "connect-form", novalidate: true, "aria-labelledby": "connect-title" },
     h("h2", { id: "connect-title" }, "Connection settings"),
-    fields,
+    Object.values(controls).map((c) => c.el),
     h("div", { class: "form-actions" }, submit),
   );
-  const values = () => Object.fromEntries(Object.entries(controls).map(([n, c]) => [n, c.input.value]));
-  const validate = (only) => {
-    const errors = checkConnectForm(values());
-    for (const [name, c] of Object.entries(controls)) {
-      if (!only || only === name || c.hasError()) c.setError(errors[name]);
-    }
-    return errors;
-  };
-  el.addEventListener("input", (e) => {
-    if (controls[e.target.name]?.hasError()) validate(e.target.name);
-  });
-  el.addEventListener("change", (e) => {
-    if (controls[e.target.name] && e.target.value !== "") validate(e.target.name);
-  });
-  el.addEventListener("submit", (e) => {
-    e.preventDefault();
-    const errors = validate();
-    const first = FIELDS.map(([n]) => n).find((n) => errors[n]);
-    if (first) {
-      controls[first].input.focus();
-      return;
-    }
-    const input = Object.fromEntries(Object.entries(values()).map(([n, v]) => [n, n === "password" || n === "clientSecret" ? v : v.trim()]));
-    onSubmit(input);
-  });
+  const keepAsTyped = ["password", "clientSecret"];
+  const form = checked(
+    el,
+    controls,
+    checkConnectForm,
+    (values) => onSubmit(Object.fromEntries(Object.entries(values).map(([n, v]) => [n, keepAsTyped.includes(n) ? v : v.trim()]))),
+    { onChange: true },
+  );
   let prefilled = false;
   return {
     el,
@@ -370,19 +333,7 @@ function connectForm(onSubmit) {
       controls.password.input.value = "";
       controls.clientSecret.input.value = "";
     },
-    /** Shows the API's BAD_INPUT errors at their fields; true when one was shown. */
-    apiErrors: (fields) => {
-      let first = null;
-      for (const [path, message] of Object.entries(fields)) {
-        const name = path.replace(/^input\./, "");
-        if (controls[name]) {
-          controls[name].setError(message.charAt(0).toUpperCase() + message.slice(1));
-          first ??= name;
-        }
-      }
-      if (first) controls[first].input.focus();
-      return Boolean(first);
-    },
+    apiErrors: form.apiErrors,
     focusFirst: () => {
       const empty = Object.values(controls).find((c) => !c.input.value);
       (empty ?? controls.baseUrl).input.focus();

@@ -6,6 +6,7 @@
 // through storeConnectionUpdates and jobUpdates(kind: IMPORT_ORDERS).
 
 import { followJobs } from "./follow.js";
+import { checked, field, fieldMessage } from "./form.js";
 import { GraphQLError, gql, subscribe } from "./graphql.js";
 import {
   LIVE_JOB_STATUSES,
@@ -69,12 +70,6 @@ export function checkStoreForm(values) {
     errors.importIntervalSeconds = "A whole number of seconds from 5 to 86400 (one day).";
   }
   return errors;
-}
-
-/** An API message for a field, without the field's path it may start with, capitalised. */
-function fieldMessage(message) {
-  const text = message.replace(/^input\.\w+:\s*/, "");
-  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** "every 60 seconds", "every 5 minutes", "every 2 hours". */
@@ -337,38 +332,19 @@ function rejectedView(rejected) {
   );
 }
 
-/** One labelled input with its hint and error line; returns { el, input, setError, hasError }. */
-function field(prefix, name, label, attrs, hint) {
-  const id = `${prefix}-${name}`;
-  const input = h("input", { id, name, spellcheck: "false", "aria-describedby": `${id}-hint`, ...attrs });
-  const err = h("p", { class: "field-error", id: `${id}-error`, hidden: true });
-  const setError = (msg) => {
-    err.textContent = msg ?? "";
-    err.hidden = !msg;
-    if (msg) {
-      input.setAttribute("aria-invalid", "true");
-      input.setAttribute("aria-describedby", `${id}-error ${id}-hint`);
-    } else {
-      input.removeAttribute("aria-invalid");
-      input.setAttribute("aria-describedby", `${id}-hint`);
-    }
-  };
-  return {
-    el: h("div", { class: "field" }, h("label", { for: id }, label), input, h("p", { class: "hint", id: `${id}-hint` }, hint), err),
-    input,
-    setError,
-    hasError: () => !err.hidden,
-  };
+/** A field of the store section: ids `<prefix>-<name>` for the input, hint and error. */
+function storeField(prefix, name, label, attrs, hint) {
+  return field({ inputId: `${prefix}-${name}`, name, label, attrs, hint });
 }
 
 /** The connect form; `onSubmit(input)` gets the checked StoreConnectionInput. */
 function storeForm(onSubmit) {
   const controls = {
-    storeUrl: field("store", "storeUrl", "Store URL", { type: "url", inputmode: "url", autocomplete: "url", required: true },
+    storeUrl: storeField("store", "storeUrl", "Store URL", { type: "url", inputmode: "url", autocomplete: "url", required: true },
       "Your store's address, such as https://shop.example.com (its API lives at /api)."),
-    apiToken: field("store", "apiToken", "API token", { type: "password", autocomplete: "new-password", required: true },
+    apiToken: storeField("store", "apiToken", "API token", { type: "password", autocomplete: "new-password", required: true },
       "From the store's Settings → API; a read-only token is enough. Stored encrypted; never shown again."),
-    importIntervalSeconds: field("store", "importIntervalSeconds", "Import interval (seconds)",
+    importIntervalSeconds: storeField("store", "importIntervalSeconds", "Import interval (seconds)",
       { type: "number", min: "5", max: "86400", step: "1", inputmode: "numeric", value: String(DEFAULT_INTERVAL), class: "input-short", required: true },
       "How often the bridge fetches new and changed orders: from 5 seconds to 86400 (one day)."),
   };
@@ -380,28 +356,9 @@ function storeForm(onSubmit) {
     Object.values(controls).map((c) => c.el),
     h("div", { class: "form-actions" }, submit),
   );
-  const values = () => Object.fromEntries(Object.entries(controls).map(([n, c]) => [n, c.input.value]));
-  const validate = (only) => {
-    const errors = checkStoreForm(values());
-    for (const [name, c] of Object.entries(controls)) {
-      if (!only || only === name || c.hasError()) c.setError(errors[name]);
-    }
-    return errors;
-  };
-  el.addEventListener("input", (e) => {
-    if (controls[e.target.name]?.hasError()) validate(e.target.name);
-  });
-  el.addEventListener("submit", (e) => {
-    e.preventDefault();
-    const errors = validate();
-    const first = Object.keys(controls).find((n) => errors[n]);
-    if (first) {
-      controls[first].input.focus();
-      return;
-    }
-    const v = values();
-    onSubmit({ storeUrl: v.storeUrl.trim(), apiToken: v.apiToken, importIntervalSeconds: Number(v.importIntervalSeconds) });
-  });
+  const form = checked(el, controls, checkStoreForm, (v) =>
+    onSubmit({ storeUrl: v.storeUrl.trim(), apiToken: v.apiToken, importIntervalSeconds: Number(v.importIntervalSeconds) }),
+  );
   let prefilled = false;
   return {
     el,
@@ -422,27 +379,15 @@ function storeForm(onSubmit) {
     focusToken: () => {
       (controls.storeUrl.input.value ? controls.apiToken : controls.storeUrl).input.focus();
     },
-    /** Shows the API's BAD_INPUT errors at their fields; true when one was shown. */
-    apiErrors: (fields) => {
-      let first = null;
-      for (const [path, message] of Object.entries(fields)) {
-        const name = path.replace(/^input\./, "");
-        if (controls[name]) {
-          controls[name].setError(fieldMessage(message));
-          first ??= name;
-        }
-      }
-      if (first) controls[first].input.focus();
-      return Boolean(first);
-    },
+    apiErrors: form.apiErrors,
   };
 }
 
 /** The "Catch up" form: since / until in the browser's zone, sent as instants. */
 function catchUpForm(onSubmit) {
-  const since = field("catch-up", "since", "From", { type: "datetime-local", required: true, step: "1" },
+  const since = storeField("catch-up", "since", "From", { type: "datetime-local", required: true, step: "1" },
     "Orders placed at or after this time (your browser's time zone).");
-  const until = field("catch-up", "until", "Until", { type: "datetime-local", step: "1" },
+  const until = storeField("catch-up", "until", "Until", { type: "datetime-local", step: "1" },
     "Orders placed before this time. Leave empty for now.");
   const submit = h("button", { type: "submit", class: "button", id: "catch-up" }, "Catch up");
   const slot = h("div", { id: "catch-up-slot", "aria-live": "polite" });
