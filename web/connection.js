@@ -5,7 +5,7 @@
 
 import { GraphQLError, gql, subscribe } from "./graphql.js";
 import { followJobs } from "./follow.js";
-import { checked, field } from "./form.js";
+import { checkServiceUrl, checked, field } from "./form.js";
 import { renderStore } from "./store.js";
 import {
   LIVE_JOB_STATUSES,
@@ -55,19 +55,10 @@ export function checkConnectForm(values) {
   const raw = String(values.baseUrl ?? "").trim();
   let url = null;
   if (raw && !errors.baseUrl) {
-    try {
-      url = new URL(raw);
-    } catch {
-      errors.baseUrl = "Enter a full address, such as https://your-company.acumatica.com.";
-    }
-  }
-  if (url) {
-    const loopback = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i.test(url.hostname);
-    if (url.protocol === "http:" && !loopback) {
-      errors.baseUrl = "Use https:// (plain http is only allowed for this machine, such as http://127.0.0.1).";
-    } else if (url.protocol !== "https:" && url.protocol !== "http:") {
-      errors.baseUrl = "The Base URL must start with https://.";
-    } else if (url.username || url.password || url.search || url.hash) {
+    const checkedUrl = checkServiceUrl(raw, { what: "Base URL", example: "https://your-company.acumatica.com" });
+    url = checkedUrl.url;
+    if (checkedUrl.error) errors.baseUrl = checkedUrl.error;
+    else if (url.username || url.password || url.search || url.hash) {
       errors.baseUrl = "Leave out any user name, password, ?query or #fragment.";
     }
   }

@@ -86,3 +86,24 @@ export function checked(form, controls, check, onValid, { onChange = false } = {
     },
   };
 }
+
+/**
+ * The rule every service URL follows (as the API checks it): a full address, https unless the
+ * host is this machine. Returns { url, error } (`url` null when unreadable).
+ */
+export function checkServiceUrl(raw, { what, example }) {
+  let url;
+  try {
+    url = new URL(raw);
+  } catch {
+    return { url: null, error: `Enter a full address, such as ${example}.` };
+  }
+  const loopback = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i.test(url.hostname);
+  if (url.protocol === "http:" && !loopback) {
+    return { url, error: "Use https:// (plain http is only allowed for this machine, such as http://127.0.0.1)." };
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    return { url, error: `The ${what} must start with https://.` };
+  }
+  return { url, error: null };
+}

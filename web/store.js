@@ -6,7 +6,7 @@
 // through storeConnectionUpdates and jobUpdates(kind: IMPORT_ORDERS).
 
 import { followJobs } from "./follow.js";
-import { checked, field, fieldMessage } from "./form.js";
+import { checkServiceUrl, checked, field, fieldMessage } from "./form.js";
 import { GraphQLError, gql, subscribe } from "./graphql.js";
 import {
   LIVE_JOB_STATUSES,
@@ -49,20 +49,8 @@ export function checkStoreForm(values) {
   if (!raw) {
     errors.storeUrl = "Store URL is required.";
   } else {
-    let url = null;
-    try {
-      url = new URL(raw);
-    } catch {
-      errors.storeUrl = "Enter a full address, such as https://shop.example.com.";
-    }
-    if (url) {
-      const loopback = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i.test(url.hostname);
-      if (url.protocol === "http:" && !loopback) {
-        errors.storeUrl = "Use https:// (plain http is only allowed for this machine, such as http://127.0.0.1).";
-      } else if (url.protocol !== "https:" && url.protocol !== "http:") {
-        errors.storeUrl = "The store URL must start with https://.";
-      }
-    }
+    const { error } = checkServiceUrl(raw, { what: "store URL", example: "https://shop.example.com" });
+    if (error) errors.storeUrl = error;
   }
   if (!String(values.apiToken ?? "")) errors.apiToken = "API token is required.";
   const interval = String(values.importIntervalSeconds ?? "").trim();
