@@ -218,6 +218,11 @@ impl<'a> JobTx<'a> {
         Ok(())
     }
 
+    /// Job `id` if it is (still) RUNNING.
+    pub fn running<E: From<JobsError>>(&self, id: u64) -> TxResult<Option<JobRecord>, E> {
+        Ok(self.get(id)?.filter(|j| j.status == JobStatus::Running))
+    }
+
     /// The live job holding `key`, if any.
     pub fn live_with_key<E: From<JobsError>>(&self, key: &str) -> TxResult<Option<JobRecord>, E> {
         let Some(id) = self.index.get(unique_key(key))? else {
@@ -488,12 +493,9 @@ impl Queue {
     ) -> Result<Option<JobRecord>, JobsError> {
         let mut held = self.held();
         let (_, changed) = self.tx(&Limits::default(), |tx| {
-            let Some(job) = tx.get(id)? else {
+            let Some(job) = tx.running(id)? else {
                 return Ok(());
             };
-            if job.status != JobStatus::Running {
-                return Ok(());
-            }
             tx.put(Some(&job), &settle(&job, outcome, tx.now, backoff, woke))
         })?;
         held.remove(&id);
@@ -504,12 +506,9 @@ impl Queue {
     pub fn release(&self, id: u64) -> Result<Option<JobRecord>, JobsError> {
         let mut held = self.held();
         let (_, changed) = self.tx(&Limits::default(), |tx| {
-            let Some(job) = tx.get(id)? else {
+            let Some(job) = tx.running(id)? else {
                 return Ok(());
             };
-            if job.status != JobStatus::Running {
-                return Ok(());
-            }
             let mut next = job.clone();
             if next.open_attempt_mut().is_some() {
                 next.history.pop();
@@ -583,12 +582,9 @@ impl Queue {
         let mut out = vec![];
         for id in ids {
             let (_, changed) = self.tx(&Limits::default(), |tx| {
-                let Some(job) = tx.get(id)? else {
+                let Some(job) = tx.running(id)? else {
                     return Ok(());
                 };
-                if job.status != JobStatus::Running {
-                    return Ok(());
-                }
                 let error = "interrupted: its worker stopped while this attempt ran";
                 tx.put(Some(&job), &interrupted(&job, tx.now, error))
             })?;
@@ -700,12 +696,9 @@ impl Queue {
         progress: super::record::Progress,
     ) -> Result<Option<JobRecord>, JobsError> {
         let (_, changed) = self.tx(&Limits::default(), |tx| {
-            let Some(job) = tx.get(id)? else {
+            let Some(job) = tx.running(id)? else {
                 return Ok(());
             };
-            if job.status != JobStatus::Running {
-                return Ok(());
-            }
             let mut next = job.clone();
             next.progress = Some(progress.clone());
             next.updated_at = tx.now;
