@@ -100,6 +100,36 @@ pub struct ServeConfig {
     #[arg(long, env = "BRIDGE_MAX_BODY_BYTES", default_value_t = 1 << 20,
           value_parser = clap::value_parser!(u64).range(1024..=64 << 20), value_name = "BYTES")]
     pub max_body_bytes: u64,
+
+    /// Host names the bridge answers to besides IP addresses and `localhost` (the public
+    /// names a reverse proxy forwards; `*` for any). Comma-separated.
+    #[arg(
+        long,
+        env = "BRIDGE_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        value_name = "NAMES"
+    )]
+    pub allowed_hosts: Vec<String>,
+
+    /// Time limit of one GraphQL query over HTTP, in milliseconds (mutations run to their end).
+    #[arg(long, env = "BRIDGE_GRAPHQL_TIMEOUT_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(100..=600_000), value_name = "MS")]
+    pub graphql_timeout_ms: u64,
+
+    /// Open subscription (WebSocket) connections at once.
+    #[arg(long, env = "BRIDGE_MAX_WS_CONNECTIONS", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=10_000), value_name = "N")]
+    pub max_ws_connections: u64,
+
+    /// Running subscriptions on one WebSocket connection.
+    #[arg(long, env = "BRIDGE_MAX_SUBSCRIPTIONS", default_value_t = 32,
+          value_parser = clap::value_parser!(u64).range(1..=10_000), value_name = "N")]
+    pub max_subscriptions: u64,
+
+    /// How long a new WebSocket connection may take to send `connection_init`, in milliseconds.
+    #[arg(long, env = "BRIDGE_WS_INIT_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..=600_000), value_name = "MS")]
+    pub ws_init_timeout_ms: u64,
 }
 
 impl ServeConfig {
@@ -127,6 +157,18 @@ impl ServeConfig {
         }
         let m = <Only as clap::CommandFactory>::command().try_get_matches_from(args)?;
         Ok(Only::from_arg_matches(&m)?.c)
+    }
+    pub fn graphql_timeout(&self) -> Duration {
+        Duration::from_millis(self.graphql_timeout_ms)
+    }
+    /// The bounds of the subscription endpoint.
+    pub fn ws_limits(&self) -> crate::http::WsLimits {
+        crate::http::WsLimits {
+            max_connections: self.max_ws_connections as usize,
+            max_subscriptions: self.max_subscriptions as usize,
+            max_message_bytes: 64 << 10,
+            init_timeout: Duration::from_millis(self.ws_init_timeout_ms),
+        }
     }
     pub fn acumatica_timeout(&self) -> Duration {
         Duration::from_millis(self.acumatica_timeout_ms)

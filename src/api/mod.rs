@@ -7,6 +7,7 @@
 pub mod connection;
 pub mod error;
 pub mod jobs;
+mod limits;
 pub mod orders;
 pub mod scalars;
 pub mod settings;
@@ -46,9 +47,7 @@ pub struct Subscription(
 
 pub type BridgeSchema = Schema<Query, Mutation, Subscription>;
 
-/// Depth and complexity limits of every operation.
-pub const MAX_DEPTH: usize = 12;
-pub const MAX_COMPLEXITY: usize = 5000;
+pub use limits::{MAX_COMPLEXITY, MAX_DEPTH};
 
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(
@@ -56,13 +55,29 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
         Mutation::default(),
         Subscription::default(),
     )
-    .limit_depth(MAX_DEPTH)
-    .limit_complexity(MAX_COMPLEXITY)
+    .extension(limits::Limits)
 }
 
 /// The schema, serving `state`.
 pub fn schema(state: AppState) -> BridgeSchema {
     builder().data(state).finish()
+}
+
+/// A request's answer, and whether it reached execution (when not, its errors are request
+/// errors: the document did not parse or validate, or its variables did not coerce).
+pub struct Answer {
+    pub response: async_graphql::Response,
+    pub executed: bool,
+}
+
+/// Runs one request (query or mutation) and gives every error its `extensions.code`.
+pub async fn run(schema: &BridgeSchema, request: async_graphql::Request) -> Answer {
+    let executed = std::sync::Arc::new(limits::Executed::default());
+    let response = schema.execute(request.data(executed.clone())).await;
+    Answer {
+        response: error::tag_errors(response),
+        executed: executed.get(),
+    }
 }
 
 /// The SDL of the schema, sorted so that `schema.graphql` diffs stay stable.

@@ -1,0 +1,158 @@
+//! The HTTP server: routes, the layers every answer goes through (Host check, security
+//! headers, panic catching, body limit), and `/healthz`.
+//!
+//! | path | what |
+//! |---|---|
+//! | `GET /healthz` | 200 once the store is open and the workers run; no token |
+//! | `POST /graphql`, `GET /graphql?query=…` | GraphQL; token required for every operation ([`graphql`]) |
+//! | `GET /graphiql` | the GraphQL IDE; no token to load it |
+//! | `GET /graphql/ws` | subscriptions (graphql-transport-ws); token in connection_init ([`ws`]) |
+//! | `GET /`, `GET /assets/*` | the admin console; no token ([`console`]) |
+
+mod console;
+mod graphql;
+mod host;
+mod ws;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use serde_json::json;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::api::{self, BridgeSchema};
+use crate::app::AppState;
+
+pub use host::AllowedHosts;
+pub use ws::WsLimits;
+
+#[derive(Clone)]
+struct Http {
+    state: AppState,
+    schema: BridgeSchema,
+    ws: ws::WsGate,
+}
+
+/// The Content-Security-Policy of every answer: only the bridge's own scripts, styles and
+/// connections (the console and GraphiQL are served from the binary), never framed.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; \
+     style-src 'self'; script-src 'self'; connect-src 'self'; font-src 'self' data:; \
+     frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes as usize;
+    let hosts = AllowedHosts::new(&state.config.allowed_hosts);
+    let http = Http {
+        schema: api::schema(state.clone()),
+        ws: ws::WsGate::new(state.config.ws_limits()),
+        state,
+    };
+    Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql/ws", get(ws::upgrade))
+        .route("/healthz", get(healthz))
+        .merge(console::routes())
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .with_state(http)
+        .layer(middleware::from_fn_with_state(hosts, host::check))
+        .layer(CatchPanicLayer::custom(panicked))
+        .layer(header_layer(
+            header::CONTENT_SECURITY_POLICY,
+            CONTENT_SECURITY_POLICY,
+        ))
+        .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
+        .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
+}
+
+fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+}
+
+/// A handler that panicked: logged with a reference, answered 500 without its text.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let text = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    let reference = format!("{:016x}", rand::random::<u64>());
+    tracing::error!(%reference, panic = text, "a request handler panicked");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({"errors": [{
+            "message": format!("internal error (reference {reference})"),
+            "extensions": {"code": "INTERNAL", "reference": reference}
+        }]})),
+    )
+        .into_response()
+}
+
+async fn healthz(State(http): State<Http>) -> Response {
+    if !http.state.jobs.is_running() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "starting", "error": "the job workers are not running"})),
+        )
+            .into_response();
+    }
+    match http.state.store.flush().await {
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ok"}))).into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "error": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+/// The answer to a request without the admin token (or with a wrong one).
+fn unauthenticated() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        Json(json!({"errors": [{
+            "message": "missing or wrong admin token: send `Authorization: Bearer <token>`",
+            "extensions": {"code": "UNAUTHENTICATED"}
+        }]})),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_without_its_text() {
+        async fn boom() -> &'static str {
+            panic!("secret detail")
+        }
+        let app = Router::new()
+            .route("/", get(boom))
+            .layer(CatchPanicLayer::custom(panicked));
+        let request = axum::http::Request::get("/")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("internal error (reference "),
+            "{message}"
+        );
+        assert!(!message.contains("secret"), "{message}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "INTERNAL");
+    }
+}
