@@ -6,7 +6,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject, Subscr
 use futures::{Stream, StreamExt};
 
 use super::error::{ApiError, ApiResult};
-use super::orders::PageInfo;
+use super::page_info::PageInfo;
 use super::scalars::DateTime;
 use super::{first_of, state};
 use crate::jobs::{self as lib, JobRecord};

@@ -20,7 +20,7 @@ use async_graphql_value::{ConstValue, Value};
 /// Deepest nesting of fields in one operation.
 pub const MAX_DEPTH: usize = 12;
 /// Highest cost of one operation (see the module doc).
-pub const MAX_COMPLEXITY: u64 = 10_000;
+pub const MAX_COMPLEXITY: u64 = 25_000;
 
 /// Set when the operation started to execute (request data of [`super::run`]).
 #[derive(Default)]

@@ -9,6 +9,7 @@ pub mod error;
 pub mod jobs;
 mod limits;
 pub mod orders;
+mod page_info;
 pub mod scalars;
 pub mod settings;
 pub mod store;

@@ -4,6 +4,7 @@ use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, Subscripti
 use futures::{Stream, StreamExt};
 
 use super::error::{ApiError, ApiResult};
+use super::page_info::PageInfo;
 use super::scalars::{DateTime, Decimal};
 use super::{first_of, state};
 use crate::domain::order::{self as domain, AddressDraft, ItemDraft, OrderDraft};
@@ -305,21 +306,6 @@ pub struct OrderFilter {
     payment_status: Option<PaymentStatus>,
     /// Case-insensitive substring of the order number or email.
     search: Option<String>,
-}
-
-#[derive(SimpleObject)]
-pub struct PageInfo {
-    pub has_next_page: bool,
-    pub end_cursor: Option<String>,
-}
-
-impl PageInfo {
-    pub fn of<T>(page: &crate::paging::Page<T>) -> PageInfo {
-        PageInfo {
-            has_next_page: page.has_next_page,
-            end_cursor: page.end_cursor(),
-        }
-    }
 }
 
 #[derive(SimpleObject)]
