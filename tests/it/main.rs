@@ -10,6 +10,7 @@ mod browser;
 mod connection;
 mod crash;
 mod demo;
+mod graphql_http;
 mod jobs;
 mod jobs_api;
 mod jobs_stress;
