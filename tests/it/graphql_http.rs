@@ -50,5 +50,8 @@ async fn graphql_http_audit_has_no_must_failure_and_no_should_warning() {
         "the graphql-http audit found problems ({}):\n{report}",
         out.status
     );
-    assert!(report.contains("0 MUST failures, 0 SHOULD warnings"), "{report}");
+    assert!(
+        report.contains("0 MUST failures, 0 SHOULD warnings"),
+        "{report}"
+    );
 }
