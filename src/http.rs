@@ -49,6 +49,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/", get(console_index))
         .route("/assets/{file}", get(console_asset))
+        .route("/graphiql", get(crate::graphiql::page))
+        .route("/graphiql/assets/{file}", get(crate::graphiql::asset))
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
         .with_state(http)

@@ -21,6 +21,7 @@ pub mod connection;
 pub mod demo;
 pub mod domain;
 pub mod events;
+pub mod graphiql;
 pub mod http;
 pub mod jobs;
 pub mod orders;
