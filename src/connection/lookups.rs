@@ -104,7 +104,7 @@ pub(super) async fn refresh(
     if unavailable.iter().any(|(n, _)| n == "itemClasses") {
         unavailable.push((
             "postingClasses".into(),
-            "derived from the item classes, which Acumatica refused".into(),
+            "They come from the item classes, which Acumatica refused.".into(),
         ));
     }
     let lookups = Lookups {
@@ -155,7 +155,7 @@ pub(super) async fn refresh(
             .insert(KEY, &lookups)
             .map_err(|e| acumatica::Error::Transient {
                 reason: acumatica::TransientReason::Server,
-                message: format!("cannot store the lookups: {e}"),
+                message: format!("The lookups cannot be stored: {e}"),
                 retry_after: None,
                 ambiguous: false,
             });

@@ -14,6 +14,7 @@ mod graphql_http;
 mod jobs;
 mod jobs_api;
 mod jobs_stress;
+mod messages;
 mod money;
 mod orders;
 mod restart;
