@@ -104,7 +104,7 @@ pub(super) async fn refresh(
     if unavailable.iter().any(|(n, _)| n == "itemClasses") {
         unavailable.push((
             "postingClasses".into(),
-            "They come from the item classes, which Acumatica refused.".into(),
+            "derived from the item classes, which Acumatica refused".into(),
         ));
     }
     let lookups = Lookups {
