@@ -281,7 +281,8 @@ impl Client {
                     ..
                 }) => Err(Error::permanent(
                     PermanentReason::SessionEnded,
-                    "Acumatica refused to renew the session: the refresh token was revoked or has                      expired. Connect again (reset the connection, then connect)",
+                    "Acumatica refused to renew the session: the refresh token was revoked or has expired. \
+                     Connect again (reset the connection, then connect).",
                     status,
                 )),
                 other => other,

@@ -88,9 +88,9 @@ pub enum Error {
         /// the model-state errors of a 400.
         field_errors: Vec<FieldError>,
     },
-    #[error("not found in Acumatica: {message}")]
+    #[error("Not found in Acumatica: {message}")]
     NotFound { message: String },
-    #[error("already exists in Acumatica: {message}")]
+    #[error("Already exists in Acumatica: {message}")]
     AlreadyExists { message: String },
 }
 
@@ -214,7 +214,7 @@ pub fn from_transport(err: &reqwest::Error, op: Op) -> Error {
         reason,
         message: match reason {
             TransientReason::Timeout => format!("Acumatica did not answer in time: {message}"),
-            _ => format!("the connection to Acumatica broke: {message}"),
+            _ => format!("The connection to Acumatica broke: {message}"),
         },
         retry_after: None,
         ambiguous: op.is_write(),
@@ -264,7 +264,7 @@ pub fn from_response(status: StatusCode, headers: &HeaderMap, body: &[u8], op: O
         300..=399 => Error::permanent(
             PermanentReason::Protocol,
             format!(
-                "Acumatica answered {code} with a redirect to \"{location}\"; check the Base URL"
+                "Acumatica answered {code} with a redirect to \"{location}\": check the Base URL."
             ),
             Some(code),
         ),
@@ -304,7 +304,7 @@ pub fn from_response(status: StatusCode, headers: &HeaderMap, body: &[u8], op: O
             },
             _ => Error::permanent(
                 PermanentReason::Protocol,
-                format!("412: {summary}"),
+                format!("Acumatica answered 412: {summary}"),
                 Some(code),
             ),
         },
@@ -332,7 +332,7 @@ pub fn from_response(status: StatusCode, headers: &HeaderMap, body: &[u8], op: O
         }
         500 if exception.contains("OutcomeEntityHasErrors") && op.is_write() => {
             Error::AlreadyExists {
-                message: format!("a repeated write found the record already saved: {summary}"),
+                message: format!("A repeated write found the record already saved: {summary}"),
             }
         }
         500 if exception.contains("PXSetupNotEntered") => Error::permanent(
@@ -380,10 +380,10 @@ fn token_error(status: StatusCode, json: Option<&Value>) -> Option<Error> {
     match json.get("error").and_then(Value::as_str) {
         Some("invalid_grant") => bad(
             "Acumatica refused the sign-in (invalid_grant): wrong username or password, or the user \
-             may not use the API (no API license, locked, or due for a password change)",
+             may not use the API (no API license, locked, or due for a password change).",
         ),
         Some("invalid_client") => {
-            bad("Acumatica refused the sign-in (invalid_client): wrong client ID or client secret")
+            bad("Acumatica refused the sign-in (invalid_client): wrong client ID or client secret.")
         }
         Some(other) if status.is_client_error() => {
             let description = json
@@ -399,7 +399,7 @@ fn token_error(status: StatusCode, json: Option<&Value>) -> Option<Error> {
         _ => {
             let message = http_error_message(json);
             if message.contains("Invalid credentials") {
-                bad("Acumatica refused the sign-in: wrong username or password")
+                bad("Acumatica refused the sign-in: wrong username or password.")
             } else {
                 None
             }

@@ -1,5 +1,5 @@
 //! The Acumatica client: the bridge's only way to talk to Acumatica ERP, through its
-//! contract-based REST API (`../shared/acumatica/API-NOTES.md` describes how that API really
+//! contract-based REST API (the team's Acumatica API notes describe how that API really
 //! behaves, and this module follows it where it is odd).
 //!
 //! - [`Client`] (built from a [`ClientConfig`]) signs in with OAuth, keeps tokens fresh,

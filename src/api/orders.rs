@@ -181,6 +181,13 @@ pub struct PaymentStatusChange {
 /// A store order.
 pub struct Order(pub domain::Order);
 
+impl Order {
+    /// An amount of this order, at its currency's scale.
+    fn money(&self, amount: Option<rust_decimal::Decimal>) -> Option<Decimal> {
+        amount.map(|a| Decimal::money(a, &self.0.data.currency))
+    }
+}
+
 #[Object]
 impl Order {
     async fn number(&self) -> &str {
@@ -228,23 +235,23 @@ impl Order {
             .map(|i| OrderItem {
                 sku: i.sku.clone(),
                 name: i.name.clone(),
-                price: i.price.into(),
+                price: Decimal::money(i.price, &self.0.data.currency),
                 quantity: i.quantity,
                 warehouse_id: i.warehouse_id.clone(),
             })
             .collect()
     }
     async fn shipping_cost(&self) -> Option<Decimal> {
-        self.0.data.shipping_cost.map(Into::into)
+        self.money(self.0.data.shipping_cost)
     }
     async fn discount_total(&self) -> Option<Decimal> {
-        self.0.data.discount_total.map(Into::into)
+        self.money(self.0.data.discount_total)
     }
     async fn tax_total(&self) -> Option<Decimal> {
-        self.0.data.tax_total.map(Into::into)
+        self.money(self.0.data.tax_total)
     }
     async fn total(&self) -> Decimal {
-        self.0.data.total.into()
+        Decimal::money(self.0.data.total, &self.0.data.currency)
     }
     /// When the bridge first recorded the order.
     async fn recorded_at(&self) -> DateTime {

@@ -2,7 +2,7 @@
 //! that validation can report it as BAD_INPUT with the exact field path.
 //!
 //! - `Decimal`: a JSON string such as "12.50"; a JSON number is refused (no floating point).
-//!   Output keeps the stored scale.
+//!   Money is written at its currency's scale ([`Decimal::money`]).
 //! - `DateTime`: RFC 3339 with any offset; output is UTC with "Z".
 
 use async_graphql::{InputValueResult, Scalar, ScalarType, Value};
@@ -31,6 +31,13 @@ impl ScalarType for Decimal {
             RawDecimal::Valid(d) => Value::String(d.to_string()),
             RawDecimal::Invalid(_) => Value::Null,
         }
+    }
+}
+
+impl Decimal {
+    /// A money amount of `currency`, written at that currency's scale ("35.00" USD, "1000" JPY).
+    pub fn money(amount: rust_decimal::Decimal, currency: &str) -> Decimal {
+        crate::domain::money::at_currency_scale(amount, currency).into()
     }
 }
 

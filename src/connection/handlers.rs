@@ -48,7 +48,7 @@ impl Connection {
         };
         if record.generation != payload.generation || record.connected {
             return Outcome::permanent(
-                "superseded: the connection changed after this job was queued",
+                "Superseded: the connection changed after this job was queued.",
             );
         }
         let client = match self.build_client(&record) {
@@ -90,7 +90,9 @@ impl Connection {
             Ok(true) => {}
             Ok(false) => {
                 let _ = client.sign_out().await;
-                return Outcome::permanent("superseded: the connection changed while this job ran");
+                return Outcome::permanent(
+                    "Superseded: the connection changed while this job ran.",
+                );
             }
             Err(e) => return Outcome::transient(e),
         }

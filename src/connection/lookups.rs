@@ -155,7 +155,7 @@ pub(super) async fn refresh(
             .insert(KEY, &lookups)
             .map_err(|e| acumatica::Error::Transient {
                 reason: acumatica::TransientReason::Server,
-                message: format!("cannot store the lookups: {e}"),
+                message: format!("The lookups cannot be stored: {e}"),
                 retry_after: None,
                 ambiguous: false,
             });

@@ -10,6 +10,7 @@
 //! | `GET /`, `GET /assets/*` | the admin console; no token ([`console`]) |
 
 mod console;
+mod graphiql;
 mod graphql;
 mod host;
 mod ws;
@@ -56,6 +57,8 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
         .route("/healthz", get(healthz))
+        .route("/graphiql", get(graphiql::page))
+        .route("/graphiql/assets/{file}", get(graphiql::asset))
         .merge(console::routes())
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))

@@ -40,7 +40,7 @@ impl Syncer {
         let keys = plan::customer_keys(order, settings.customer_id_source);
         let Some(primary) = keys.first().cloned() else {
             return Err(Problem::Unmatchable(format!(
-                "the Customer ID setting is Profile ID, but order {} has no profile ID: record it with one, or change the setting",
+                "The Customer ID setting is Profile ID, but order {} has no profile ID: record it with one, or change the setting.",
                 order.number
             )));
         };
@@ -126,7 +126,7 @@ async fn find(client: &Client, key: &CustomerKey) -> Result<Option<Found>, acuma
     };
     let warnings = if ids.len() > 1 {
         vec![format!(
-            "{} Acumatica customers match {}: {}; used {first} (the first by CustomerID)",
+            "{} Acumatica customers match {}: {}. The order went to {first}, the first by CustomerID.",
             ids.len(),
             describe(key),
             ids.join(", ")
@@ -193,7 +193,7 @@ async fn create(
             }
             return Err(acumatica::Error::Transient {
                 reason: acumatica::TransientReason::Server,
-                message: "the customer exists but cannot be read yet".into(),
+                message: "The customer exists in Acumatica but cannot be read yet.".into(),
                 retry_after: None,
                 ambiguous: false,
             });
@@ -204,7 +204,7 @@ async fn create(
         .customer_id
         .ok_or_else(|| acumatica::Error::Transient {
             reason: acumatica::TransientReason::Server,
-            message: "Acumatica created the customer but answered without its CustomerID".into(),
+            message: "Acumatica created the customer but answered without its CustomerID.".into(),
             retry_after: None,
             ambiguous: true,
         })

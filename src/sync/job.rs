@@ -49,11 +49,11 @@ impl Syncer {
             .orders
             .get(number)
             .map_err(Outcome::transient)?
-            .ok_or_else(|| Outcome::permanent(format!("order {number} no longer exists")))?;
+            .ok_or_else(|| Outcome::permanent(format!("Order {number} no longer exists.")))?;
         let unpaid = request.automatic && order.data.payment_status != PaymentStatus::Paid;
         if unpaid && !order.sync.create_sent && order.sync.sales_order_nbr.is_none() {
             return Ok(Outcome::Canceled(format!(
-                "order {number} is no longer paid (payment status {:?}): nothing was sent to Acumatica",
+                "Order {number} is no longer paid (payment status {:?}): nothing was sent to Acumatica.",
                 order.data.payment_status
             )));
         }
@@ -115,7 +115,7 @@ impl Syncer {
         }
         if unpaid {
             return Ok(Outcome::Canceled(format!(
-                "order {number} is no longer paid and no Sales Order exists for it: nothing more is sent"
+                "Order {number} is no longer paid and no Sales Order exists for it: nothing more is sent."
             )));
         }
 
@@ -130,16 +130,19 @@ impl Syncer {
         match self.ensure_items(&client, &order.data, &settings).await {
             Ok(()) => {}
             Err(items::Problem::Missing(skus)) => {
-                return Ok(Outcome::Permanent(format!(
-                    "{} not in Acumatica as stock items, and \"create new products\" is off: {}. Create them in \
-                     Acumatica or turn the setting on, then retry",
-                    if skus.len() == 1 {
-                        "this SKU is"
-                    } else {
-                        "these SKUs are"
-                    },
-                    skus.join(", ")
-                )));
+                return Ok(Outcome::Permanent(if skus.len() == 1 {
+                    format!(
+                        "SKU {} is not a stock item in Acumatica and 'create new products' is off: \
+                         create it in Acumatica or turn the setting on, then retry.",
+                        skus[0]
+                    )
+                } else {
+                    format!(
+                        "SKUs {} are not stock items in Acumatica and 'create new products' is off: \
+                         create them in Acumatica or turn the setting on, then retry.",
+                        skus.join(", ")
+                    )
+                }));
             }
             Err(items::Problem::Acumatica(e)) => return Err(self.failed(&e, generation).await),
         }
@@ -311,8 +314,8 @@ fn two_found(number: &str, a: &SalesOrder, b: &SalesOrder) -> Outcome {
         )
     };
     Outcome::Permanent(format!(
-        "two Sales Orders exist in Acumatica for store order {number}: {} and {}. Cancel the extra one in \
-         Acumatica, then retry this job",
+        "Two Sales Orders exist in Acumatica for store order {number}: {} and {}. Cancel the extra one in \
+         Acumatica, then retry this job.",
         name(a),
         name(b)
     ))

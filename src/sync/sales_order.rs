@@ -133,7 +133,7 @@ pub fn compare_totals(order: &NewOrder, saved: &SalesOrder) -> Vec<String> {
         && (theirs - lines).abs() > money::cent()
     {
         warnings.push(format!(
-            "Acumatica's line total {theirs} differs from the store's {lines} (after discount)"
+            "Acumatica's line total {theirs} differs from the store's {lines} (after discount)."
         ));
     }
     let freight = order.shipping_cost.unwrap_or_default();
@@ -147,7 +147,7 @@ pub fn compare_totals(order: &NewOrder, saved: &SalesOrder) -> Vec<String> {
         && (theirs - freight).abs() > money::cent()
     {
         warnings.push(format!(
-            "Acumatica's freight {theirs} differs from the store's shipping cost {freight}"
+            "Acumatica's freight {theirs} differs from the store's shipping cost {freight}."
         ));
     }
     warnings

@@ -1,5 +1,5 @@
 //! What X-Cart 5.5+'s API Platform API sends for orders (`OrderOutput`, snake_case), as far as
-//! the bridge reads it (`../shared/xcart/NOTES.md` §2.2). Unknown fields are ignored, so that
+//! the bridge reads it (the team's X-Cart notes, §2.2). Unknown fields are ignored, so that
 //! modules adding keys (`used_coupons`, …) or the Hydra `@id`/`@type` keys do not matter.
 //!
 //! Money is read exactly: X-Cart sends JSON numbers (`56.08`), which are taken from the raw

@@ -315,13 +315,13 @@ async fn periodic_import(last_renew_filters: bool) {
     assert_eq!(n2["paymentStatus"], "AUTHORIZED");
     assert_eq!(
         n2["items"][0],
-        json!({"sku": "AALEGO500", "name": "Lego", "price": "30.0", "quantity": 2}),
-        "money keeps the digits X-Cart sent"
+        json!({"sku": "AALEGO500", "name": "Lego", "price": "30.00", "quantity": 2}),
+        "money is written at the currency's scale, whatever digits X-Cart sent"
     );
     assert_eq!(n2["items"][1]["price"], "4.99");
     assert_eq!(n2["shippingCost"], "8.75", "handling goes to shipping");
-    assert_eq!(n2["discountTotal"], "5.0");
-    assert_eq!(n2["taxTotal"], "3.6", "included VAT stays out");
+    assert_eq!(n2["discountTotal"], "5.00");
+    assert_eq!(n2["taxTotal"], "3.60", "included VAT stays out");
     assert_eq!(n2["total"], "72.34");
     assert_eq!(n2["billingAddress"]["state"], "Illinois");
     assert_eq!(n2["billingAddress"]["postalCode"], "62701");

@@ -1,6 +1,6 @@
 //! The Acumatica simulator: an axum server that behaves like an Acumatica instance as far as
-//! the bridge's client uses it, including where the real API is odd (`../shared/acumatica/
-//! API-NOTES.md`): not-found as a 500, unknown fields silently dropped, 422 bodies that are the
+//! the bridge's client uses it, including where the real API is odd (the team's Acumatica API
+//! notes): not-found as a 500, unknown fields silently dropped, 422 bodies that are the
 //! entity with `error`s, refresh tokens that rotate, lines repriced unless `ManualPrice`.
 //!
 //! Run it with `acumatica-bridge sim`, or in-process from tests with [`Simulator::start`],

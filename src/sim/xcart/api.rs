@@ -1,5 +1,5 @@
-//! The simulated X-Cart 5.5+ REST API (API Platform), as `../shared/xcart/NOTES.md` §2.2
-//! describes it:
+//! The simulated X-Cart 5.5+ REST API (API Platform), as the team's X-Cart notes (§2.2)
+//! describe it:
 //!
 //! - `GET /api/orders` (also `.json`, `.jsonld`): paging `page` (from 1; below 1 is a 400)
 //!   and `itemsPerPage` (default 30, capped at 100), `pagination=false`; filters

@@ -1,7 +1,7 @@
-//! The committed fixture `src/acumatica/schema_fields.json` against the official schemas in
-//! `../shared/acumatica/` (or `$ACUMATICA_SCHEMA_DIR`), and the typed entities against the
-//! fixture. Regenerate the fixture with `scripts/schema-fields.py` or
-//! `cargo test --test it regenerate_schema_fields -- --ignored`.
+//! The committed fixture `src/acumatica/schema_fields.json` against the official schemas (the
+//! extracts of Acumatica's published files in `tests/data/acumatica/`, see its `SOURCE.md`), and
+//! the typed entities against the fixture. Regenerate the fixture with `scripts/schema-fields.py`
+//! or `cargo test --test it regenerate_schema_fields -- --ignored`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -32,9 +32,7 @@ const TYPES: &[&str] = &[
 ];
 
 fn schema_dir() -> PathBuf {
-    std::env::var_os("ACUMATICA_SCHEMA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/acumatica"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/acumatica")
 }
 
 fn load(version: &str) -> Value {
@@ -46,8 +44,8 @@ fn load(version: &str) -> Value {
     let path = schema_dir().join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "cannot read the official Acumatica schema {} ({e}). The field-name check needs Acumatica's \
-             published endpoint schemas; put them there or point ACUMATICA_SCHEMA_DIR at their folder.",
+            "cannot read the official Acumatica schema {} ({e}); it is part of the repository \
+             (tests/data/acumatica/SOURCE.md says how to write it again)",
             path.display()
         )
     });
@@ -144,7 +142,7 @@ fn schema_fields_match_official_schema() {
 }
 
 #[test]
-#[ignore = "writes src/acumatica/schema_fields.json from ../shared/acumatica"]
+#[ignore = "writes src/acumatica/schema_fields.json from tests/data/acumatica"]
 fn regenerate_schema_fields() {
     let text = serde_json::to_string_pretty(&derive()).unwrap();
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/acumatica/schema_fields.json");

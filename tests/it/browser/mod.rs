@@ -4,6 +4,7 @@
 
 mod acumatica;
 mod console;
+mod graphiql;
 mod store;
 mod sync;
 
@@ -114,6 +115,8 @@ impl Browser {
                     "--disable-background-networking",
                     "--disable-component-update",
                     "--disable-quic",
+                    // No host but this machine: a page that loads anything from elsewhere breaks.
+                    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
                     "--disable-sync",
                     "--disable-extensions",
                     "--no-first-run",
