@@ -153,7 +153,16 @@ pub async fn handle(
                 Method::GET if keys.is_empty() => list(&shared, version, entity, &query),
                 Method::GET => get(&shared, version, entity, keys, &query),
                 Method::PUT if keys.is_empty() => {
-                    put(&shared, version, entity, &headers, &body, &query, &faults).await
+                    put(
+                        shared.clone(),
+                        version,
+                        entity,
+                        &headers,
+                        &body,
+                        &query,
+                        &faults,
+                    )
+                    .await
                 }
                 _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
             }
@@ -273,7 +282,7 @@ fn get(shared: &Shared, version: &str, entity: &str, keys: &[&str], q: &Params) 
 }
 
 async fn put(
-    shared: &Shared,
+    shared: Arc<Shared>,
     version: &str,
     entity: &str,
     headers: &HeaderMap,
@@ -301,15 +310,25 @@ async fn put(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim() == "*")
     };
-    let outcome = {
-        let mut s = shared.lock();
-        rules::put(
-            &mut s,
-            entity,
-            input,
-            star(header::IF_NONE_MATCH),
-            star(header::IF_MATCH),
-        )
+    let (if_none_match, if_match) = (star(header::IF_NONE_MATCH), star(header::IF_MATCH));
+    let save = {
+        let (shared, entity) = (shared.clone(), entity.to_string());
+        move || rules::put(&mut shared.lock(), &entity, input, if_none_match, if_match)
+    };
+    let outcome = match faults.delay_commit_ms {
+        // "Hold then commit": the save goes on even when the client hangs up meanwhile, as a
+        // server's does.
+        Some(ms) => {
+            let held = tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                save()
+            });
+            match held.await {
+                Ok(outcome) => outcome,
+                Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            }
+        }
+        None => save(),
     };
     match outcome {
         Ok(saved) => {

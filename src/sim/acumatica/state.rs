@@ -23,6 +23,9 @@ pub struct Faults {
     pub token_lifetime_secs: u64,
     /// "Commit then stall": a PUT is saved, then answered only after this delay.
     pub stall_writes_ms: Option<u64>,
+    /// "Hold then commit": a PUT is saved only after this delay (and saved even when the
+    /// client hung up meanwhile), then answered.
+    pub delay_commit_ms: Option<u64>,
     /// "Commit then stall" for good: a PUT is saved and never answered.
     pub stall_writes_forever: bool,
     /// Share (0.0–1.0) of saved PUTs that stall as set above (1.0: every one).
@@ -47,6 +50,7 @@ impl Default for Faults {
             retry_after_secs: None,
             token_lifetime_secs: 3600,
             stall_writes_ms: None,
+            delay_commit_ms: None,
             stall_writes_forever: false,
             stall_rate: 1.0,
             manual_order_numbers: false,
