@@ -128,8 +128,8 @@ impl Error {
     }
 
     /// True when a failed write may nevertheless have been applied (timeout after sending, a
-    /// connection dropped mid-answer, a gateway error): look the record up before writing
-    /// again. False means the write was definitely not applied.
+    /// connection dropped mid-answer, any 5xx but Acumatica's known business errors): look
+    /// the record up before writing again. False means the write was definitely not applied.
     pub fn is_ambiguous(&self) -> bool {
         matches!(
             self,
@@ -354,8 +354,8 @@ pub fn from_response(status: StatusCode, headers: &HeaderMap, body: &[u8], op: O
             reason: TransientReason::Server,
             message: format!("Acumatica failed ({code}): {summary}"),
             retry_after: retry_after(headers),
-            // A gateway error may hide a write that went on behind it.
-            ambiguous: op.is_write() && matches!(code, 502 | 504),
+            // Any 5xx may come after the write was saved (by the instance, or behind a proxy).
+            ambiguous: op.is_write(),
         },
         _ => Error::permanent(
             PermanentReason::Protocol,
@@ -604,9 +604,14 @@ mod tests {
             }
         }
         let e = classify(500, &business("System.Exception"), WRITE);
+        assert!(e.is_transient() && e.is_ambiguous(), "a write may be saved");
+        let e = classify(500, &business("System.Exception"), Op::Read);
         assert!(e.is_transient() && !e.is_ambiguous());
         assert!(classify(503, "busy", Op::Read).is_transient());
-        assert!(classify(504, "", WRITE).is_ambiguous());
+        for code in [500, 502, 503, 504] {
+            assert!(classify(code, "", WRITE).is_ambiguous(), "{code}");
+            assert!(classify(code, "", INSERT).is_ambiguous(), "{code}");
+        }
     }
 
     #[test]

@@ -113,3 +113,38 @@ async fn a_kill_during_a_create_that_commits_later_leaves_one_sales_order() {
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(o["sync"]["salesOrderNbr"], found[0]["OrderNbr"]);
 }
+
+/// Acumatica (or a proxy in front of it) saves each record, then answers a plain 500: the
+/// Sales Order, the new customer and the new stock item each exist once.
+#[tokio::test]
+async fn a_500_after_the_save_is_looked_up_and_never_written_twice() {
+    let (s, sim) = crate::sync::connected().await;
+    s.data(SAVE, json!({"input": {"createNewProducts": true}}))
+        .await;
+    // The Sales Order of a known customer with known items.
+    record(&s, order_input("3001", "PAID")).await;
+    assert_eq!(settled(&s, "3001").await["sync"]["status"], "SYNCED");
+    sim.update_faults(|f| f.commit_then_500 = 1);
+    record(&s, order_input("3002", "PAID")).await;
+    let o = settled(&s, "3002").await;
+    assert_eq!(o["sync"]["status"], "SYNCED", "{o:#}");
+    assert_eq!(sales_orders_for(&sim, "3002").len(), 1);
+
+    // A new customer and a new item, each saved and answered 500 once.
+    let customers = sim.customers().len();
+    let items = sim.stock_items().len();
+    let mut input = order_input("3003", "PAID");
+    input["email"] = json!("new.buyer@example.com");
+    input["phone"] = json!(null);
+    input["profileId"] = json!(null);
+    input["items"] = json!([{"sku": "NEWSKU500", "name": "New", "price": "10.00", "quantity": 1}]);
+    input["total"] = json!("13.50");
+    input["taxTotal"] = json!(null);
+    sim.update_faults(|f| f.commit_then_500 = 3);
+    record(&s, input).await;
+    let o = settled(&s, "3003").await;
+    assert_eq!(o["sync"]["status"], "SYNCED", "{o:#}");
+    assert_eq!(sim.customers().len(), customers + 1, "one new customer");
+    assert_eq!(sim.stock_items().len(), items + 1, "one new stock item");
+    assert_eq!(sales_orders_for(&sim, "3003").len(), 1);
+}

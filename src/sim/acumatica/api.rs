@@ -332,6 +332,13 @@ async fn put(
     };
     match outcome {
         Ok(saved) => {
+            if take_one(&mut shared.lock().faults.commit_then_500) {
+                return http_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Simulated server error after the record was saved.",
+                    "System.Exception",
+                );
+            }
             let stall = rand::thread_rng().r#gen::<f64>() < faults.stall_rate;
             if stall && faults.stall_writes_forever {
                 std::future::pending::<()>().await;
@@ -365,6 +372,13 @@ async fn put(
             )
         }
     }
+}
+
+/// Uses up one of a fault's remaining count; true when there was one.
+fn take_one(count: &mut u32) -> bool {
+    let some = *count > 0;
+    *count = count.saturating_sub(1);
+    some
 }
 
 fn token(shared: &Shared, body: &[u8]) -> Response {

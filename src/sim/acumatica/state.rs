@@ -26,6 +26,8 @@ pub struct Faults {
     /// "Hold then commit": a PUT is saved only after this delay (and saved even when the
     /// client hung up meanwhile), then answered.
     pub delay_commit_ms: Option<u64>,
+    /// "Commit then fail": the next this many saved PUTs are answered with a plain 500.
+    pub commit_then_500: u32,
     /// "Commit then stall" for good: a PUT is saved and never answered.
     pub stall_writes_forever: bool,
     /// Share (0.0–1.0) of saved PUTs that stall as set above (1.0: every one).
@@ -51,6 +53,7 @@ impl Default for Faults {
             token_lifetime_secs: 3600,
             stall_writes_ms: None,
             delay_commit_ms: None,
+            commit_then_500: 0,
             stall_writes_forever: false,
             stall_rate: 1.0,
             manual_order_numbers: false,
