@@ -36,6 +36,19 @@ pub fn outcome_of(e: &acumatica::Error) -> Outcome {
     }
 }
 
+/// Which form of the Base URL the client signed in at, for the connect job's steps.
+fn base_url_form(client: &Client) -> String {
+    let used = client.base_url();
+    match (client.configured_base_url().tenant(), used.tenant()) {
+        (Some(_), Some(t)) => format!("at {} (the /t/{t} form)", used.as_str()),
+        (Some(t), None) => format!(
+            "at the site root {} (the /t/{t} form is not served there)",
+            used.as_str()
+        ),
+        _ => format!("at {}", used.as_str()),
+    }
+}
+
 impl Connection {
     pub(super) async fn run_connect(&self, ctx: JobContext) -> Outcome {
         let payload: ConnectPayload = match ctx.payload() {
@@ -68,7 +81,12 @@ impl Connection {
                     .await;
             }
         };
-        ctx.progress(2, Some(4), Some("Checking the API endpoint".into()));
+        let form = base_url_form(&client);
+        ctx.progress(
+            2,
+            Some(4),
+            Some(format!("Signed in {form}; checking the API endpoint")),
+        );
         if let Err(e) = client.check_endpoint().await {
             return self
                 .connect_failed(payload.generation, outcome_of(&e))
@@ -109,6 +127,7 @@ impl Connection {
             tracing::warn!(error = %e, "cannot load the lookups yet");
             let _ = self.refresh_lookups().await;
         }
+        ctx.progress(4, Some(4), Some(format!("Connected {form}")));
         Outcome::Done
     }
 

@@ -57,6 +57,7 @@ pub async fn handle(
     {
         ["identity", "connect", "token"] => "token".to_string(),
         ["entity", "auth", "logout"] => "logout".to_string(),
+        ["identity", "connect", "revocation"] => "revocation".to_string(),
         ["entity"] => "endpoints".to_string(),
         ["entity", _, _, entity, ..] => entity.to_string(),
         _ => "other".to_string(),
@@ -68,7 +69,7 @@ pub async fn handle(
     };
     let _in_flight = InFlight(shared.clone());
     if tenant.is_some() && !shared.config.tenant_paths {
-        return not_found();
+        return not_served(shared.config.not_served);
     }
     if let Some(t) = &tenant
         && !t.eq_ignore_ascii_case(TENANT)
@@ -109,6 +110,7 @@ pub async fn handle(
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
     match (method.clone(), rest.as_slice()) {
         (Method::POST, ["identity", "connect", "token"]) => token(&shared, &body),
+        (Method::POST, ["identity", "connect", "revocation"]) => revocation(&shared, &body),
         (Method::POST, ["entity", "auth", "logout"]) => {
             if let Some(t) = bearer(&headers) {
                 shared.lock().access.remove(&t);
@@ -234,11 +236,13 @@ fn list(shared: &Shared, version: &str, entity: &str, q: &Params) -> Response {
             expr.as_ref()
                 .is_none_or(|e| filter::matches(e, version, entity, r))
         })
-        .skip(q.skip)
+        .skip(if s.faults.ignore_skip { 0 } else { q.skip })
         .take(q.top.unwrap_or(usize::MAX))
         .map(|r| records::render(version, entity, r, &q.shape, &BTreeMap::new()))
         .collect();
-    ok(&Out::List(rows))
+    let mut body = serde_json::to_vec(&Out::List(rows)).unwrap_or_default();
+    body.resize(body.len() + s.faults.pad_lists_bytes as usize, b' ');
+    with_json((StatusCode::OK, body).into_response())
 }
 
 fn get(shared: &Shared, version: &str, entity: &str, keys: &[&str], q: &Params) -> Response {
@@ -447,6 +451,29 @@ fn token(shared: &Shared, body: &[u8]) -> Response {
     with_json((StatusCode::OK, json_body(&answer)).into_response())
 }
 
+/// RFC 7009: the token (a refresh token, or an access token) stops working; 200 even for an
+/// unknown token, as the RFC says.
+fn revocation(shared: &Shared, body: &[u8]) -> Response {
+    let form: BTreeMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    if !field("client_id").eq_ignore_ascii_case(CLIENT_ID)
+        || field("client_secret") != CLIENT_SECRET
+    {
+        return with_json(
+            (
+                StatusCode::BAD_REQUEST,
+                json_body(&json!({"error": "invalid_client"})),
+            )
+                .into_response(),
+        );
+    }
+    let mut s = shared.lock();
+    let token = field("token");
+    s.refresh.remove(token);
+    s.access.remove(token);
+    StatusCode::OK.into_response()
+}
+
 fn endpoints(prefix: &str) -> Response {
     let endpoints: Vec<Value> = ["Default", "eCommerce"]
         .iter()
@@ -546,6 +573,32 @@ fn key_not_found(path: &str) -> Response {
         "The given key was not present in the dictionary.",
         "System.Collections.Generic.KeyNotFoundException",
     )
+}
+
+fn not_served(how: super::NotServed) -> Response {
+    match how {
+        super::NotServed::NotFound => not_found(),
+        super::NotServed::Redirect => {
+            let mut r = StatusCode::FOUND.into_response();
+            r.headers_mut().insert(
+                header::LOCATION,
+                HeaderValue::from_static("/Frames/Login.aspx?ReturnUrl=%2f"),
+            );
+            r
+        }
+        super::NotServed::HtmlPage => {
+            let mut r = (
+                StatusCode::OK,
+                "<!DOCTYPE html><html><head><title>Sign In</title></head><body></body></html>",
+            )
+                .into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            r
+        }
+    }
 }
 
 fn not_found() -> Response {

@@ -26,6 +26,10 @@ pub struct Faults {
     /// "Hold then commit": a PUT is saved only after this delay (and saved even when the
     /// client hung up meanwhile), then answered.
     pub delay_commit_ms: Option<u64>,
+    /// Lists ignore `$skip` (every page is the first one).
+    pub ignore_skip: bool,
+    /// Lists end with this many spaces after the JSON (an oversized answer).
+    pub pad_lists_bytes: u64,
     /// "Commit then fail": the next this many saved PUTs are answered with a plain 500.
     pub commit_then_500: u32,
     /// "Commit then stall" for good: a PUT is saved and never answered.
@@ -54,6 +58,8 @@ impl Default for Faults {
             stall_writes_ms: None,
             delay_commit_ms: None,
             commit_then_500: 0,
+            ignore_skip: false,
+            pad_lists_bytes: 0,
             stall_writes_forever: false,
             stall_rate: 1.0,
             manual_order_numbers: false,
