@@ -1,9 +1,10 @@
 //! Finding the order's customer in Acumatica, or creating it, following X-Cart's fallbacks.
 //!
 //! The identifier map is consulted first (no request in the steady state). Otherwise, under a
-//! lock per identifier so that side-by-side jobs create one customer at most: look up each
-//! identifier in order (email and phone on the main contact, the profile ID as the
-//! CustomerID key); if none matches, create the customer from the billing address.
+//! lock per identifier so that side-by-side jobs create one customer at most: look up every
+//! identifier in one request (one `$filter` joined with `or`: email and phone on the main
+//! contact, the profile ID as CustomerID), ranked here in the setting's order; if none
+//! matches, create the customer from the billing address.
 
 use super::Syncer;
 use super::plan::{self, CustomerKey};
@@ -59,11 +60,9 @@ impl Syncer {
                 warnings: vec![],
             });
         }
-        for key in &keys {
-            if let Some(found) = find(client, key).await? {
-                self.remember(&[&primary, key], &found.customer_id);
-                return Ok(found);
-            }
+        if let Some((key, found)) = find(client, &keys).await? {
+            self.remember(&[&primary, &key], &found.customer_id);
+            return Ok(found);
         }
         let customer_id = create(client, order, settings, &primary).await?;
         self.remember(&[&primary], &customer_id);
@@ -89,38 +88,34 @@ const SELECT: &[&str] = &[
     "MainContact/Phone1",
 ];
 
-/// Looks one identifier up in Acumatica.
-async fn find(client: &Client, key: &CustomerKey) -> Result<Option<Found>, acumatica::Error> {
-    let query = |filter: Filter| {
-        Query::new()
-            .filter(filter)
-            .expand(&["MainContact"])
-            .select(SELECT)
-            .top(10)
+/// Looks every identifier up in one request and takes the first one, in `keys`' order, that
+/// some customer matches.
+async fn find(
+    client: &Client,
+    keys: &[CustomerKey],
+) -> Result<Option<(CustomerKey, Found)>, acumatica::Error> {
+    let Some(filter) = keys.iter().map(key_filter).reduce(Filter::or) else {
+        return Ok(None);
     };
-    let found: Vec<Customer> = match key {
-        CustomerKey::Email(email) => {
-            client
-                .list(&query(Filter::eq("MainContact/Email", email.as_str())))
-                .await?
-        }
-        CustomerKey::Phone(phone) => {
-            client
-                .list(&query(Filter::eq("MainContact/Phone1", phone.as_str())))
-                .await?
-        }
-        CustomerKey::ProfileId(id) => match client
-            .get::<Customer>(&[id.as_str()], &Query::new().select(&["CustomerID"]))
-            .await
-        {
-            Ok(c) => vec![c],
-            Err(acumatica::Error::NotFound { .. }) => vec![],
-            Err(e) => return Err(e),
-        },
-    };
-    let mut ids: Vec<String> = found.into_iter().filter_map(|c| c.customer_id).collect();
-    ids.sort();
-    ids.dedup();
+    let query = Query::new()
+        .filter(filter)
+        .expand(&["MainContact"])
+        .select(SELECT)
+        .top(20);
+    let found: Vec<Customer> = client.list(&query).await?;
+    if found.is_empty() {
+        return Ok(None);
+    }
+    // Acumatica's comparison may differ from ours (case, spacing): what matches none of the
+    // keys here still matched one there, and counts for the first.
+    let ranked = keys
+        .iter()
+        .find_map(|key| {
+            let ids = ids(found.iter().filter(|c| matches(key, c)));
+            (!ids.is_empty()).then(|| (key.clone(), ids))
+        })
+        .unwrap_or_else(|| (keys[0].clone(), ids(found.iter())));
+    let (key, ids) = ranked;
     let Some(first) = ids.first().cloned() else {
         return Ok(None);
     };
@@ -128,16 +123,49 @@ async fn find(client: &Client, key: &CustomerKey) -> Result<Option<Found>, acuma
         vec![format!(
             "{} Acumatica customers match {}: {}; used {first} (the first by CustomerID)",
             ids.len(),
-            describe(key),
+            describe(&key),
             ids.join(", ")
         )]
     } else {
         vec![]
     };
-    Ok(Some(Found {
-        customer_id: first,
-        warnings,
-    }))
+    Ok(Some((
+        key,
+        Found {
+            customer_id: first,
+            warnings,
+        },
+    )))
+}
+
+fn key_filter(key: &CustomerKey) -> Filter {
+    match key {
+        CustomerKey::Email(email) => Filter::eq("MainContact/Email", email.as_str()),
+        CustomerKey::Phone(phone) => Filter::eq("MainContact/Phone1", phone.as_str()),
+        CustomerKey::ProfileId(id) => Filter::eq("CustomerID", id.as_str()),
+    }
+}
+
+/// Does customer `c` carry identifier `key`?
+fn matches(key: &CustomerKey, c: &Customer) -> bool {
+    let contact = c.main_contact.as_ref();
+    let same =
+        |a: Option<&str>, b: &str| a.is_some_and(|a| a.trim().eq_ignore_ascii_case(b.trim()));
+    match key {
+        CustomerKey::Email(e) => same(contact.and_then(|m| m.email.as_deref()), e),
+        CustomerKey::Phone(p) => contact
+            .and_then(|m| m.phone1.as_deref())
+            .is_some_and(|x| plan::normalise_phone(x) == plan::normalise_phone(p)),
+        CustomerKey::ProfileId(id) => same(c.customer_id.as_deref(), id),
+    }
+}
+
+/// The distinct CustomerIDs, sorted.
+fn ids<'a>(customers: impl Iterator<Item = &'a Customer>) -> Vec<String> {
+    let mut ids: Vec<String> = customers.filter_map(|c| c.customer_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 fn describe(key: &CustomerKey) -> String {
@@ -188,7 +216,7 @@ async fn create(
     {
         Err(acumatica::Error::AlreadyExists { .. }) => {
             // Created meanwhile (e.g. by an earlier attempt whose answer was lost): adopt it.
-            if let Some(found) = find(client, primary).await? {
+            if let Some((_, found)) = find(client, std::slice::from_ref(primary)).await? {
                 return Ok(found.customer_id);
             }
             return Err(acumatica::Error::Transient {

@@ -321,6 +321,29 @@ async fn phone_falls_back_to_email_and_two_matches_warn() {
 }
 
 #[tokio::test]
+async fn a_new_customer_under_phone_matching_costs_one_look_up() {
+    let (s, sim) = connected().await;
+    s.data(SAVE, json!({"input": {"customerIdSource": "PHONE"}}))
+        .await;
+    let mut input = with_email(order_input("5101", "PAID"), "first.time@example.com");
+    input["phone"] = json!("+1 999 000 1111");
+    input["billingAddress"]["phone"] = json!("+1 999 000 1111");
+    input["profileId"] = json!("880011");
+    sim.reset_counters();
+    record(&s, input).await;
+    let o = settled(&s, "5101").await;
+    assert_eq!(o["sync"]["status"], "SYNCED", "{o:#}");
+    let counters = sim.counters();
+    assert_eq!(
+        counters.count("GET Customer"),
+        1,
+        "phone, email and profile ID in one $filter: {:?}",
+        counters.by_request
+    );
+    assert_eq!(counters.count("PUT Customer"), 1);
+}
+
+#[tokio::test]
 async fn profile_id_setting_without_a_profile_fails_with_a_reason() {
     let (s, sim) = connected().await;
     s.data(SAVE, json!({"input": {"customerIdSource": "PROFILE_ID"}}))

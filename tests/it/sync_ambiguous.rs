@@ -148,3 +148,55 @@ async fn a_500_after_the_save_is_looked_up_and_never_written_twice() {
     assert_eq!(sim.stock_items().len(), items + 1, "one new stock item");
     assert_eq!(sales_orders_for(&sim, "3003").len(), 1);
 }
+
+/// Every Sales Order create is insert-only (`If-None-Match: *`); after an unanswered create
+/// with manual numbering the re-check is a read by key, not a `$filter`.
+#[tokio::test]
+async fn creates_are_insert_only_and_a_manual_number_is_rechecked_by_key() {
+    let (s, sim) = crate::sync::connected().await;
+    record(&s, order_input("3101", "PAID")).await;
+    assert_eq!(settled(&s, "3101").await["sync"]["status"], "SYNCED");
+    let puts: Vec<_> = sim
+        .counters()
+        .arrivals
+        .into_iter()
+        .filter(|a| a.method == "PUT" && a.target == "SalesOrder")
+        .collect();
+    assert_eq!(puts.len(), 1);
+    assert!(puts[0].if_none_match, "auto-numbered: {:?}", puts[0]);
+
+    sim.update_faults(|f| {
+        f.manual_order_numbers = true;
+        f.stall_writes_ms = Some(1300);
+    });
+    s.data(
+        SAVE,
+        json!({"input": {"useStoreNumberAsOrderNbr": true, "orderNumberPrefix": "WEB"}}),
+    )
+    .await;
+    sim.reset_counters();
+    record(&s, order_input("3102", "PAID")).await;
+    until("the stalled create", || {
+        !sales_orders_for(&sim, "WEB3102").is_empty()
+    })
+    .await;
+    sim.update_faults(|f| f.stall_writes_ms = None);
+    let o = settled(&s, "3102").await;
+    assert_eq!(o["sync"]["status"], "SYNCED", "{o:#}");
+    assert_eq!(o["sync"]["salesOrderNbr"], "WEB3102");
+    assert_eq!(sales_orders_for(&sim, "WEB3102").len(), 1);
+    let reads: Vec<String> = sim
+        .counters()
+        .arrivals
+        .into_iter()
+        .filter(|a| a.method == "GET" && a.target == "SalesOrder")
+        .map(|a| a.uri)
+        .collect();
+    assert!(!reads.is_empty());
+    assert!(
+        reads
+            .iter()
+            .all(|u| u.contains("/SalesOrder/SO/WEB3102") && !u.contains("$filter")),
+        "{reads:?}"
+    );
+}

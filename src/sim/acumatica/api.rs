@@ -64,7 +64,11 @@ pub async fn handle(
     };
     let faults = {
         let mut s = shared.lock();
-        s.arrive(method.as_str(), &target);
+        let uri_text = percent_decode(&uri.to_string()).replace('+', " ");
+        let if_none_match = headers
+            .get(header::IF_NONE_MATCH)
+            .is_some_and(|v| v.as_bytes() == b"*");
+        s.arrive(method.as_str(), &target, uri_text, if_none_match);
         s.faults.clone()
     };
     let _in_flight = InFlight(shared.clone());

@@ -76,8 +76,12 @@ pub struct Arrival {
     /// Milliseconds since the simulator started (or its counters were reset).
     pub at_ms: f64,
     pub method: String,
-    /// `token`, `logout`, `endpoints`, an entity name, or `other`.
+    /// `token`, `logout`, `revocation`, `endpoints`, an entity name, or `other`.
     pub target: String,
+    /// The path and query as sent (decoded).
+    pub uri: String,
+    /// Sent with `If-None-Match: *` (insert only).
+    pub if_none_match: bool,
 }
 
 /// Request counters, readable by tests (`RunningSim::counters`, `GET /_sim/counters`).
@@ -154,7 +158,7 @@ impl State {
     }
 
     /// Counts an arriving request and marks it in flight.
-    pub fn arrive(&mut self, method: &str, target: &str) {
+    pub fn arrive(&mut self, method: &str, target: &str, uri: String, if_none_match: bool) {
         let at_ms = self.counters_since.elapsed().as_secs_f64() * 1000.0;
         let c = &mut self.counters;
         c.total += 1;
@@ -165,6 +169,8 @@ impl State {
             at_ms,
             method: method.to_string(),
             target: target.to_string(),
+            uri,
+            if_none_match,
         });
         self.in_flight += 1;
         c.max_in_flight = c.max_in_flight.max(self.in_flight);
