@@ -64,11 +64,11 @@ impl Syncer {
             self.remember(&[&primary, &key], &found.customer_id);
             return Ok(found);
         }
-        let customer_id = create(client, order, settings, &primary).await?;
+        let (customer_id, warnings) = create(client, order, settings, &primary).await?;
         self.remember(&[&primary], &customer_id);
         Ok(Found {
             customer_id,
-            warnings: vec![],
+            warnings,
         })
     }
 
@@ -177,18 +177,23 @@ fn describe(key: &CustomerKey) -> String {
 }
 
 /// Creates the customer from the billing address; returns the CustomerID Acumatica gave it
-/// (instances may renumber what was sent).
+/// (instances may renumber what was sent), with a warning when it had to be chosen here.
+///
+/// Without a profile ID the CustomerID is left to Acumatica's auto-numbering. A tenant that
+/// numbers customers manually refuses that with a 422 on CustomerID: then the create is sent
+/// again, insert-only, with the CustomerID derived from the identifier
+/// ([`plan::derived_customer_id`]), and the order's warnings say so.
 async fn create(
     client: &Client,
     order: &NewOrder,
     settings: &SyncSettings,
     primary: &CustomerKey,
-) -> Result<String, acumatica::Error> {
+) -> Result<(String, Vec<String>), acumatica::Error> {
     let billing = &order.billing_address;
     let name = super::sales_order::name(billing)
         .or_else(|| billing.company.clone())
         .unwrap_or_else(|| order.email.clone());
-    let customer = Customer {
+    let mut customer = Customer {
         customer_id: match primary {
             CustomerKey::ProfileId(id) => Some(id.clone()),
             _ => None,
@@ -210,12 +215,38 @@ async fn create(
         CustomerKey::ProfileId(_) => PutMode::Insert,
         _ => PutMode::Upsert,
     };
+    match save(client, &customer, mode, primary).await {
+        Err(e) if customer.customer_id.is_none() && wants_customer_id(&e) => {
+            let id = plan::derived_customer_id(primary);
+            customer.customer_id = Some(id.clone());
+            let saved = save(client, &customer, PutMode::Insert, primary).await?;
+            let warning = format!(
+                "Acumatica numbers customers manually: created customer {saved} with a CustomerID derived from the {}",
+                describe(primary)
+            );
+            Ok((saved, vec![warning]))
+        }
+        other => Ok((other?, vec![])),
+    }
+}
+
+/// A 422 that names CustomerID: the tenant wants it given (manual numbering).
+fn wants_customer_id(e: &acumatica::Error) -> bool {
+    e.status() == Some(422) && e.field_errors().iter().any(|f| f.field == "CustomerID")
+}
+
+/// Sends the create; an existing record (an earlier attempt whose answer was lost) is adopted.
+async fn save(
+    client: &Client,
+    customer: &Customer,
+    mode: PutMode,
+    primary: &CustomerKey,
+) -> Result<String, acumatica::Error> {
     let saved = match client
-        .put(&customer, mode, &Query::new().select(&["CustomerID"]))
+        .put(customer, mode, &Query::new().select(&["CustomerID"]))
         .await
     {
         Err(acumatica::Error::AlreadyExists { .. }) => {
-            // Created meanwhile (e.g. by an earlier attempt whose answer was lost): adopt it.
             if let Some((_, found)) = find(client, std::slice::from_ref(primary)).await? {
                 return Ok(found.customer_id);
             }

@@ -45,6 +45,8 @@ pub struct Faults {
     pub forbidden_entity: Option<String>,
     /// Give a new customer the next auto-number even when the PUT names a CustomerID.
     pub renumber_customer_ids: bool,
+    /// Customers are numbered manually: a new one without CustomerID is refused (422).
+    pub manual_customer_ids: bool,
 }
 
 impl Default for Faults {
@@ -66,6 +68,7 @@ impl Default for Faults {
             login_limit: false,
             forbidden_entity: None,
             renumber_customer_ids: false,
+            manual_customer_ids: false,
         }
     }
 }
