@@ -17,6 +17,7 @@ use super::entities::Entity;
 use super::error::{self, Error, Op, PermanentReason, TransientReason};
 use super::limiter::Limiter;
 use super::query::Query;
+use super::schema;
 use crate::domain::secret::Secret;
 
 /// How to reach and sign in to one instance.
@@ -514,6 +515,30 @@ impl Client {
         url
     }
 
+    /// Refuses, before sending, a `$select` or `$expand` path that the configured endpoint and
+    /// version do not have (Acumatica would answer 500): field lists differ between endpoints
+    /// and versions. Versions the schema fixture does not cover are not checked.
+    fn check_fields<E: Entity>(&self, query: &Query) -> Result<(), Error> {
+        let c = &self.inner.config;
+        if !schema::VERSIONS.contains(&c.endpoint_version.as_str()) {
+            return Ok(());
+        }
+        let paths = query.select.iter().chain(&query.expand).copied();
+        match schema::unknown_path(&c.endpoint_name, &c.endpoint_version, E::NAME, paths) {
+            Some(path) => Err(Error::permanent(
+                PermanentReason::UnknownField,
+                format!(
+                    "{} has no field {path} in the {} {} endpoint",
+                    E::NAME,
+                    c.endpoint_name,
+                    c.endpoint_version
+                ),
+                None,
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// `GET <Base URL>/entity`: the endpoints the instance offers.
     pub async fn discover_endpoints(&self) -> Result<Endpoints, Error> {
         let answer = self
@@ -564,6 +589,7 @@ impl Client {
     }
 
     async fn get_at<E: Entity>(&self, rest: &str, query: &Query) -> Result<E, Error> {
+        self.check_fields::<E>(query)?;
         let answer = self
             .call(Op::Read, |base| {
                 self.inner
@@ -580,6 +606,7 @@ impl Client {
     }
 
     async fn list_body<E: Entity>(&self, query: &Query) -> Result<Vec<u8>, Error> {
+        self.check_fields::<E>(query)?;
         let answer = self
             .call(Op::Read, |base| {
                 self.inner
@@ -644,6 +671,7 @@ impl Client {
         mode: PutMode,
         query: &Query,
     ) -> Result<E, Error> {
+        self.check_fields::<E>(query)?;
         let body = serde_json::to_vec(entity)
             .map_err(|e| Error::config(format!("cannot encode {}: {e}", E::NAME)))?;
         let op = Op::Write {

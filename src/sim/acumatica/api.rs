@@ -156,12 +156,12 @@ pub async fn handle(
             }
             let query = Params::parse(uri.query().unwrap_or(""));
             match method {
-                Method::GET if keys.is_empty() => list(&shared, version, entity, &query),
-                Method::GET => get(&shared, version, entity, keys, &query),
+                Method::GET if keys.is_empty() => list(&shared, endpoint, version, entity, &query),
+                Method::GET => get(&shared, endpoint, version, entity, keys, &query),
                 Method::PUT if keys.is_empty() => {
                     put(
                         shared.clone(),
-                        version,
+                        (endpoint, version),
                         entity,
                         &headers,
                         &body,
@@ -213,8 +213,8 @@ impl Params {
     }
 }
 
-fn list(shared: &Shared, version: &str, entity: &str, q: &Params) -> Response {
-    if let Some(bad) = q.shape.unknown_path(version, entity) {
+fn list(shared: &Shared, endpoint: &str, version: &str, entity: &str, q: &Params) -> Response {
+    if let Some(bad) = q.shape.unknown_path(endpoint, version, entity) {
         return key_not_found(&bad);
     }
     let expr = match q.filter.as_deref().map(filter::parse).transpose() {
@@ -249,8 +249,15 @@ fn list(shared: &Shared, version: &str, entity: &str, q: &Params) -> Response {
     with_json((StatusCode::OK, body).into_response())
 }
 
-fn get(shared: &Shared, version: &str, entity: &str, keys: &[&str], q: &Params) -> Response {
-    if let Some(bad) = q.shape.unknown_path(version, entity) {
+fn get(
+    shared: &Shared,
+    endpoint: &str,
+    version: &str,
+    entity: &str,
+    keys: &[&str],
+    q: &Params,
+) -> Response {
+    if let Some(bad) = q.shape.unknown_path(endpoint, version, entity) {
         return key_not_found(&bad);
     }
     let key_fields = rules::keys(entity).unwrap_or(&[]);
@@ -291,7 +298,7 @@ fn get(shared: &Shared, version: &str, entity: &str, keys: &[&str], q: &Params) 
 
 async fn put(
     shared: Arc<Shared>,
-    version: &str,
+    (endpoint, version): (&str, &str),
     entity: &str,
     headers: &HeaderMap,
     body: &[u8],
@@ -309,7 +316,7 @@ async fn put(
         Ok(m) => m,
         Err(invalid) => return bad_request(&format!("entity.{}", invalid.path), &invalid.message),
     };
-    if let Some(bad) = q.shape.unknown_path(version, entity) {
+    if let Some(bad) = q.shape.unknown_path(endpoint, version, entity) {
         return key_not_found(&bad);
     }
     let star = |name: header::HeaderName| {
