@@ -91,6 +91,7 @@ async fn a_kill_during_a_create_that_commits_later_leaves_one_sales_order() {
         sim.counters().count("PUT SalesOrder") == 1
     })
     .await;
+    let held_at = Instant::now();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let data = s.kill();
     assert!(
@@ -109,6 +110,9 @@ async fn a_kill_during_a_create_that_commits_later_leaves_one_sales_order() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(o["sync"]["status"], "SYNCED", "{o:#}");
+    // Count once the held create has had its time to commit.
+    let committed = held_at + Duration::from_millis(5500);
+    tokio::time::sleep(committed.saturating_duration_since(Instant::now())).await;
     let found = sales_orders_for(&sim, "2002");
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(o["sync"]["salesOrderNbr"], found[0]["OrderNbr"]);
