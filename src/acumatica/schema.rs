@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 
 use serde::de::{self, DeserializeOwned, Visitor};
 
-/// Contract versions the fixture covers (the Default and eCommerce endpoints share their fields
-/// for these entity types).
+/// Contract versions the fixture covers. It holds the eCommerce endpoint's fields; Default has
+/// the same but for [`ECOMMERCE_ONLY`] (see [`kind_at`]).
 pub const VERSIONS: &[&str] = &["23.200.001", "24.200.001"];
 
 /// Fields every entity has besides its own (`delete` on detail rows, `_links` on some builds).

@@ -4,15 +4,21 @@
 //!    ends CANCELED without writing anything.
 //! 2. An order already linked to a Sales Order is confirmed (one GET), never created again.
 //! 3. When an earlier attempt may have created the Sales Order (`create_sent`: set durably
-//!    before the create request, cleared only when a create definitely failed), it is looked
-//!    up by CustomerOrder and order type first, and adopted when found; two found is FAILED.
+//!    before the create request, with the identity it sends in `create_intent`: order type,
+//!    CustomerOrder/ExternalRef, OrderNbr if any, sent-at; cleared only when a create
+//!    definitely failed), it is looked up with that stored identity, never with the settings
+//!    as they are now: by key when an OrderNbr was sent, else by order type and
+//!    CustomerOrder. Found is adopted; two found is FAILED. The look-up waits for the
+//!    ambiguous re-check delay from the recorded ambiguous failure or, when the attempt was
+//!    cut short with no outcome recorded (a kill -9, a shutdown), from the sent-at.
 //! 4. Customer and stock items are resolved (no request when known).
-//! 5. The create. A definite refusal clears `create_sent`; an ambiguous failure (a timeout
-//!    after sending) records `ambiguous_at` and retries after the ambiguous re-check delay,
-//!    so that the next attempt looks up only once Acumatica has had time to run a request
-//!    that waited in its queue. A create after an ambiguous failure is checked once more
-//!    (`$top=2`). With the manual-numbering setting the store number is the OrderNbr and the
-//!    create is an insert-only PUT, idempotent by itself.
+//! 5. The create, insert-only (`If-None-Match: *`), with the earlier identity if there was
+//!    one. A definite refusal clears `create_sent`; an ambiguous failure (a timeout after
+//!    sending, any 5xx, a dropped connection) records `ambiguous_at` and retries after the
+//!    re-check delay, so that the next attempt looks up only once Acumatica has had time to
+//!    run a request that waited in its queue. An auto-numbered create after an ambiguous
+//!    failure is checked once more (`$top=2`). With the manual-numbering setting the store
+//!    number is the OrderNbr, and a repeat is refused by key.
 //!
 //! Steady state (nothing ambiguous before, customer and items known): one request.
 
