@@ -200,14 +200,13 @@ impl Syncer {
                     .await
             }
             Err(acumatica::Error::AlreadyExists { .. }) => {
-                match self.lookup(client, intent).await {
-                    Ok(found) if !found.is_empty() => {
-                        self.linked(order, &found[0], customer.warnings, None).await
-                    }
-                    Ok(_) => Err(Outcome::transient(
+                match self.lookup(client, intent).await.as_deref() {
+                    Ok([one]) => self.linked(order, one, customer.warnings, None).await,
+                    Ok([a, b, ..]) => Ok(two_found(number, a, b)),
+                    Ok([]) => Err(Outcome::transient(
                         "Acumatica says the Sales Order exists but it cannot be read yet",
                     )),
-                    Err(e) => Err(self.failed(&e, generation).await),
+                    Err(e) => Err(self.failed(e, generation).await),
                 }
             }
             Err(e) if e.is_ambiguous() => {
