@@ -140,6 +140,11 @@ impl ServeConfig {
     pub fn jobs(&self) -> crate::jobs::JobsConfig {
         let mut c = crate::jobs::JobsConfig::new(self.max_attempts, self.retry_base_delay());
         c.retention = Duration::from_secs(self.job_retention_hours * 3600);
+        // A request to Acumatica in flight at shutdown gets its answer (or its timeout), so
+        // that its outcome is recorded rather than left unknown.
+        c.shutdown_grace = c
+            .shutdown_grace
+            .max(self.acumatica_timeout() + Duration::from_secs(2));
         c
     }
     /// Parses `serve`'s settings from arguments (and `BRIDGE_*` variables), as the command
@@ -221,6 +226,17 @@ mod tests {
         assert_eq!(t.c.xcart_timeout_ms, 30_000);
         assert_eq!(t.c.xcart_look_back_days, 7);
         assert_eq!(t.c.xcart_poll_interval_ms, None);
+    }
+
+    #[test]
+    fn the_shutdown_grace_outlasts_an_acumatica_request() {
+        for timeout in ["1000", "30000", "120000"] {
+            let t = T::try_parse_from(["x", "--acumatica-timeout-ms", timeout]).unwrap();
+            assert!(
+                t.c.jobs().shutdown_grace > t.c.acumatica_timeout(),
+                "{timeout}"
+            );
+        }
     }
 
     #[test]

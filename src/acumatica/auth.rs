@@ -17,6 +17,23 @@ pub const SCOPE: &str = "api offline_access";
 /// Path of the token endpoint below the Base URL.
 pub const TOKEN_PATH: &str = "identity/connect/token";
 
+/// Path of token revocation (RFC 7009) below the Base URL.
+pub const REVOCATION_PATH: &str = "identity/connect/revocation";
+
+/// The form that revokes a refresh token (secrets included: this goes on the wire only).
+pub fn revocation_form(
+    refresh_token: &Secret,
+    client_id: &str,
+    client_secret: &Secret,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("token", refresh_token.expose().to_string()),
+        ("token_type_hint", "refresh_token".into()),
+        ("client_id", client_id.to_string()),
+        ("client_secret", client_secret.expose().to_string()),
+    ]
+}
+
 /// Path of sign-out below the Base URL.
 pub const LOGOUT_PATH: &str = "entity/auth/logout";
 

@@ -17,6 +17,7 @@ use super::entities::Entity;
 use super::error::{self, Error, Op, PermanentReason, TransientReason};
 use super::limiter::Limiter;
 use super::query::Query;
+use super::schema;
 use crate::domain::secret::Secret;
 
 /// How to reach and sign in to one instance.
@@ -71,6 +72,19 @@ impl ClientConfig {
     }
 }
 
+/// The largest answer read (bodies are read as they stream in, and refused beyond this).
+pub const MAX_ANSWER_BYTES: usize = 16 << 20;
+
+/// How much of an error answer is kept to explain it (the rest is not read).
+const ERROR_BODY_BYTES: usize = 64 << 10;
+
+/// The most pages `list_all` reads before it gives up.
+pub const MAX_PAGES: u32 = 200;
+
+/// The longest a `Retry-After` is waited out inside one request; a longer one goes back to the
+/// job layer, which schedules the retry.
+const MAX_INLINE_WAIT: Duration = Duration::from_secs(60);
+
 /// How a PUT treats an existing record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PutMode {
@@ -90,7 +104,9 @@ pub struct Client {
 
 struct Inner {
     config: ClientConfig,
-    /// The form of the Base URL that works (the site root after a 404 on the `/t/` form).
+    /// The Base URL as configured.
+    configured: BaseUrl,
+    /// The form of the Base URL that works (the site root when the `/t/` form is not served).
     api_base: Mutex<BaseUrl>,
     http: reqwest::Client,
     limiter: Limiter,
@@ -144,7 +160,8 @@ impl Client {
         Ok(Client {
             inner: Arc::new(Inner {
                 limiter: Limiter::new(config.max_rpm, config.max_concurrency),
-                api_base: Mutex::new(base),
+                api_base: Mutex::new(base.clone()),
+                configured: base,
                 config,
                 http,
                 tokens: tokio::sync::Mutex::new(None),
@@ -161,6 +178,11 @@ impl Client {
     /// refused (remembered for the client's life).
     pub fn base_url(&self) -> BaseUrl {
         self.inner.api_base.lock().expect("base lock").clone()
+    }
+
+    /// The Base URL as configured (see [`Client::base_url`] for the form in use).
+    pub fn configured_base_url(&self) -> &BaseUrl {
+        &self.inner.configured
     }
 
     // ---- tokens -------------------------------------------------------------------------
@@ -204,8 +226,9 @@ impl Client {
         Ok(tokens)
     }
 
-    /// Signs out (ends the session on Acumatica) and forgets the tokens, for a reset. The
-    /// tokens are forgotten even if Acumatica cannot be told.
+    /// Signs out (ends the session on Acumatica), revokes the refresh token and forgets the
+    /// tokens, for a reset. The tokens are forgotten even if Acumatica cannot be told; both
+    /// steps are tried, and the first failure is returned.
     pub async fn sign_out(&self) -> Result<(), Error> {
         let mut slot = self.inner.tokens.lock().await;
         let Some(tokens) = slot.clone() else {
@@ -213,16 +236,57 @@ impl Client {
         };
         self.set_tokens(&mut slot, None);
         drop(slot);
+        let logout = self.logout(&tokens.access_token).await;
+        let revoke = match &tokens.refresh_token {
+            Some(refresh) => self.revoke(refresh).await,
+            None => Ok(()),
+        };
+        logout.and(revoke)
+    }
+
+    async fn logout(&self, access_token: &Secret) -> Result<(), Error> {
         let url = self.base_url().join(auth::LOGOUT_PATH);
         let request = self
             .inner
             .http
             .post(url)
-            .bearer_auth(tokens.access_token.expose())
+            .bearer_auth(access_token.expose())
             .header(CONTENT_LENGTH, "0");
         let answer = self.send(Op::SignOut, request).await?;
         match answer.status {
             s if s.is_success() || s == StatusCode::UNAUTHORIZED => Ok(()),
+            s => Err(error::from_response(
+                s,
+                &answer.headers,
+                &answer.body,
+                Op::SignOut,
+            )),
+        }
+    }
+
+    /// Revokes a refresh token (RFC 7009, `token_type_hint=refresh_token`). An instance
+    /// without the revocation endpoint (404) is told nothing more: logging out is all it has.
+    async fn revoke(&self, refresh_token: &Secret) -> Result<(), Error> {
+        let c = &self.inner.config;
+        let form = auth::revocation_form(refresh_token, &c.client_id, &c.client_secret);
+        let request = self
+            .inner
+            .http
+            .post(self.base_url().join(auth::REVOCATION_PATH))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(super::query::encode_pairs(&form));
+        let answer = self.send(Op::SignOut, request).await?;
+        match answer.status {
+            s if s.is_success() => Ok(()),
+            StatusCode::NOT_FOUND => {
+                tracing::warn!(
+                    "Acumatica has no token revocation endpoint; the refresh token stays valid until it expires"
+                );
+                Ok(())
+            }
             s => Err(error::from_response(
                 s,
                 &answer.headers,
@@ -300,20 +364,21 @@ impl Client {
         .await
     }
 
-    /// Sends a grant to the token endpoint. When the `/t/<tenant>` form answers 404, tries the
-    /// site root once (the tenant then comes from the client ID) and keeps it if it works.
+    /// Sends a grant to the token endpoint. When the `/t/<tenant>` form is not served there
+    /// (a 404, a redirect, an HTML page), tries the site root once (the tenant then comes from
+    /// the client ID) and keeps it, for the client's life, if it is served there.
     async fn token_request(&self, grant: Grant<'_>) -> Result<Tokens, Error> {
         let c = &self.inner.config;
         let form = grant.form(&c.client_id, &c.client_secret);
         let base = self.base_url();
         let answer = self.post_form(&base, &form).await?;
-        let answer = if answer.status == StatusCode::NOT_FOUND
+        let answer = if not_served(&answer)
             && base.tenant().is_some()
             && client_id_tenant(&c.client_id).is_some()
         {
             let root = base.site_root();
             let retry = self.post_form(&root, &form).await?;
-            if retry.status != StatusCode::NOT_FOUND {
+            if !not_served(&retry) {
                 tracing::info!(base_url = %root, "the /t/<tenant> form of the Base URL is not served; using the site root");
                 *self.inner.api_base.lock().expect("base lock") = root;
             }
@@ -352,20 +417,43 @@ impl Client {
 
     // ---- requests -----------------------------------------------------------------------
 
-    /// Sends one request under the limiter and reads the whole answer.
+    /// Sends one request under the limiter and reads the answer as it streams in: at most
+    /// [`MAX_ANSWER_BYTES`] of a success, the start of an error.
     async fn send(&self, op: Op, request: RequestBuilder) -> Result<Answer, Error> {
         let _permit = self.inner.limiter.acquire().await;
-        let response = request
+        let mut response = request
             .send()
             .await
             .map_err(|e| error::from_transport(&e, op))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
+        let limit = if status.is_success() {
+            MAX_ANSWER_BYTES
+        } else {
+            ERROR_BODY_BYTES
+        };
+        let too_large = |what: String| error::too_large(op, what);
+        if status.is_success()
+            && let Some(length) = response.content_length()
+            && length > limit as u64
+        {
+            return Err(too_large(format!("{length} bytes")));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
             .map_err(|e| error::from_transport(&e, op))?
-            .to_vec();
+        {
+            if body.len() + chunk.len() > limit {
+                if !status.is_success() {
+                    body.extend_from_slice(&chunk[..limit - body.len()]);
+                    break;
+                }
+                return Err(too_large(format!("more than {limit} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
         Ok(Answer {
             status,
             headers,
@@ -404,7 +492,7 @@ impl Client {
                 let c = &self.inner.config;
                 let wait = retry_after.unwrap_or(c.rate_limit_backoff * 2u32.pow(rate_retries));
                 self.inner.limiter.pause_for(wait);
-                if rate_retries < c.rate_limit_retries {
+                if rate_retries < c.rate_limit_retries && wait <= MAX_INLINE_WAIT {
                     rate_retries += 1;
                     tracing::info!(
                         wait_ms = wait.as_millis() as u64,
@@ -426,6 +514,30 @@ impl Client {
         let q = query.encode();
         url.set_query((!q.is_empty()).then_some(q.as_str()));
         url
+    }
+
+    /// Refuses, before sending, a `$select` or `$expand` path that the configured endpoint and
+    /// version do not have (Acumatica would answer 500): field lists differ between endpoints
+    /// and versions. Versions the schema fixture does not cover are not checked.
+    fn check_fields<E: Entity>(&self, query: &Query) -> Result<(), Error> {
+        let c = &self.inner.config;
+        if !schema::VERSIONS.contains(&c.endpoint_version.as_str()) {
+            return Ok(());
+        }
+        let paths = query.select.iter().chain(&query.expand).copied();
+        match schema::unknown_path(&c.endpoint_name, &c.endpoint_version, E::NAME, paths) {
+            Some(path) => Err(Error::permanent(
+                PermanentReason::UnknownField,
+                format!(
+                    "{} has no field {path} in the {} {} endpoint",
+                    E::NAME,
+                    c.endpoint_name,
+                    c.endpoint_version
+                ),
+                None,
+            )),
+            None => Ok(()),
+        }
     }
 
     /// `GET <Base URL>/entity`: the endpoints the instance offers.
@@ -478,6 +590,7 @@ impl Client {
     }
 
     async fn get_at<E: Entity>(&self, rest: &str, query: &Query) -> Result<E, Error> {
+        self.check_fields::<E>(query)?;
         let answer = self
             .call(Op::Read, |base| {
                 self.inner
@@ -490,6 +603,11 @@ impl Client {
 
     /// `GET /{Entity}?$filter&$select&$expand&$top&$skip`: one page of records.
     pub async fn list<E: Entity>(&self, query: &Query) -> Result<Vec<E>, Error> {
+        decode(&self.list_body::<E>(query).await?, Op::Read)
+    }
+
+    async fn list_body<E: Entity>(&self, query: &Query) -> Result<Vec<u8>, Error> {
+        self.check_fields::<E>(query)?;
         let answer = self
             .call(Op::Read, |base| {
                 self.inner
@@ -497,11 +615,12 @@ impl Client {
                     .get(self.entity_url(base, E::NAME, "", query))
             })
             .await?;
-        decode(&answer.body, Op::Read)
+        Ok(answer.body)
     }
 
     /// Every record the query matches, `page_size` at a time (`$top`/`$skip`), stopping at the
-    /// first short page (Acumatica gives no total count).
+    /// first short page (Acumatica gives no total count). A server that answers the same page
+    /// again (it ignores `$skip`), or more than [`MAX_PAGES`] pages, is an error.
     pub async fn list_all<E: Entity>(
         &self,
         query: &Query,
@@ -510,16 +629,39 @@ impl Client {
         let page_size = page_size.max(1);
         let mut out = Vec::new();
         let mut skip = query.skip.unwrap_or(0);
-        loop {
+        let mut previous: Option<Vec<u8>> = None;
+        for _ in 0..MAX_PAGES {
             let page_query = query.clone().top(page_size).skip(skip);
-            let page: Vec<E> = self.list(&page_query).await?;
+            let body = self.list_body::<E>(&page_query).await?;
+            if previous.as_ref() == Some(&body) {
+                return Err(Error::permanent(
+                    PermanentReason::Protocol,
+                    format!(
+                        "Acumatica answered the same page of {} twice (it ignores $skip); stopped after {} records",
+                        E::NAME,
+                        out.len()
+                    ),
+                    Some(200),
+                ));
+            }
+            let page: Vec<E> = decode(&body, Op::Read)?;
             let n = page.len() as u32;
             out.extend(page);
             if n < page_size {
                 return Ok(out);
             }
             skip += n;
+            previous = Some(body);
         }
+        Err(Error::permanent(
+            PermanentReason::Protocol,
+            format!(
+                "{} has more than {MAX_PAGES} pages of {page_size}: stopped after {} records",
+                E::NAME,
+                out.len()
+            ),
+            Some(200),
+        ))
     }
 
     /// `PUT /{Entity}`: creates or updates a record (see [`PutMode`]) and returns it as saved,
@@ -530,6 +672,7 @@ impl Client {
         mode: PutMode,
         query: &Query,
     ) -> Result<E, Error> {
+        self.check_fields::<E>(query)?;
         let body = serde_json::to_vec(entity)
             .map_err(|e| Error::config(format!("cannot encode {}: {e}", E::NAME)))?;
         let op = Op::Write {
@@ -554,6 +697,25 @@ impl Client {
             .await?;
         decode(&answer.body, op)
     }
+}
+
+/// True when the token endpoint is not served at that form of the Base URL: a 404, a
+/// redirect or an HTML page (but not the "API Login Limit" answer, in any of its forms).
+fn not_served(answer: &Answer) -> bool {
+    let html = answer
+        .headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.to_ascii_lowercase().starts_with("text/html"));
+    let login_limit = matches!(
+        error::from_response(answer.status, &answer.headers, &answer.body, Op::Token),
+        Error::Transient {
+            reason: TransientReason::LoginLimit,
+            ..
+        }
+    );
+    !login_limit
+        && (answer.status == StatusCode::NOT_FOUND || answer.status.is_redirection() || html)
 }
 
 /// Reads a 2xx body. After a write, an unreadable answer still means the write was made, so

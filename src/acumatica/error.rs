@@ -128,8 +128,8 @@ impl Error {
     }
 
     /// True when a failed write may nevertheless have been applied (timeout after sending, a
-    /// connection dropped mid-answer, a gateway error): look the record up before writing
-    /// again. False means the write was definitely not applied.
+    /// connection dropped mid-answer, any 5xx but Acumatica's known business errors): look
+    /// the record up before writing again. False means the write was definitely not applied.
     pub fn is_ambiguous(&self) -> bool {
         matches!(
             self,
@@ -218,6 +218,23 @@ pub fn from_transport(err: &reqwest::Error, op: Op) -> Error {
         },
         retry_after: None,
         ambiguous: op.is_write(),
+    }
+}
+
+/// An answer larger than the client reads. After a write the record may have been saved.
+pub fn too_large(op: Op, size: String) -> Error {
+    let message = format!(
+        "Acumatica's answer is too large ({size}; the limit is {} MiB)",
+        super::client::MAX_ANSWER_BYTES >> 20
+    );
+    match op {
+        Op::Write { .. } => Error::Transient {
+            reason: TransientReason::ConnectionLost,
+            message,
+            retry_after: None,
+            ambiguous: true,
+        },
+        _ => Error::permanent(PermanentReason::Protocol, message, None),
     }
 }
 
@@ -354,8 +371,8 @@ pub fn from_response(status: StatusCode, headers: &HeaderMap, body: &[u8], op: O
             reason: TransientReason::Server,
             message: format!("Acumatica failed ({code}): {summary}"),
             retry_after: retry_after(headers),
-            // A gateway error may hide a write that went on behind it.
-            ambiguous: op.is_write() && matches!(code, 502 | 504),
+            // Any 5xx may come after the write was saved (by the instance, or behind a proxy).
+            ambiguous: op.is_write(),
         },
         _ => Error::permanent(
             PermanentReason::Protocol,
@@ -412,15 +429,23 @@ fn is_login_limit(text: &str) -> bool {
     lower.contains("api login limit") || lower.contains("concurrent api logins")
 }
 
-/// `Retry-After` as seconds or as an HTTP date.
+/// The longest wait a `Retry-After` is taken for (a larger one is read as this).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// `Retry-After` as seconds or as an HTTP date, at most [`MAX_RETRY_AFTER`].
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(wait.to_std().unwrap_or(Duration::ZERO))
+    let wait = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+            let wait = at
+                .with_timezone(&chrono::Utc)
+                .signed_duration_since(chrono::Utc::now());
+            wait.to_std().unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// The best message of an Acumatica HttpError body.
@@ -604,9 +629,14 @@ mod tests {
             }
         }
         let e = classify(500, &business("System.Exception"), WRITE);
+        assert!(e.is_transient() && e.is_ambiguous(), "a write may be saved");
+        let e = classify(500, &business("System.Exception"), Op::Read);
         assert!(e.is_transient() && !e.is_ambiguous());
         assert!(classify(503, "busy", Op::Read).is_transient());
-        assert!(classify(504, "", WRITE).is_ambiguous());
+        for code in [500, 502, 503, 504] {
+            assert!(classify(code, "", WRITE).is_ambiguous(), "{code}");
+            assert!(classify(code, "", INSERT).is_ambiguous(), "{code}");
+        }
     }
 
     #[test]
@@ -651,6 +681,16 @@ mod tests {
         let e = from_response(StatusCode::TOO_MANY_REQUESTS, &headers, b"", WRITE);
         assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
         assert!(e.is_transient() && !e.is_ambiguous());
+        for huge in [
+            "18446744073709551615",
+            "99999999999",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(RETRY_AFTER, HeaderValue::from_static(huge));
+            let e = from_response(StatusCode::TOO_MANY_REQUESTS, &headers, b"", WRITE);
+            assert_eq!(e.retry_after(), Some(MAX_RETRY_AFTER), "{huge}");
+        }
     }
 
     #[test]

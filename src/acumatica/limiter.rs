@@ -57,7 +57,8 @@ impl Limiter {
 
     /// No request starts before `wait` has passed (for `Retry-After` and 429 backoff).
     pub fn pause_for(&self, wait: Duration) {
-        let until = Instant::now() + wait;
+        let now = Instant::now();
+        let until = now.checked_add(wait).unwrap_or(now);
         let mut next = self.next.lock().expect("limiter lock");
         if *next < until {
             *next = until;

@@ -27,7 +27,7 @@ pub mod value;
 pub use crate::domain::secret::Secret;
 pub use auth::Tokens;
 pub use base_url::BaseUrl;
-pub use client::{Client, ClientConfig, PutMode};
+pub use client::{Client, ClientConfig, MAX_ANSWER_BYTES, MAX_PAGES, PutMode};
 pub use endpoints::{EndpointRef, Endpoints};
 pub use entities::{
     Address, Contact, Customer, CustomerClass, DocContact, Entity, ItemClass, SalesOrder,

@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 
 use serde::de::{self, DeserializeOwned, Visitor};
 
-/// Contract versions the fixture covers (the Default and eCommerce endpoints share their fields
-/// for these entity types).
+/// Contract versions the fixture covers. It holds the eCommerce endpoint's fields; Default has
+/// the same but for [`ECOMMERCE_ONLY`] (see [`kind_at`]).
 pub const VERSIONS: &[&str] = &["23.200.001", "24.200.001"];
 
 /// Fields every entity has besides its own (`delete` on detail rows, `_links` on some builds).
@@ -72,6 +72,42 @@ pub fn kind(version: &str, ty: &str, field: &str) -> Option<FieldKind> {
         .get(ty)?
         .get(field)
         .map(|k| FieldKind::parse(k))
+}
+
+/// Fields the fixture lists (it is derived from the eCommerce schemas) that the Default
+/// endpoint of that version lacks: eCommerce extends Default, and in 23.200.001 it adds
+/// these (API-NOTES §3; in 24.200.001 the field definitions are identical).
+pub const ECOMMERCE_ONLY: &[(&str, &str, &str)] =
+    &[("23.200.001", "StockItem", "LastModifiedDateTime")];
+
+/// The kind of `field` of entity type `ty` in the endpoint `endpoint` of `version`.
+pub fn kind_at(endpoint: &str, version: &str, ty: &str, field: &str) -> Option<FieldKind> {
+    let ecommerce_only = ECOMMERCE_ONLY.contains(&(version, ty, field));
+    if ecommerce_only && !endpoint.eq_ignore_ascii_case("eCommerce") {
+        return None;
+    }
+    kind(version, ty, field)
+}
+
+/// The first of `paths` (`$select` or `$expand` paths such as `MainContact/Email`) that entity
+/// type `ty` of that endpoint and version does not have: Acumatica answers it with a 500.
+pub fn unknown_path<'a>(
+    endpoint: &str,
+    version: &str,
+    ty: &str,
+    paths: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    paths.into_iter().find(|path| {
+        let mut current = ty.to_string();
+        path.split('/').any(|seg| {
+            match kind_at(endpoint, version, &current, seg) {
+                Some(FieldKind::Link(t) | FieldKind::List(t)) => current = t,
+                Some(FieldKind::Value(_)) => current = String::new(),
+                None => return true,
+            }
+            false
+        })
+    })
 }
 
 /// The JSON field names a serde-derived struct reads, as its derived `Deserialize` declares
@@ -141,6 +177,31 @@ mod tests {
             Some(FieldKind::Value("Decimal".into()))
         );
         assert_eq!(kind("23.200.001", "SalesOrderDetail", "Quantity"), None);
+    }
+
+    #[test]
+    fn fields_are_per_endpoint_and_version() {
+        let lmdt = |e, v| kind_at(e, v, "StockItem", "LastModifiedDateTime").is_some();
+        assert!(!lmdt("Default", "23.200.001"));
+        assert!(lmdt("eCommerce", "23.200.001"));
+        assert!(lmdt("Default", "24.200.001"));
+        let paths = ["InventoryID", "LastModifiedDateTime"];
+        assert_eq!(
+            unknown_path("Default", "23.200.001", "StockItem", paths),
+            Some("LastModifiedDateTime")
+        );
+        assert_eq!(
+            unknown_path("Default", "24.200.001", "StockItem", paths),
+            None
+        );
+        assert_eq!(
+            unknown_path("Default", "24.200.001", "Customer", ["MainContact/Email"]),
+            None
+        );
+        assert_eq!(
+            unknown_path("Default", "24.200.001", "Customer", ["MainContact/Nope"]),
+            Some("MainContact/Nope")
+        );
     }
 
     #[test]

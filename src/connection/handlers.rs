@@ -10,13 +10,18 @@ use crate::domain::secret::Secret;
 use crate::jobs::{JobContext, Outcome, wake};
 use crate::secrets::Sealed;
 
-/// What a SIGN_OUT job carries: where, and the old access token, sealed.
+/// What a SIGN_OUT job carries: where, the old access token, and what revoking the refresh
+/// token takes (the refresh token and the client secret), all sealed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct SignOutPayload {
     pub base_url: String,
     pub client_id: String,
     pub username: String,
     pub access_token: Sealed,
+    #[serde(default)]
+    pub refresh_token: Option<Sealed>,
+    #[serde(default)]
+    pub client_secret: Option<Sealed>,
 }
 
 /// The job outcome for a client error: permanent errors fail at once, a 429 waits as asked,
@@ -33,6 +38,19 @@ pub fn outcome_of(e: &acumatica::Error) -> Outcome {
     match e.retry_after() {
         Some(d) => Outcome::RetryAfter(d, e.to_string()),
         None => Outcome::transient(e),
+    }
+}
+
+/// Which form of the Base URL the client signed in at, for the connect job's steps.
+fn base_url_form(client: &Client) -> String {
+    let used = client.base_url();
+    match (client.configured_base_url().tenant(), used.tenant()) {
+        (Some(_), Some(t)) => format!("at {} (the /t/{t} form)", used.as_str()),
+        (Some(t), None) => format!(
+            "at the site root {} (the /t/{t} form is not served there)",
+            used.as_str()
+        ),
+        _ => format!("at {}", used.as_str()),
     }
 }
 
@@ -68,7 +86,12 @@ impl Connection {
                     .await;
             }
         };
-        ctx.progress(2, Some(4), Some("Checking the API endpoint".into()));
+        let form = base_url_form(&client);
+        ctx.progress(
+            2,
+            Some(4),
+            Some(format!("Signed in {form}; checking the API endpoint")),
+        );
         if let Err(e) = client.check_endpoint().await {
             return self
                 .connect_failed(payload.generation, outcome_of(&e))
@@ -111,6 +134,7 @@ impl Connection {
             tracing::warn!(error = %e, "cannot load the lookups yet");
             let _ = self.refresh_lookups().await;
         }
+        ctx.progress(4, Some(4), Some(format!("Connected {form}")));
         Outcome::Done
     }
 
@@ -134,18 +158,24 @@ impl Connection {
             Ok(p) => p,
             Err(o) => return o,
         };
-        let token = match self
-            .inner
-            .vault
-            .open_secret("access_token", &p.access_token)
-        {
-            Ok(t) => t,
-            Err(e) => return Outcome::permanent(e),
+        let vault = &self.inner.vault;
+        let open = |what: &str, sealed: Option<&Sealed>| match sealed {
+            Some(s) => vault.open_secret(what, s).map(Some),
+            None => Ok(None),
+        };
+        let (token, refresh_token, client_secret) = match (
+            open("access_token", Some(&p.access_token)),
+            open("refresh_token", p.refresh_token.as_ref()),
+            open("client_secret", p.client_secret.as_ref()),
+        ) {
+            (Ok(Some(t)), Ok(r), Ok(c)) => (t, r, c),
+            (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return Outcome::permanent(e),
+            (Ok(None), ..) => return Outcome::permanent("no access token to sign out"),
         };
         let mut config = ClientConfig::new(
             p.base_url,
             p.client_id,
-            Secret::default(),
+            client_secret.unwrap_or_default(),
             p.username,
             Secret::default(),
         );
@@ -158,7 +188,7 @@ impl Connection {
         client
             .restore_tokens(Tokens {
                 access_token: token,
-                refresh_token: None,
+                refresh_token,
                 issued_at: now,
                 expires_at: now + ChronoDuration::hours(1),
             })

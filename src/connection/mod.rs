@@ -253,6 +253,8 @@ impl Connection {
                 client_id: current.client_id.clone().unwrap_or_default(),
                 username: current.username.clone().unwrap_or_default(),
                 access_token: token,
+                refresh_token: current.refresh_token.clone(),
+                client_secret: current.client_secret.clone(),
             });
         let bytes = encode(&next);
         self.inner

@@ -80,6 +80,10 @@ pub struct OrderSync {
     /// every attempt looks the order up in Acumatica before creating it.
     #[serde(default)]
     pub create_sent: bool,
+    /// What the last create sent, recorded durably with `create_sent`: every later look-up
+    /// and create uses these values, whatever the settings say by then.
+    #[serde(default)]
+    pub create_intent: Option<CreateIntent>,
     /// When a write to Acumatica last ended without a known outcome (a timeout after
     /// sending): the next create waits for the ambiguous re-check delay and looks up again.
     #[serde(default)]
@@ -87,6 +91,18 @@ pub struct OrderSync {
     /// Fingerprint of the order data the last successful sync sent.
     #[serde(default)]
     pub fingerprint: Option<String>,
+}
+
+/// The identity of a Sales Order create, as sent (see `OrderSync::create_intent`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateIntent {
+    pub order_type: String,
+    /// CustomerOrder and ExternalRef.
+    pub customer_order: String,
+    /// Sent as OrderNbr (order types with manual numbering).
+    pub order_nbr: Option<String>,
+    /// When the create was sent: without a recorded outcome, its result is unknown from then.
+    pub sent_at: DateTime<Utc>,
 }
 
 /// The warning an order gets when it changes in the store after it was synced.

@@ -13,6 +13,7 @@
 //! | `NotReady` | QUEUED, parked on a wake condition; the run does not count as an attempt |
 //!
 //! A RUNNING job whose cancellation was asked ends CANCELED unless its run was `Done`.
+//! No retry waits longer than [`MAX_RETRY_WAIT`], whatever a server's `Retry-After` said.
 
 use std::time::Duration;
 
@@ -21,6 +22,15 @@ use serde::{Deserialize, Serialize};
 
 use super::backoff::Backoff;
 use super::record::{JobRecord, JobStatus, Parked};
+
+/// The longest a retry waits (a `Retry-After` of decades must not park a job for good).
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(3600);
+
+/// `now + delay`, with the delay capped at [`MAX_RETRY_WAIT`] (never overflows).
+pub fn retry_at(now: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
+    let delay = chrono::Duration::from_std(delay.min(MAX_RETRY_WAIT)).unwrap_or_default();
+    now.checked_add_signed(delay).unwrap_or(now)
+}
 
 /// The end of one run of a handler.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,7 +130,7 @@ pub fn settle(
             next.status = JobStatus::Failed;
         } else {
             next.status = JobStatus::RetryScheduled;
-            next.run_at = Some(now + chrono::Duration::from_std(delay).unwrap_or_default());
+            next.run_at = Some(retry_at(now, delay));
         }
     };
     match outcome {
@@ -235,6 +245,19 @@ mod tests {
         let j = settle(&running(1, 12), &o, now, &b(), false);
         assert_eq!(j.status, JobStatus::RetryScheduled);
         assert_eq!(j.run_at, Some(now + chrono::Duration::seconds(30)));
+    }
+
+    #[test]
+    fn a_huge_retry_after_is_capped_at_an_hour() {
+        let now = Utc::now();
+        for secs in [u64::MAX, 1 << 40, 10_000_000_000] {
+            let o = Outcome::RetryAfter(Duration::from_secs(secs), "429".into());
+            let j = settle(&running(1, 12), &o, now, &b(), false);
+            assert_eq!(j.status, JobStatus::RetryScheduled);
+            assert_eq!(j.run_at, Some(now + chrono::Duration::hours(1)), "{secs}");
+        }
+        let late = DateTime::<Utc>::MAX_UTC - chrono::Duration::seconds(1);
+        assert_eq!(retry_at(late, Duration::from_secs(60)), late, "no overflow");
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Finding the order's customer in Acumatica, or creating it, following X-Cart's fallbacks.
 //!
 //! The identifier map is consulted first (no request in the steady state). Otherwise, under a
-//! lock per identifier so that side-by-side jobs create one customer at most: look up each
-//! identifier in order (email and phone on the main contact, the profile ID as the
-//! CustomerID key); if none matches, create the customer from the billing address.
+//! lock per identifier so that side-by-side jobs create one customer at most: look up every
+//! identifier in one request (one `$filter` joined with `or`: email and phone on the main
+//! contact, the profile ID as CustomerID), ranked here in the setting's order; if none
+//! matches, create the customer from the billing address.
 
 use super::Syncer;
 use super::plan::{self, CustomerKey};
@@ -59,17 +60,15 @@ impl Syncer {
                 warnings: vec![],
             });
         }
-        for key in &keys {
-            if let Some(found) = find(client, key).await? {
-                self.remember(&[&primary, key], &found.customer_id);
-                return Ok(found);
-            }
+        if let Some((key, found)) = find(client, &keys).await? {
+            self.remember(&[&primary, &key], &found.customer_id);
+            return Ok(found);
         }
-        let customer_id = create(client, order, settings, &primary).await?;
+        let (customer_id, warnings) = create(client, order, settings, &primary).await?;
         self.remember(&[&primary], &customer_id);
         Ok(Found {
             customer_id,
-            warnings: vec![],
+            warnings,
         })
     }
 
@@ -89,38 +88,34 @@ const SELECT: &[&str] = &[
     "MainContact/Phone1",
 ];
 
-/// Looks one identifier up in Acumatica.
-async fn find(client: &Client, key: &CustomerKey) -> Result<Option<Found>, acumatica::Error> {
-    let query = |filter: Filter| {
-        Query::new()
-            .filter(filter)
-            .expand(&["MainContact"])
-            .select(SELECT)
-            .top(10)
+/// Looks every identifier up in one request and takes the first one, in `keys`' order, that
+/// some customer matches.
+async fn find(
+    client: &Client,
+    keys: &[CustomerKey],
+) -> Result<Option<(CustomerKey, Found)>, acumatica::Error> {
+    let Some(filter) = keys.iter().map(key_filter).reduce(Filter::or) else {
+        return Ok(None);
     };
-    let found: Vec<Customer> = match key {
-        CustomerKey::Email(email) => {
-            client
-                .list(&query(Filter::eq("MainContact/Email", email.as_str())))
-                .await?
-        }
-        CustomerKey::Phone(phone) => {
-            client
-                .list(&query(Filter::eq("MainContact/Phone1", phone.as_str())))
-                .await?
-        }
-        CustomerKey::ProfileId(id) => match client
-            .get::<Customer>(&[id.as_str()], &Query::new().select(&["CustomerID"]))
-            .await
-        {
-            Ok(c) => vec![c],
-            Err(acumatica::Error::NotFound { .. }) => vec![],
-            Err(e) => return Err(e),
-        },
-    };
-    let mut ids: Vec<String> = found.into_iter().filter_map(|c| c.customer_id).collect();
-    ids.sort();
-    ids.dedup();
+    let query = Query::new()
+        .filter(filter)
+        .expand(&["MainContact"])
+        .select(SELECT)
+        .top(20);
+    let found: Vec<Customer> = client.list(&query).await?;
+    if found.is_empty() {
+        return Ok(None);
+    }
+    // Acumatica's comparison may differ from ours (case, spacing): what matches none of the
+    // keys here still matched one there, and counts for the first.
+    let ranked = keys
+        .iter()
+        .find_map(|key| {
+            let ids = ids(found.iter().filter(|c| matches(key, c)));
+            (!ids.is_empty()).then(|| (key.clone(), ids))
+        })
+        .unwrap_or_else(|| (keys[0].clone(), ids(found.iter())));
+    let (key, ids) = ranked;
     let Some(first) = ids.first().cloned() else {
         return Ok(None);
     };
@@ -128,16 +123,49 @@ async fn find(client: &Client, key: &CustomerKey) -> Result<Option<Found>, acuma
         vec![format!(
             "{} Acumatica customers match {}: {}. The order went to {first}, the first by CustomerID.",
             ids.len(),
-            describe(key),
+            describe(&key),
             ids.join(", ")
         )]
     } else {
         vec![]
     };
-    Ok(Some(Found {
-        customer_id: first,
-        warnings,
-    }))
+    Ok(Some((
+        key,
+        Found {
+            customer_id: first,
+            warnings,
+        },
+    )))
+}
+
+fn key_filter(key: &CustomerKey) -> Filter {
+    match key {
+        CustomerKey::Email(email) => Filter::eq("MainContact/Email", email.as_str()),
+        CustomerKey::Phone(phone) => Filter::eq("MainContact/Phone1", phone.as_str()),
+        CustomerKey::ProfileId(id) => Filter::eq("CustomerID", id.as_str()),
+    }
+}
+
+/// Does customer `c` carry identifier `key`?
+fn matches(key: &CustomerKey, c: &Customer) -> bool {
+    let contact = c.main_contact.as_ref();
+    let same =
+        |a: Option<&str>, b: &str| a.is_some_and(|a| a.trim().eq_ignore_ascii_case(b.trim()));
+    match key {
+        CustomerKey::Email(e) => same(contact.and_then(|m| m.email.as_deref()), e),
+        CustomerKey::Phone(p) => contact
+            .and_then(|m| m.phone1.as_deref())
+            .is_some_and(|x| plan::normalise_phone(x) == plan::normalise_phone(p)),
+        CustomerKey::ProfileId(id) => same(c.customer_id.as_deref(), id),
+    }
+}
+
+/// The distinct CustomerIDs, sorted.
+fn ids<'a>(customers: impl Iterator<Item = &'a Customer>) -> Vec<String> {
+    let mut ids: Vec<String> = customers.filter_map(|c| c.customer_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 fn describe(key: &CustomerKey) -> String {
@@ -149,18 +177,23 @@ fn describe(key: &CustomerKey) -> String {
 }
 
 /// Creates the customer from the billing address; returns the CustomerID Acumatica gave it
-/// (instances may renumber what was sent).
+/// (instances may renumber what was sent), with a warning when it had to be chosen here.
+///
+/// Without a profile ID the CustomerID is left to Acumatica's auto-numbering. A tenant that
+/// numbers customers manually refuses that with a 422 on CustomerID: then the create is sent
+/// again, insert-only, with the CustomerID derived from the identifier
+/// ([`plan::derived_customer_id`]), and the order's warnings say so.
 async fn create(
     client: &Client,
     order: &NewOrder,
     settings: &SyncSettings,
     primary: &CustomerKey,
-) -> Result<String, acumatica::Error> {
+) -> Result<(String, Vec<String>), acumatica::Error> {
     let billing = &order.billing_address;
     let name = super::sales_order::name(billing)
         .or_else(|| billing.company.clone())
         .unwrap_or_else(|| order.email.clone());
-    let customer = Customer {
+    let mut customer = Customer {
         customer_id: match primary {
             CustomerKey::ProfileId(id) => Some(id.clone()),
             _ => None,
@@ -182,13 +215,39 @@ async fn create(
         CustomerKey::ProfileId(_) => PutMode::Insert,
         _ => PutMode::Upsert,
     };
+    match save(client, &customer, mode, primary).await {
+        Err(e) if customer.customer_id.is_none() && wants_customer_id(&e) => {
+            let id = plan::derived_customer_id(primary);
+            customer.customer_id = Some(id.clone());
+            let saved = save(client, &customer, PutMode::Insert, primary).await?;
+            let warning = format!(
+                "Acumatica numbers customers manually: created customer {saved} with a CustomerID derived from the {}",
+                describe(primary)
+            );
+            Ok((saved, vec![warning]))
+        }
+        other => Ok((other?, vec![])),
+    }
+}
+
+/// A 422 that names CustomerID: the tenant wants it given (manual numbering).
+fn wants_customer_id(e: &acumatica::Error) -> bool {
+    e.status() == Some(422) && e.field_errors().iter().any(|f| f.field == "CustomerID")
+}
+
+/// Sends the create; an existing record (an earlier attempt whose answer was lost) is adopted.
+async fn save(
+    client: &Client,
+    customer: &Customer,
+    mode: PutMode,
+    primary: &CustomerKey,
+) -> Result<String, acumatica::Error> {
     let saved = match client
-        .put(&customer, mode, &Query::new().select(&["CustomerID"]))
+        .put(customer, mode, &Query::new().select(&["CustomerID"]))
         .await
     {
         Err(acumatica::Error::AlreadyExists { .. }) => {
-            // Created meanwhile (e.g. by an earlier attempt whose answer was lost): adopt it.
-            if let Some(found) = find(client, primary).await? {
+            if let Some((_, found)) = find(client, std::slice::from_ref(primary)).await? {
                 return Ok(found.customer_id);
             }
             return Err(acumatica::Error::Transient {

@@ -4,25 +4,31 @@
 //!    ends CANCELED without writing anything.
 //! 2. An order already linked to a Sales Order is confirmed (one GET), never created again.
 //! 3. When an earlier attempt may have created the Sales Order (`create_sent`: set durably
-//!    before the create request, cleared only when a create definitely failed), it is looked
-//!    up by CustomerOrder and order type first, and adopted when found; two found is FAILED.
+//!    before the create request, with the identity it sends in `create_intent`: order type,
+//!    CustomerOrder/ExternalRef, OrderNbr if any, sent-at; cleared only when a create
+//!    definitely failed), it is looked up with that stored identity, never with the settings
+//!    as they are now: by key when an OrderNbr was sent, else by order type and
+//!    CustomerOrder. Found is adopted; two found is FAILED. The look-up waits for the
+//!    ambiguous re-check delay from the recorded ambiguous failure or, when the attempt was
+//!    cut short with no outcome recorded (a kill -9, a shutdown), from the sent-at.
 //! 4. Customer and stock items are resolved (no request when known).
-//! 5. The create. A definite refusal clears `create_sent`; an ambiguous failure (a timeout
-//!    after sending) records `ambiguous_at` and retries after the ambiguous re-check delay,
-//!    so that the next attempt looks up only once Acumatica has had time to run a request
-//!    that waited in its queue. A create after an ambiguous failure is checked once more
-//!    (`$top=2`). With the manual-numbering setting the store number is the OrderNbr and the
-//!    create is an insert-only PUT, idempotent by itself.
+//! 5. The create, insert-only (`If-None-Match: *`), with the earlier identity if there was
+//!    one. A definite refusal clears `create_sent`; an ambiguous failure (a timeout after
+//!    sending, any 5xx, a dropped connection) records `ambiguous_at` and retries after the
+//!    re-check delay, so that the next attempt looks up only once Acumatica has had time to
+//!    run a request that waited in its queue. An auto-numbered create after an ambiguous
+//!    failure is checked once more (`$top=2`). With the manual-numbering setting the store
+//!    number is the OrderNbr, and a repeat is refused by key.
 //!
 //! Steady state (nothing ambiguous before, customer and items known): one request.
 
 use chrono::Utc;
 
 use super::Syncer;
-use super::sales_order::{self, compare_totals, customer_order};
+use super::sales_order::{self, compare_totals};
 use super::{customers, items};
 use crate::acumatica::{self, Filter, PutMode, Query, SalesOrder};
-use crate::domain::order::{Order, PaymentStatus};
+use crate::domain::order::{CreateIntent, Order, PaymentStatus};
 use crate::domain::settings::SyncSettings;
 use crate::jobs::{JobContext, Outcome, wake};
 use crate::orders::SyncRequest;
@@ -62,12 +68,12 @@ impl Syncer {
             Err(e) => return Ok(Outcome::not_ready(wake::CONNECTED, e.to_string())),
         };
         let settings = self.settings.get().map_err(Outcome::transient)?;
-        let reference = customer_order(&order.data, &settings);
-        let order_type = order
+        // What an earlier create sent; the settings may have changed since.
+        let sent = order
             .sync
-            .sales_order_type
-            .clone()
-            .unwrap_or_else(|| settings.sales_order_type.clone());
+            .create_sent
+            .then(|| order.sync.create_intent.clone())
+            .flatten();
         ctx.progress(1, Some(4), Some("Looking for the Sales Order".into()));
 
         // 2. Linked already: confirm the link.
@@ -90,7 +96,10 @@ impl Syncer {
 
         // 3. An earlier attempt may have created it: look it up before anything else.
         if order.sync.create_sent || order.sync.sales_order_nbr.is_some() {
-            if let Some(at) = order.sync.ambiguous_at {
+            // Unknown since the recorded ambiguous failure, or since the send itself when
+            // the attempt was cut short (a kill -9, a shutdown) before any outcome.
+            let since = order.sync.ambiguous_at.or(sent.as_ref().map(|i| i.sent_at));
+            if let Some(at) = since {
                 let due = at + chrono::Duration::from_std(self.recheck_delay).unwrap_or_default();
                 if let Ok(wait) = (due - Utc::now()).to_std()
                     && !wait.is_zero()
@@ -102,7 +111,10 @@ impl Syncer {
                     ));
                 }
             }
-            let found = self.lookup(&client, &order_type, &reference).await;
+            let identity = sent
+                .clone()
+                .unwrap_or_else(|| legacy_identity(&order, &settings));
+            let found = self.lookup(&client, &identity).await;
             let found = match found {
                 Ok(f) => f,
                 Err(e) => return Err(self.failed(&e, generation).await),
@@ -147,15 +159,22 @@ impl Syncer {
             Err(items::Problem::Acumatica(e)) => return Err(self.failed(&e, generation).await),
         }
 
-        // 5. The create, with its intent recorded first.
-        if !order.sync.create_sent {
-            self.orders
-                .set_sync(number, |s| s.create_sent = true)
-                .await
-                .map_err(Outcome::transient)?;
-        }
+        // 5. The create, with its identity recorded first: the one sent before if any (so
+        //    that a late commit of that request is found by the check after this create).
+        let now = Utc::now();
+        let intent = match sent {
+            Some(i) => CreateIntent { sent_at: now, ..i },
+            None => sales_order::intent(&order.data, &settings, now),
+        };
+        self.orders
+            .set_sync(number, |s| {
+                s.create_sent = true;
+                s.create_intent = Some(intent.clone());
+            })
+            .await
+            .map_err(Outcome::transient)?;
         ctx.progress(4, Some(4), Some("Creating the Sales Order".into()));
-        self.create(&client, &order, &settings, customer, generation)
+        self.create(&client, &order, &settings, &intent, customer, generation)
             .await
     }
 
@@ -164,30 +183,18 @@ impl Syncer {
         client: &acumatica::Client,
         order: &Order,
         settings: &SyncSettings,
+        intent: &CreateIntent,
         customer: customers::Found,
         generation: u64,
     ) -> Result<Outcome, Outcome> {
         let number = order.data.number.as_str();
-        let reference = customer_order(&order.data, settings);
-        let manual = settings.use_store_number_as_order_nbr;
-        let so = sales_order::build(
-            &order.data,
-            settings,
-            &customer.customer_id,
-            manual.then(|| reference.clone()),
-        );
-        let mode = if manual {
-            PutMode::Insert
-        } else {
-            PutMode::Upsert
-        };
-        match client.put(&so, mode, &read_back()).await {
+        let so = sales_order::build(&order.data, settings, &customer.customer_id, intent);
+        // Insert-only either way: with an OrderNbr a repeat is refused by key (412).
+        match client.put(&so, PutMode::Insert, &read_back()).await {
             Ok(saved) => {
-                if order.sync.ambiguous_at.is_some() {
+                if order.sync.ambiguous_at.is_some() && intent.order_nbr.is_none() {
                     // A request that waited in Acumatica's queue may have run meanwhile.
-                    let found = self
-                        .lookup(client, &settings.sales_order_type, &reference)
-                        .await;
+                    let found = self.lookup(client, intent).await;
                     if let Ok([a, b, ..]) = found.as_deref() {
                         return Ok(two_found(number, a, b));
                     }
@@ -195,11 +202,14 @@ impl Syncer {
                 self.linked(order, &saved, customer.warnings, Some(customer.customer_id))
                     .await
             }
-            Err(acumatica::Error::AlreadyExists { .. }) if manual => {
-                let keys = [settings.sales_order_type.as_str(), reference.as_str()];
-                match client.get::<SalesOrder>(&keys, &read_back()).await {
-                    Ok(existing) => self.linked(order, &existing, customer.warnings, None).await,
-                    Err(e) => Err(self.failed(&e, generation).await),
+            Err(acumatica::Error::AlreadyExists { .. }) => {
+                match self.lookup(client, intent).await.as_deref() {
+                    Ok([one]) => self.linked(order, one, customer.warnings, None).await,
+                    Ok([a, b, ..]) => Ok(two_found(number, a, b)),
+                    Ok([]) => Err(Outcome::transient(
+                        "Acumatica says the Sales Order exists but it cannot be read yet",
+                    )),
+                    Err(e) => Err(self.failed(e, generation).await),
                 }
             }
             Err(e) if e.is_ambiguous() => {
@@ -217,7 +227,10 @@ impl Syncer {
             Err(e) => {
                 // Definitely not created: the next attempt need not look it up.
                 self.orders
-                    .set_sync(number, |s| s.create_sent = false)
+                    .set_sync(number, |s| {
+                        s.create_sent = false;
+                        s.create_intent = None;
+                    })
                     .await
                     .map_err(Outcome::transient)?;
                 if self.forget_refused(&e, order, &customer.customer_id) {
@@ -230,15 +243,28 @@ impl Syncer {
         }
     }
 
-    /// Sales Orders of `order_type` whose CustomerOrder is `reference` (two at most).
+    /// The Sales Orders a create with `identity` may have made: by key when it sent an
+    /// OrderNbr, else those of its order type whose CustomerOrder it sent (two at most).
     async fn lookup(
         &self,
         client: &acumatica::Client,
-        order_type: &str,
-        reference: &str,
+        identity: &CreateIntent,
     ) -> Result<Vec<SalesOrder>, acumatica::Error> {
-        let filter =
-            Filter::eq("OrderType", order_type).and(Filter::eq("CustomerOrder", reference));
+        let order_type = identity.order_type.as_str();
+        if let Some(nbr) = identity.order_nbr.as_deref().filter(|n| !n.contains('/')) {
+            return match client
+                .get::<SalesOrder>(&[order_type, nbr], &read_back())
+                .await
+            {
+                Ok(so) => Ok(vec![so]),
+                Err(acumatica::Error::NotFound { .. }) => Ok(vec![]),
+                Err(e) => Err(e),
+            };
+        }
+        let filter = Filter::eq("OrderType", order_type).and(Filter::eq(
+            "CustomerOrder",
+            identity.customer_order.as_str(),
+        ));
         client.list(&read_back().filter(filter).top(2)).await
     }
 
@@ -303,6 +329,17 @@ impl Syncer {
         }
         forgot
     }
+}
+
+/// The identity to look up with for a `create_sent` recorded before identities were kept:
+/// the linked order type, else the settings now.
+fn legacy_identity(order: &Order, settings: &SyncSettings) -> CreateIntent {
+    let mut identity = sales_order::intent(&order.data, settings, Utc::now());
+    if let Some(t) = &order.sync.sales_order_type {
+        identity.order_type = t.clone();
+    }
+    identity.order_nbr = None;
+    identity
 }
 
 fn two_found(number: &str, a: &SalesOrder, b: &SalesOrder) -> Outcome {

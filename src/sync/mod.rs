@@ -86,6 +86,14 @@ impl Syncer {
             self.connection.report_unreachable();
             return Outcome::not_ready(wake::REACHABLE, e.to_string());
         }
+        if e.is_ambiguous() {
+            // A customer or stock item create that may have been saved: the next attempt
+            // looks it up first, once Acumatica has had time to run it.
+            return Outcome::RetryAfter(
+                self.recheck_delay,
+                format!("{e}; it may have been saved: looked up again before any new create"),
+            );
+        }
         crate::connection::outcome_of(e)
     }
 }

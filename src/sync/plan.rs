@@ -55,6 +55,32 @@ pub fn customer_keys(order: &NewOrder, source: CustomerIdSource) -> Vec<Customer
     keys.into_iter().flatten().collect()
 }
 
+/// Length of a derived CustomerID: the default length of Acumatica's CUSTOMER segmented key.
+pub const CUSTOMER_ID_LENGTH: usize = 10;
+
+/// The CustomerID a new customer gets on a tenant that numbers customers manually: up to
+/// four letters and digits of the identifier, upper-case, then hex digits of the SHA-256 of
+/// the identifier's map key, ten characters in all (`ann.buyer@example.com` → `ANNB` + six
+/// hex digits). The same identifier always gives the same ID, so a repeated create is refused
+/// by key rather than made twice.
+pub fn derived_customer_id(key: &CustomerKey) -> String {
+    use sha2::{Digest, Sha256};
+    let text = match key {
+        CustomerKey::Email(e) => e.split('@').next().unwrap_or(e).to_owned(),
+        CustomerKey::Phone(p) => normalise_phone(p),
+        CustomerKey::ProfileId(id) => id.clone(),
+    };
+    let mut id: String = text
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .take(4)
+        .collect();
+    let hash = hex::encode_upper(Sha256::digest(key.map_key().as_bytes()));
+    id.push_str(&hash[..CUSTOMER_ID_LENGTH - id.len()]);
+    id
+}
+
 /// Decimal places of a currency's minor unit (ISO 4217); 2 unless listed.
 pub fn minor_units(currency: &str) -> u32 {
     match currency {
@@ -152,6 +178,26 @@ mod tests {
         );
         assert_eq!(shares.iter().sum::<Decimal>(), d("100"));
         assert!(shares.iter().all(|s| s.scale() == 0 || s.fract().is_zero()));
+    }
+
+    #[test]
+    fn derived_customer_ids_are_stable_distinct_and_short() {
+        let a = derived_customer_id(&CustomerKey::Email("Ann.Buyer@example.com".into()));
+        assert_eq!(a.len(), CUSTOMER_ID_LENGTH);
+        assert!(a.starts_with("ANNB"), "{a}");
+        assert_eq!(
+            a,
+            derived_customer_id(&CustomerKey::Email("ann.buyer@EXAMPLE.com".into())),
+            "the same identifier, the same ID"
+        );
+        let b = derived_customer_id(&CustomerKey::Email("ann.buyer@example.org".into()));
+        assert_ne!(a, b);
+        let p = derived_customer_id(&CustomerKey::Phone("+1 (555) 010-0".into()));
+        assert_eq!(p.len(), CUSTOMER_ID_LENGTH);
+        assert!(p.starts_with("1555"), "{p}");
+        let odd = derived_customer_id(&CustomerKey::Email("+++@example.com".into()));
+        assert_eq!(odd.len(), CUSTOMER_ID_LENGTH);
+        assert!(odd.chars().all(|c| c.is_ascii_alphanumeric()), "{odd}");
     }
 
     #[test]

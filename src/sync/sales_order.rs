@@ -1,12 +1,13 @@
 //! The Sales Order a store order becomes (field names as in the official schema: Acumatica
 //! silently drops others), and the comparison of Acumatica's totals with the store's.
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::plan;
 use crate::acumatica::{Address, DocContact, SalesOrder, SalesOrderDetail, ShippingSettings};
 use crate::domain::money;
-use crate::domain::order::{self, NewOrder};
+use crate::domain::order::{self, CreateIntent, NewOrder};
 use crate::domain::settings::SyncSettings;
 
 /// CustomerOrder and ExternalRef: the prefix setting + the store's order number.
@@ -43,15 +44,29 @@ pub fn address(a: &order::Address) -> Address {
     }
 }
 
-/// The Sales Order for `order`, to be created for `customer_id`. With `order_nbr`, the
-/// store number is sent as OrderNbr (order types with manual numbering).
+/// The identity a new create of `order` gets from the settings now: order type,
+/// CustomerOrder, and with the manual-numbering setting the same text as OrderNbr.
+pub fn intent(order: &NewOrder, settings: &SyncSettings, now: DateTime<Utc>) -> CreateIntent {
+    let reference = customer_order(order, settings);
+    CreateIntent {
+        order_type: settings.sales_order_type.clone(),
+        order_nbr: settings
+            .use_store_number_as_order_nbr
+            .then(|| reference.clone()),
+        customer_order: reference,
+        sent_at: now,
+    }
+}
+
+/// The Sales Order for `order`, to be created for `customer_id` with the identity of
+/// `intent` (order type, CustomerOrder and ExternalRef, OrderNbr if any).
 pub fn build(
     order: &NewOrder,
     settings: &SyncSettings,
     customer_id: &str,
-    order_nbr: Option<String>,
+    intent: &CreateIntent,
 ) -> SalesOrder {
-    let reference = customer_order(order, settings);
+    let reference = intent.customer_order.clone();
     let ship = order
         .shipping_address
         .as_ref()
@@ -83,8 +98,8 @@ pub fn build(
         })
         .collect();
     SalesOrder {
-        order_type: Some(settings.sales_order_type.clone()),
-        order_nbr,
+        order_type: Some(intent.order_type.clone()),
+        order_nbr: intent.order_nbr.clone(),
         customer_id: Some(customer_id.to_owned()),
         date: Some(order.placed_at.fixed_offset()),
         description: Some(format!("Store order {}", order.number)),
@@ -206,7 +221,12 @@ mod tests {
             warehouse_id: Some("WHOLESALE".into()),
             ..Default::default()
         };
-        let so = build(&order(), &settings, "C000001", None);
+        let so = build(
+            &order(),
+            &settings,
+            "C000001",
+            &intent(&order(), &settings, Utc::now()),
+        );
         assert_eq!(so.customer_order.as_deref(), Some("XC-1001"));
         assert_eq!(so.external_ref.as_deref(), Some("XC-1001"));
         assert_eq!(so.hold, Some(false));

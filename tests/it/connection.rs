@@ -255,6 +255,15 @@ async fn reset_forgets_the_session_and_signs_out() {
         .await;
     assert_eq!(jobs["jobs"]["edges"].as_array().unwrap().len(), 1);
     assert_eq!(sim.counters().count("POST logout"), 1);
+    assert_eq!(
+        sim.counters().count("POST revocation"),
+        1,
+        "the refresh token is revoked"
+    );
+    assert!(
+        sim.live_tokens().is_empty(),
+        "no token of the old session works"
+    );
     // Lookups need a connection now.
     let body = s.gql("mutation { refreshLookups { id } }", json!({})).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_CONNECTED");
@@ -372,4 +381,29 @@ async fn the_connection_survives_a_restart_without_signing_in_again() {
         1,
         "the stored tokens were used"
     );
+}
+
+#[tokio::test]
+async fn the_connect_job_says_which_form_of_the_base_url_worked() {
+    use acumatica_bridge::sim::acumatica::{NotServed, SimConfig, Simulator};
+    let sim = Simulator::start(SimConfig {
+        tenant_paths: false,
+        not_served: NotServed::Redirect,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let s = Service::start().await;
+    let job = s.connect_to(&sim).await;
+    assert_eq!(job["status"], "SUCCEEDED", "{job:#}");
+    let message = job["progress"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("site root") && message.contains("/t/Company"),
+        "{message}"
+    );
+    let sim = crate::common::sim_with_tokens(3600).await;
+    let s = Service::start().await;
+    let job = s.connect_to(&sim).await;
+    let message = job["progress"]["message"].as_str().unwrap();
+    assert!(message.contains("the /t/Company form"), "{message}");
 }

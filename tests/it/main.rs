@@ -22,6 +22,7 @@ mod restart;
 mod schema;
 mod settings;
 mod sync;
+mod sync_ambiguous;
 mod sync_faults;
 mod xcart;
 mod xcart_e2e;

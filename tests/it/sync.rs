@@ -321,6 +321,53 @@ async fn phone_falls_back_to_email_and_two_matches_warn() {
 }
 
 #[tokio::test]
+async fn a_new_customer_under_phone_matching_costs_one_look_up() {
+    let (s, sim) = connected().await;
+    s.data(SAVE, json!({"input": {"customerIdSource": "PHONE"}}))
+        .await;
+    let mut input = with_email(order_input("5101", "PAID"), "first.time@example.com");
+    input["phone"] = json!("+1 999 000 1111");
+    input["billingAddress"]["phone"] = json!("+1 999 000 1111");
+    input["profileId"] = json!("880011");
+    sim.reset_counters();
+    record(&s, input).await;
+    let o = settled(&s, "5101").await;
+    assert_eq!(o["sync"]["status"], "SYNCED", "{o:#}");
+    let counters = sim.counters();
+    assert_eq!(
+        counters.count("GET Customer"),
+        1,
+        "phone, email and profile ID in one $filter: {:?}",
+        counters.by_request
+    );
+    assert_eq!(counters.count("PUT Customer"), 1);
+}
+
+#[tokio::test]
+async fn a_tenant_numbering_customers_manually_gets_a_derived_customer_id() {
+    let (s, sim) = connected().await;
+    sim.update_faults(|f| f.manual_customer_ids = true);
+    let before = sim.customers().len();
+    let mut input = with_email(order_input("5201", "PAID"), "zoe.manual@example.com");
+    input["profileId"] = Value::Null;
+    record(&s, input).await;
+    let o = settled(&s, "5201").await;
+    assert_eq!(o["sync"]["status"], "SYNCED", "{o:#}");
+    let id = o["sync"]["customerId"].as_str().unwrap();
+    assert!(id.starts_with("ZOEM") && id.len() == 10, "{id}");
+    assert!(
+        o["sync"]["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("numbers customers manually")),
+        "{o:#}"
+    );
+    assert_eq!(sim.customers().len(), before + 1);
+    assert!(sim.customers().iter().any(|c| c["CustomerID"] == id));
+}
+
+#[tokio::test]
 async fn profile_id_setting_without_a_profile_fails_with_a_reason() {
     let (s, sim) = connected().await;
     s.data(SAVE, json!({"input": {"customerIdSource": "PROFILE_ID"}}))

@@ -57,18 +57,23 @@ pub async fn handle(
     {
         ["identity", "connect", "token"] => "token".to_string(),
         ["entity", "auth", "logout"] => "logout".to_string(),
+        ["identity", "connect", "revocation"] => "revocation".to_string(),
         ["entity"] => "endpoints".to_string(),
         ["entity", _, _, entity, ..] => entity.to_string(),
         _ => "other".to_string(),
     };
     let faults = {
         let mut s = shared.lock();
-        s.arrive(method.as_str(), &target);
+        let uri_text = percent_decode(&uri.to_string()).replace('+', " ");
+        let if_none_match = headers
+            .get(header::IF_NONE_MATCH)
+            .is_some_and(|v| v.as_bytes() == b"*");
+        s.arrive(method.as_str(), &target, uri_text, if_none_match);
         s.faults.clone()
     };
     let _in_flight = InFlight(shared.clone());
     if tenant.is_some() && !shared.config.tenant_paths {
-        return not_found();
+        return not_served(shared.config.not_served);
     }
     if let Some(t) = &tenant
         && !t.eq_ignore_ascii_case(TENANT)
@@ -109,6 +114,7 @@ pub async fn handle(
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
     match (method.clone(), rest.as_slice()) {
         (Method::POST, ["identity", "connect", "token"]) => token(&shared, &body),
+        (Method::POST, ["identity", "connect", "revocation"]) => revocation(&shared, &body),
         (Method::POST, ["entity", "auth", "logout"]) => {
             if let Some(t) = bearer(&headers) {
                 shared.lock().access.remove(&t);
@@ -150,10 +156,19 @@ pub async fn handle(
             }
             let query = Params::parse(uri.query().unwrap_or(""));
             match method {
-                Method::GET if keys.is_empty() => list(&shared, version, entity, &query),
-                Method::GET => get(&shared, version, entity, keys, &query),
+                Method::GET if keys.is_empty() => list(&shared, endpoint, version, entity, &query),
+                Method::GET => get(&shared, endpoint, version, entity, keys, &query),
                 Method::PUT if keys.is_empty() => {
-                    put(&shared, version, entity, &headers, &body, &query, &faults).await
+                    put(
+                        shared.clone(),
+                        (endpoint, version),
+                        entity,
+                        &headers,
+                        &body,
+                        &query,
+                        &faults,
+                    )
+                    .await
                 }
                 _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
             }
@@ -198,8 +213,8 @@ impl Params {
     }
 }
 
-fn list(shared: &Shared, version: &str, entity: &str, q: &Params) -> Response {
-    if let Some(bad) = q.shape.unknown_path(version, entity) {
+fn list(shared: &Shared, endpoint: &str, version: &str, entity: &str, q: &Params) -> Response {
+    if let Some(bad) = q.shape.unknown_path(endpoint, version, entity) {
         return key_not_found(&bad);
     }
     let expr = match q.filter.as_deref().map(filter::parse).transpose() {
@@ -225,15 +240,24 @@ fn list(shared: &Shared, version: &str, entity: &str, q: &Params) -> Response {
             expr.as_ref()
                 .is_none_or(|e| filter::matches(e, version, entity, r))
         })
-        .skip(q.skip)
+        .skip(if s.faults.ignore_skip { 0 } else { q.skip })
         .take(q.top.unwrap_or(usize::MAX))
         .map(|r| records::render(version, entity, r, &q.shape, &BTreeMap::new()))
         .collect();
-    ok(&Out::List(rows))
+    let mut body = serde_json::to_vec(&Out::List(rows)).unwrap_or_default();
+    body.resize(body.len() + s.faults.pad_lists_bytes as usize, b' ');
+    with_json((StatusCode::OK, body).into_response())
 }
 
-fn get(shared: &Shared, version: &str, entity: &str, keys: &[&str], q: &Params) -> Response {
-    if let Some(bad) = q.shape.unknown_path(version, entity) {
+fn get(
+    shared: &Shared,
+    endpoint: &str,
+    version: &str,
+    entity: &str,
+    keys: &[&str],
+    q: &Params,
+) -> Response {
+    if let Some(bad) = q.shape.unknown_path(endpoint, version, entity) {
         return key_not_found(&bad);
     }
     let key_fields = rules::keys(entity).unwrap_or(&[]);
@@ -273,8 +297,8 @@ fn get(shared: &Shared, version: &str, entity: &str, keys: &[&str], q: &Params) 
 }
 
 async fn put(
-    shared: &Shared,
-    version: &str,
+    shared: Arc<Shared>,
+    (endpoint, version): (&str, &str),
     entity: &str,
     headers: &HeaderMap,
     body: &[u8],
@@ -292,7 +316,7 @@ async fn put(
         Ok(m) => m,
         Err(invalid) => return bad_request(&format!("entity.{}", invalid.path), &invalid.message),
     };
-    if let Some(bad) = q.shape.unknown_path(version, entity) {
+    if let Some(bad) = q.shape.unknown_path(endpoint, version, entity) {
         return key_not_found(&bad);
     }
     let star = |name: header::HeaderName| {
@@ -301,18 +325,35 @@ async fn put(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim() == "*")
     };
-    let outcome = {
-        let mut s = shared.lock();
-        rules::put(
-            &mut s,
-            entity,
-            input,
-            star(header::IF_NONE_MATCH),
-            star(header::IF_MATCH),
-        )
+    let (if_none_match, if_match) = (star(header::IF_NONE_MATCH), star(header::IF_MATCH));
+    let save = {
+        let (shared, entity) = (shared.clone(), entity.to_string());
+        move || rules::put(&mut shared.lock(), &entity, input, if_none_match, if_match)
+    };
+    let outcome = match faults.delay_commit_ms {
+        // "Hold then commit": the save goes on even when the client hangs up meanwhile, as a
+        // server's does.
+        Some(ms) => {
+            let held = tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                save()
+            });
+            match held.await {
+                Ok(outcome) => outcome,
+                Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            }
+        }
+        None => save(),
     };
     match outcome {
         Ok(saved) => {
+            if take_one(&mut shared.lock().faults.commit_then_500) {
+                return http_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Simulated server error after the record was saved.",
+                    "System.Exception",
+                );
+            }
             let stall = rand::thread_rng().r#gen::<f64>() < faults.stall_rate;
             if stall && faults.stall_writes_forever {
                 std::future::pending::<()>().await;
@@ -346,6 +387,13 @@ async fn put(
             )
         }
     }
+}
+
+/// Uses up one of a fault's remaining count; true when there was one.
+fn take_one(count: &mut u32) -> bool {
+    let some = *count > 0;
+    *count = count.saturating_sub(1);
+    some
 }
 
 fn token(shared: &Shared, body: &[u8]) -> Response {
@@ -412,6 +460,29 @@ fn token(shared: &Shared, body: &[u8]) -> Response {
         answer["refresh_token"] = Value::from(refresh);
     }
     with_json((StatusCode::OK, json_body(&answer)).into_response())
+}
+
+/// RFC 7009: the token (a refresh token, or an access token) stops working; 200 even for an
+/// unknown token, as the RFC says.
+fn revocation(shared: &Shared, body: &[u8]) -> Response {
+    let form: BTreeMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    if !field("client_id").eq_ignore_ascii_case(CLIENT_ID)
+        || field("client_secret") != CLIENT_SECRET
+    {
+        return with_json(
+            (
+                StatusCode::BAD_REQUEST,
+                json_body(&json!({"error": "invalid_client"})),
+            )
+                .into_response(),
+        );
+    }
+    let mut s = shared.lock();
+    let token = field("token");
+    s.refresh.remove(token);
+    s.access.remove(token);
+    StatusCode::OK.into_response()
 }
 
 fn endpoints(prefix: &str) -> Response {
@@ -513,6 +584,32 @@ fn key_not_found(path: &str) -> Response {
         "The given key was not present in the dictionary.",
         "System.Collections.Generic.KeyNotFoundException",
     )
+}
+
+fn not_served(how: super::NotServed) -> Response {
+    match how {
+        super::NotServed::NotFound => not_found(),
+        super::NotServed::Redirect => {
+            let mut r = StatusCode::FOUND.into_response();
+            r.headers_mut().insert(
+                header::LOCATION,
+                HeaderValue::from_static("/Frames/Login.aspx?ReturnUrl=%2f"),
+            );
+            r
+        }
+        super::NotServed::HtmlPage => {
+            let mut r = (
+                StatusCode::OK,
+                "<!DOCTYPE html><html><head><title>Sign In</title></head><body></body></html>",
+            )
+                .into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            r
+        }
+    }
 }
 
 fn not_found() -> Response {

@@ -46,9 +46,11 @@ pub struct SimConfig {
     pub listen: SocketAddr,
     /// Start without the seed data.
     pub empty: bool,
-    /// Serve the API under `/t/<tenant>` as well as at the root (false: `/t/…` answers 404,
-    /// as an instance that does not support that form would).
+    /// Serve the API under `/t/<tenant>` as well as at the root (false: `/t/…` answers as
+    /// `not_served` says, as an instance that does not support that form would).
     pub tenant_paths: bool,
+    /// What `/t/…` answers without `tenant_paths`.
+    pub not_served: NotServed,
     /// Faults and options in force at start.
     pub faults: Faults,
 }
@@ -59,9 +61,21 @@ impl Default for SimConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             empty: false,
             tenant_paths: true,
+            not_served: NotServed::NotFound,
             faults: Faults::default(),
         }
     }
+}
+
+/// How an instance answers a path it does not serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotServed {
+    /// 404 with Acumatica's JSON message.
+    NotFound,
+    /// 302 to the sign-in page, as a web front end would.
+    Redirect,
+    /// 200 with an HTML page (a portal's catch-all).
+    HtmlPage,
 }
 
 /// What the server's handlers share.
@@ -326,6 +340,7 @@ impl SimArgs {
             listen: self.listen,
             empty: self.empty,
             tenant_paths: !self.no_tenant_paths,
+            not_served: NotServed::NotFound,
             faults: Faults {
                 latency_ms: self.latency_ms,
                 rate_429: self.rate_429,

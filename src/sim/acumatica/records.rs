@@ -232,18 +232,9 @@ impl Shape {
 
     /// Checks every `$select` and `$expand` path against the schema; the first unknown one is
     /// returned (Acumatica answers it with a KeyNotFoundException).
-    pub fn unknown_path(&self, version: &str, ty: &str) -> Option<String> {
-        for path in self.select.iter().chain(&self.expand) {
-            let mut current = ty.to_string();
-            for seg in path.split('/') {
-                match schema::kind(version, &current, seg) {
-                    Some(FieldKind::Link(t) | FieldKind::List(t)) => current = t,
-                    Some(FieldKind::Value(_)) => current = String::new(),
-                    None => return Some(path.clone()),
-                }
-            }
-        }
-        None
+    pub fn unknown_path(&self, endpoint: &str, version: &str, ty: &str) -> Option<String> {
+        let paths = self.select.iter().chain(&self.expand).map(String::as_str);
+        schema::unknown_path(endpoint, version, ty, paths).map(str::to_owned)
     }
 }
 
@@ -427,11 +418,14 @@ mod tests {
             text.contains(r#""OrderQty":{"value":1.000000}"#) && !text.contains("OrderTotal"),
             "{text}"
         );
-        assert_eq!(shape.unknown_path(V, "SalesOrder"), None);
+        assert_eq!(shape.unknown_path("Default", V, "SalesOrder"), None);
         let bad = Shape {
             select: vec!["Nope".into()],
             ..Shape::default()
         };
-        assert_eq!(bad.unknown_path(V, "SalesOrder"), Some("Nope".into()));
+        assert_eq!(
+            bad.unknown_path("Default", V, "SalesOrder"),
+            Some("Nope".into())
+        );
     }
 }

@@ -280,7 +280,10 @@ fn customer(
 ) {
     if created {
         let renumber = state.faults.renumber_customer_ids;
-        if renumber || text(record, "CustomerID").is_none() {
+        if state.faults.manual_customer_ids && text(record, "CustomerID").is_none() {
+            set(record, "CustomerID", Value::String(String::new()));
+            errors.insert("CustomerID".into(), "'Customer ID' cannot be empty.".into());
+        } else if renumber || text(record, "CustomerID").is_none() {
             let id = loop {
                 let candidate = format!("C{:06}", state.next_customer_nbr);
                 state.next_customer_nbr += 1;

@@ -23,6 +23,15 @@ pub struct Faults {
     pub token_lifetime_secs: u64,
     /// "Commit then stall": a PUT is saved, then answered only after this delay.
     pub stall_writes_ms: Option<u64>,
+    /// "Hold then commit": a PUT is saved only after this delay (and saved even when the
+    /// client hung up meanwhile), then answered.
+    pub delay_commit_ms: Option<u64>,
+    /// Lists ignore `$skip` (every page is the first one).
+    pub ignore_skip: bool,
+    /// Lists end with this many spaces after the JSON (an oversized answer).
+    pub pad_lists_bytes: u64,
+    /// "Commit then fail": the next this many saved PUTs are answered with a plain 500.
+    pub commit_then_500: u32,
     /// "Commit then stall" for good: a PUT is saved and never answered.
     pub stall_writes_forever: bool,
     /// Share (0.0–1.0) of saved PUTs that stall as set above (1.0: every one).
@@ -36,6 +45,8 @@ pub struct Faults {
     pub forbidden_entity: Option<String>,
     /// Give a new customer the next auto-number even when the PUT names a CustomerID.
     pub renumber_customer_ids: bool,
+    /// Customers are numbered manually: a new one without CustomerID is refused (422).
+    pub manual_customer_ids: bool,
 }
 
 impl Default for Faults {
@@ -47,12 +58,17 @@ impl Default for Faults {
             retry_after_secs: None,
             token_lifetime_secs: 3600,
             stall_writes_ms: None,
+            delay_commit_ms: None,
+            commit_then_500: 0,
+            ignore_skip: false,
+            pad_lists_bytes: 0,
             stall_writes_forever: false,
             stall_rate: 1.0,
             manual_order_numbers: false,
             login_limit: false,
             forbidden_entity: None,
             renumber_customer_ids: false,
+            manual_customer_ids: false,
         }
     }
 }
@@ -63,8 +79,12 @@ pub struct Arrival {
     /// Milliseconds since the simulator started (or its counters were reset).
     pub at_ms: f64,
     pub method: String,
-    /// `token`, `logout`, `endpoints`, an entity name, or `other`.
+    /// `token`, `logout`, `revocation`, `endpoints`, an entity name, or `other`.
     pub target: String,
+    /// The path and query as sent (decoded).
+    pub uri: String,
+    /// Sent with `If-None-Match: *` (insert only).
+    pub if_none_match: bool,
 }
 
 /// Request counters, readable by tests (`RunningSim::counters`, `GET /_sim/counters`).
@@ -141,7 +161,7 @@ impl State {
     }
 
     /// Counts an arriving request and marks it in flight.
-    pub fn arrive(&mut self, method: &str, target: &str) {
+    pub fn arrive(&mut self, method: &str, target: &str, uri: String, if_none_match: bool) {
         let at_ms = self.counters_since.elapsed().as_secs_f64() * 1000.0;
         let c = &mut self.counters;
         c.total += 1;
@@ -152,6 +172,8 @@ impl State {
             at_ms,
             method: method.to_string(),
             target: target.to_string(),
+            uri,
+            if_none_match,
         });
         self.in_flight += 1;
         c.max_in_flight = c.max_in_flight.max(self.in_flight);

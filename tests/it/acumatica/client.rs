@@ -216,6 +216,12 @@ async fn sign_out_ends_the_session_and_forgets_tokens() {
     assert!(c.tokens().is_none());
     assert!(watch.borrow_and_update().is_none());
     assert_eq!(sim.counters().count("POST logout"), 1);
+    assert_eq!(sim.counters().count("POST revocation"), 1);
+    let refresh = tokens.refresh_token.as_ref().unwrap().expose().to_owned();
+    assert!(
+        !sim.live_tokens().contains(&refresh),
+        "the refresh token is revoked"
+    );
     // The old access token is dead on the server too.
     let other = client(&sim);
     let mut dead = tokens.clone();
@@ -248,6 +254,75 @@ async fn falls_back_to_the_site_root_when_the_tenant_form_is_not_served() {
         "one 404 under /t/, one at the root"
     );
     assert_eq!(counters.count("GET Warehouse"), 1);
+}
+
+#[tokio::test]
+async fn falls_back_to_the_site_root_after_a_redirect_or_an_html_page_too() {
+    use acumatica_bridge::sim::acumatica::NotServed;
+    for how in [NotServed::Redirect, NotServed::HtmlPage] {
+        let sim = sim_with(SimConfig {
+            tenant_paths: false,
+            not_served: how,
+            ..Default::default()
+        })
+        .await;
+        let c = client(&sim);
+        c.sign_in().await.unwrap();
+        assert_eq!(c.base_url().as_str(), sim.root_url(), "{how:?}");
+        assert_eq!(c.configured_base_url().as_str(), sim.base_url(), "{how:?}");
+        c.refresh().await.unwrap();
+        let _: Vec<Warehouse> = c.list(&Query::new()).await.unwrap();
+        assert_eq!(
+            sim.counters().count("POST token"),
+            3,
+            "{how:?}: the fallback is remembered"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_skip_or_answers_too_much_is_an_error_not_a_hang() {
+    let sim = sim().await;
+    let c = client(&sim);
+    c.sign_in().await.unwrap();
+    sim.update_faults(|f| f.ignore_skip = true);
+    let err = c.list_all::<StockItem>(&Query::new(), 2).await.unwrap_err();
+    assert!(
+        err.is_permanent() && err.to_string().contains("ignores $skip"),
+        "{err}"
+    );
+    assert_eq!(sim.counters().count("GET StockItem"), 2);
+
+    sim.update_faults(|f| {
+        f.ignore_skip = false;
+        f.pad_lists_bytes = (MAX_ANSWER_BYTES + 1) as u64;
+    });
+    let err = c.list::<StockItem>(&Query::new()).await.unwrap_err();
+    assert!(
+        err.is_permanent() && err.to_string().contains("too large"),
+        "{err}"
+    );
+    sim.update_faults(|f| f.pad_lists_bytes = 1 << 20);
+    assert_eq!(
+        c.list::<StockItem>(&Query::new()).await.unwrap().len(),
+        5,
+        "below the limit"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_after_of_ages_is_capped_and_left_to_the_job_layer() {
+    let sim = sim().await;
+    let c = client(&sim);
+    c.sign_in().await.unwrap();
+    sim.update_faults(|f| {
+        f.rate_429 = 1.0;
+        f.retry_after_secs = Some(u64::MAX);
+    });
+    sim.reset_counters();
+    let err = c.list::<Warehouse>(&Query::new()).await.unwrap_err();
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
+    assert_eq!(sim.counters().total, 1, "not waited out in the request");
 }
 
 #[tokio::test]
@@ -315,8 +390,8 @@ async fn errors_are_classified_for_the_job_layer() {
         .await
         .unwrap_err();
     assert!(
-        err.is_transient() && !err.is_ambiguous(),
-        "a 500 rolled the write back: {err:?}"
+        err.is_transient() && err.is_ambiguous(),
+        "a 500 may come after the save: {err:?}"
     );
     sim.update_faults(|f| f.rate_500 = 0.0);
 

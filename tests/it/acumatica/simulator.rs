@@ -209,3 +209,60 @@ async fn control_api_sets_faults_and_shows_records_and_counters() {
         .unwrap();
     assert_eq!(sim.counters().total, 0);
 }
+
+/// Field lists differ by endpoint and version: StockItem.LastModifiedDateTime is in eCommerce
+/// 23.200.001 and in 24.200.001, not in Default 23.200.001. The simulator answers an unknown
+/// `$select` field with Acumatica's 500; the client refuses it before sending.
+#[tokio::test]
+async fn an_unknown_select_field_is_a_500_per_endpoint_and_version() {
+    use acumatica_bridge::acumatica::{Client, PermanentReason, Query, StockItem};
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let token = Client::new(sim.client_config())
+        .unwrap()
+        .sign_in()
+        .await
+        .unwrap()
+        .access_token;
+    let http = http();
+    for (endpoint, version, status) in [
+        ("Default", "23.200.001", 500),
+        ("eCommerce", "23.200.001", 200),
+        ("Default", "24.200.001", 200),
+    ] {
+        let url = format!(
+            "{}/entity/{endpoint}/{version}/StockItem?$select=InventoryID,LastModifiedDateTime",
+            sim.base_url()
+        );
+        let answer = http
+            .get(url)
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), status, "{endpoint} {version}");
+        if status == 500 {
+            let body = answer.text().await.unwrap();
+            assert!(body.contains("KeyNotFoundException"), "{body}");
+        }
+    }
+    let mut config = sim.client_config();
+    config.endpoint_version = "23.200.001".into();
+    let client = Client::new(config).unwrap();
+    client.sign_in().await.unwrap();
+    sim.reset_counters();
+    let err = client
+        .list::<StockItem>(&Query::new().select(&["InventoryID", "LastModifiedDateTime"]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            acumatica_bridge::acumatica::Error::Permanent {
+                reason: PermanentReason::UnknownField,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(sim.counters().total, 0, "refused before sending");
+}
