@@ -7,7 +7,7 @@ import { GraphQLError, gql, subscribe } from "./graphql.js";
 import { LIVE_JOB_STATUSES, describeError, h, jobProgress, notice, time, toast } from "./ui.js";
 
 const LOOKUP_FIELDS = ["customerClass", "itemClass", "postingClass", "reasonCodeSubaccount", "taxCategoryId", "warehouseId"];
-const FIELDS = `orderSyncMode createNewProducts useStoreNumberAsOrderNbr customerIdSource stockItemIdSource salesOrderType orderNumberPrefix ${LOOKUP_FIELDS.join(" ")}`;
+const FIELDS = `orderSyncMode createNewProducts useStoreNumberAsOrderNbr customerIdSource stockItemIdSource salesOrderType orderNumberPrefix orderDateTimeZone ${LOOKUP_FIELDS.join(" ")}`;
 const LISTS = `lookups {
   customerClasses { id description } itemClasses { id description } postingClasses { id description }
   subaccounts { id description } taxCategories { id description } warehouses { id description }
@@ -39,6 +39,8 @@ const LOOKUPS = [
 const CHECKS = {
   salesOrderType: (v) =>
     /^[A-Za-z0-9]{2}$/.test(v.trim()) ? null : "Two letters or digits, such as SO.",
+  orderDateTimeZone: (v) =>
+    /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/.test(v.trim()) ? null : "An IANA time zone name, such as Europe/Berlin or UTC.",
   orderNumberPrefix: (v) =>
     v === "" || (v.length <= 10 && !/\s/.test(v)) ? null : "Up to 10 characters without spaces, such as XC-.",
 };
@@ -74,6 +76,7 @@ export async function render({ main, onCleanup, signal }) {
       "When no Acumatica Stock Item matches a line's SKU, create one. When off, such an order fails to sync.",
     ),
     salesOrderType: textField("salesOrderType", "Sales order type", "The Acumatica order type of the Sales Orders the bridge creates, such as SO.", { maxlength: "2", required: true, class: "input-short" }),
+    orderDateTimeZone: textField("orderDateTimeZone", "Order date time zone", "The ERP's time zone, as an IANA name such as Europe/Berlin or America/New_York: the Sales Order's date is the day the order was placed there. Default UTC.", { maxlength: "40", required: true }),
     orderNumberPrefix: textField("orderNumberPrefix", "Order number prefix", "Put before the store's order number in the Sales Order's customer order and external reference, such as XC-. Leave empty for none.", { maxlength: "10", class: "input-short" }),
     useStoreNumberAsOrderNbr: checkbox(
       "useStoreNumberAsOrderNbr",
@@ -92,7 +95,7 @@ export async function render({ main, onCleanup, signal }) {
     "section",
     { class: "card settings-section", "aria-labelledby": "sync-options-title", id: "data-sync-options" },
     h("h2", { id: "sync-options-title" }, "Data Sync Options"),
-    ["orderSyncMode", "createNewProducts", "salesOrderType", "orderNumberPrefix", "useStoreNumberAsOrderNbr"].map((n) => controls[n].el),
+    ["orderSyncMode", "createNewProducts", "salesOrderType", "orderNumberPrefix", "useStoreNumberAsOrderNbr", "orderDateTimeZone"].map((n) => controls[n].el),
   );
   const listsPart = h("div", { id: "acumatica-lists" });
   const configSection = h(

@@ -46,6 +46,9 @@ pub struct SyncSettings {
     reason_code_subaccount: Option<String>,
     tax_category_id: Option<String>,
     warehouse_id: Option<String>,
+    /// The time zone (IANA name, e.g. "Europe/Berlin") whose calendar day of the order's
+    /// placement becomes the Sales Order's Date: the ERP's business time zone. Default "UTC".
+    order_date_time_zone: String,
 }
 
 impl From<domain::SyncSettings> for SyncSettings {
@@ -64,6 +67,7 @@ impl From<domain::SyncSettings> for SyncSettings {
             reason_code_subaccount: s.reason_code_subaccount,
             tax_category_id: s.tax_category_id,
             warehouse_id: s.warehouse_id,
+            order_date_time_zone: s.order_date_time_zone,
         }
     }
 }
@@ -84,6 +88,7 @@ pub struct SyncSettingsInput {
     reason_code_subaccount: MaybeUndefined<String>,
     tax_category_id: MaybeUndefined<String>,
     warehouse_id: MaybeUndefined<String>,
+    order_date_time_zone: MaybeUndefined<String>,
 }
 
 fn change<T, U: From<T>>(v: MaybeUndefined<T>) -> Change<U> {
@@ -110,6 +115,7 @@ impl From<SyncSettingsInput> for SettingsPatch {
             reason_code_subaccount: change(i.reason_code_subaccount),
             tax_category_id: change(i.tax_category_id),
             warehouse_id: change(i.warehouse_id),
+            order_date_time_zone: change(i.order_date_time_zone),
         }
     }
 }

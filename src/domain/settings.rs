@@ -45,6 +45,9 @@ pub struct SyncSettings {
     pub reason_code_subaccount: Option<String>,
     pub tax_category_id: Option<String>,
     pub warehouse_id: Option<String>,
+    /// The time zone (IANA name) whose calendar day of the order's placement becomes the
+    /// Sales Order's Date: the ERP's business time zone.
+    pub order_date_time_zone: String,
 }
 
 impl Default for SyncSettings {
@@ -63,7 +66,31 @@ impl Default for SyncSettings {
             reason_code_subaccount: None,
             tax_category_id: None,
             warehouse_id: None,
+            order_date_time_zone: "UTC".into(),
         }
+    }
+}
+
+impl SyncSettings {
+    /// The Sales Order's Date for an order placed at `placed_at`: noon of that calendar day in
+    /// the order-date time zone, with the zone's offset (noon, so that a server converting to
+    /// a zone up to 11 hours away still lands on the same day).
+    pub fn order_date(
+        &self,
+        placed_at: chrono::DateTime<chrono::Utc>,
+    ) -> chrono::DateTime<chrono::FixedOffset> {
+        let zone: chrono_tz::Tz = self.order_date_time_zone.parse().unwrap_or(chrono_tz::UTC);
+        let day = placed_at.with_timezone(&zone).date_naive();
+        let noon = day.and_hms_opt(12, 0, 0).expect("noon exists");
+        use chrono::{Offset, TimeZone};
+        let offset = zone
+            .offset_from_local_datetime(&noon)
+            .earliest()
+            .map_or_else(
+                || chrono::FixedOffset::east_opt(0).expect("UTC"),
+                |o| o.fix(),
+            );
+        chrono::DateTime::from_naive_utc_and_offset(noon - offset, offset)
     }
 }
 
@@ -92,6 +119,7 @@ pub struct SettingsPatch {
     pub reason_code_subaccount: Change<String>,
     pub tax_category_id: Change<String>,
     pub warehouse_id: Change<String>,
+    pub order_date_time_zone: Change<String>,
 }
 
 impl SettingsPatch {
@@ -158,7 +186,31 @@ impl SettingsPatch {
             let change = change.map(|v| text(&f(name), &v, 30)).transpose()?;
             optional(slot, change);
         }
+        let zone = self
+            .order_date_time_zone
+            .map(|v| time_zone(&f("orderDateTimeZone"), &v))
+            .transpose()?;
+        required(
+            &mut next.order_date_time_zone,
+            zone,
+            &f("orderDateTimeZone"),
+        )?;
         Ok(next)
+    }
+}
+
+/// An IANA time zone name (`Europe/Berlin`, `UTC`), as the time zone database spells it.
+fn time_zone(field: &str, value: &str) -> Result<String, FieldError> {
+    let value = value.trim();
+    match value.parse::<chrono_tz::Tz>() {
+        Ok(zone) => Ok(zone.name().to_string()),
+        Err(_) => Err(FieldError::new(
+            field,
+            format!(
+                "\"{value}\" is not a time zone of the IANA database: use a name such as \
+                 Europe/Berlin, America/New_York or UTC"
+            ),
+        )),
     }
 }
 
@@ -279,6 +331,52 @@ mod tests {
         assert_eq!(
             p.apply(&base, "input").unwrap_err().field,
             "input.orderNumberPrefix"
+        );
+    }
+}
+
+#[cfg(test)]
+mod order_date_tests {
+    use super::*;
+
+    fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_order_date_is_the_day_in_the_erp_time_zone() {
+        let mut s = SyncSettings::default();
+        let late = at("2026-01-30T23:30:00Z"); // 00:30 on the 31st in Berlin
+        assert_eq!(s.order_date(late).to_rfc3339(), "2026-01-30T12:00:00+00:00");
+        s.order_date_time_zone = "Europe/Berlin".into();
+        assert_eq!(s.order_date(late).to_rfc3339(), "2026-01-31T12:00:00+01:00");
+        s.order_date_time_zone = "America/Los_Angeles".into();
+        assert_eq!(
+            s.order_date(at("2026-07-01T03:00:00Z")).to_rfc3339(),
+            "2026-06-30T12:00:00-07:00"
+        );
+    }
+
+    #[test]
+    fn time_zones_are_checked() {
+        let patch = |zone: &str| SettingsPatch {
+            order_date_time_zone: Change::Set(zone.into()),
+            ..Default::default()
+        };
+        let s = SyncSettings::default();
+        let e = patch("Mars/Olympus").apply(&s, "input").unwrap_err();
+        assert_eq!(e.field, "input.orderDateTimeZone");
+        let cleared = SettingsPatch {
+            order_date_time_zone: Change::Clear,
+            ..Default::default()
+        };
+        assert!(cleared.apply(&s, "input").is_err());
+        assert_eq!(
+            patch("Asia/Tokyo")
+                .apply(&s, "input")
+                .unwrap()
+                .order_date_time_zone,
+            "Asia/Tokyo"
         );
     }
 }

@@ -101,7 +101,7 @@ pub fn build(
         order_type: Some(intent.order_type.clone()),
         order_nbr: intent.order_nbr.clone(),
         customer_id: Some(customer_id.to_owned()),
-        date: Some(order.placed_at.fixed_offset()),
+        date: Some(settings.order_date(order.placed_at)),
         description: Some(format!("Store order {}", order.number)),
         customer_order: Some(reference.clone()),
         external_ref: Some(reference),

@@ -676,3 +676,31 @@ async fn a_customer_deleted_in_acumatica_is_forgotten_and_created_again() {
     assert_eq!(customers.len(), 1, "created again");
     assert_eq!(o["sync"]["customerId"], customers[0]["CustomerID"]);
 }
+
+#[tokio::test]
+async fn the_order_date_is_the_day_in_the_erp_time_zone() {
+    let (s, sim) = connected().await;
+    let bad = s
+        .gql(
+            SAVE,
+            json!({"input": {"orderDateTimeZone": "Mars/Olympus"}}),
+        )
+        .await;
+    assert_eq!(
+        bad["errors"][0]["extensions"]["field"], "input.orderDateTimeZone",
+        "{bad}"
+    );
+    s.data(
+        SAVE,
+        json!({"input": {"orderDateTimeZone": "Europe/Berlin"}}),
+    )
+    .await;
+    // Placed at 00:30 in Berlin: 23:30 the day before in UTC.
+    let mut input = order_input("TZ-1", "PAID");
+    input["placedAt"] = json!("2026-01-31T00:30:00+01:00");
+    record(&s, input).await;
+    assert_eq!(settled(&s, "TZ-1").await["sync"]["status"], "SYNCED");
+    let so = &sales_orders_for(&sim, "TZ-1")[0];
+    let date = so["Date"].as_str().unwrap_or_default();
+    assert!(date.starts_with("2026-01-31"), "{so:#}");
+}

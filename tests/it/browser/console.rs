@@ -396,6 +396,8 @@ async fn settings_saved_from_the_form_survive_a_reload() {
     b.click("label[for=setting-useStoreNumberAsOrderNbr]").await;
     b.select("#setting-customerIdSource", "PHONE").await;
     b.type_into("#setting-orderNumberPrefix", "XC-").await;
+    b.type_into("#setting-orderDateTimeZone", "Europe/Berlin")
+        .await;
     // Inline validation: a one-letter order type is refused before it reaches the API.
     b.type_into("#setting-salesOrderType", "S").await;
     b.click("#settings-save").await;
@@ -418,14 +420,15 @@ async fn settings_saved_from_the_form_survive_a_reload() {
 
     let saved = s
         .data(
-            "{ settings { orderSyncMode createNewProducts useStoreNumberAsOrderNbr customerIdSource salesOrderType orderNumberPrefix } }",
+            "{ settings { orderSyncMode createNewProducts useStoreNumberAsOrderNbr customerIdSource salesOrderType orderNumberPrefix orderDateTimeZone } }",
             json!({}),
         )
         .await;
     assert_eq!(
         saved["settings"],
         json!({"orderSyncMode": "MANUAL_ONLY", "createNewProducts": true, "useStoreNumberAsOrderNbr": true,
-               "customerIdSource": "PHONE", "salesOrderType": "IN", "orderNumberPrefix": "XC-"})
+               "customerIdSource": "PHONE", "salesOrderType": "IN", "orderNumberPrefix": "XC-",
+               "orderDateTimeZone": "Europe/Berlin"})
     );
 
     b.client.refresh().await.unwrap();
@@ -437,11 +440,24 @@ async fn settings_saved_from_the_form_survive_a_reload() {
              return [q('#setting-orderSyncMode-MANUAL_ONLY').checked, q('#setting-createNewProducts').checked,
                      q('#setting-useStoreNumberAsOrderNbr').checked,
                      q('#setting-customerIdSource').value, q('#setting-salesOrderType').value,
-                     q('#setting-orderNumberPrefix').value, q('#savebar').hidden]",
+                     q('#setting-orderNumberPrefix').value, q('#setting-orderDateTimeZone').value,
+                     q('#savebar').hidden]",
             vec![],
         )
         .await;
-    assert_eq!(form, json!([true, true, true, "PHONE", "IN", "XC-", true]));
+    assert_eq!(
+        form,
+        json!([
+            true,
+            true,
+            true,
+            "PHONE",
+            "IN",
+            "XC-",
+            "Europe/Berlin",
+            true
+        ])
+    );
 
     // Clearing the prefix saves null; Discard puts back what is saved.
     b.type_into("#setting-orderNumberPrefix", "").await;
