@@ -230,8 +230,7 @@ impl StoreImport {
                 let s = s.clone();
                 async move { s.run_catch_up(ctx).await }
             });
-        let s = self.clone();
-        tokio::spawn(async move { s.schedule().await });
+        crate::supervise::spawn("X-Cart import scheduler", self.clone(), |s| s.schedule());
     }
 
     /// Changes of the store connection, for subscribers.
