@@ -259,6 +259,19 @@ impl StoreImport {
         if input.api_token.expose().trim().is_empty() {
             return Err(FieldError::new("input.apiToken", "must not be empty").into());
         }
+        if !input
+            .api_token
+            .expose()
+            .trim()
+            .chars()
+            .all(|c| c.is_ascii_graphic())
+        {
+            return Err(FieldError::new(
+                "input.apiToken",
+                "may only hold visible ASCII characters (letters, digits, punctuation)",
+            )
+            .into());
+        }
         let interval = match input.import_interval_seconds {
             None => record::DEFAULT_INTERVAL_SECS,
             Some(n) if (MIN_INTERVAL_SECS..=MAX_INTERVAL_SECS).contains(&n) => n as u32,

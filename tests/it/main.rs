@@ -21,3 +21,4 @@ mod sync;
 mod sync_faults;
 mod xcart;
 mod xcart_e2e;
+mod xcart_hardening;
