@@ -6,6 +6,7 @@
 //! group commit: many writers that each need their change on disk share one fsync.
 
 mod flush;
+pub mod private;
 mod typed;
 
 use std::path::{Path, PathBuf};
@@ -56,6 +57,11 @@ pub enum StoreError {
     BadVersion { path: PathBuf },
     #[error("store: {0}")]
     Sled(#[from] sled::Error),
+    #[error("cannot make the data dir {path} private (mode 0700, files 0600): {source}")]
+    Private {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("store: a record could not be decoded: {0}")]
     Decode(String),
     #[error("store: the flush to disk failed: {0}")]
@@ -73,8 +79,13 @@ pub struct Store {
 
 impl Store {
     /// Opens (or creates) the store in `dir`, with sled's page cache bounded to `cache_bytes`.
+    /// The dir is made private first ([`private::prepare`]).
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store> {
         let path = dir.join("store");
+        private::prepare(dir).map_err(|e| StoreError::Private {
+            path: dir.to_owned(),
+            source: e,
+        })?;
         let db = sled::Config::new()
             .path(&path)
             .cache_capacity(cache_bytes)

@@ -10,6 +10,7 @@ mod browser;
 mod connection;
 mod crash;
 mod demo;
+mod hardening;
 mod jobs;
 mod jobs_api;
 mod jobs_stress;
