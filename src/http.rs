@@ -55,6 +55,13 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn healthz(State(http): State<Http>) -> Response {
+    if let Some(problem) = http.state.store.problem() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unhealthy", "error": problem})),
+        )
+            .into_response();
+    }
     if !http.state.jobs.is_running() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,

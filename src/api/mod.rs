@@ -6,6 +6,7 @@
 
 pub mod connection;
 pub mod error;
+pub mod guard;
 pub mod jobs;
 pub mod orders;
 pub mod scalars;
@@ -62,7 +63,10 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 
 /// The schema, serving `state`.
 pub fn schema(state: AppState) -> BridgeSchema {
-    builder().data(state).finish()
+    builder()
+        .extension(guard::WriteGuard(state.store.clone()))
+        .data(state)
+        .finish()
 }
 
 /// The SDL of the schema, sorted so that `schema.graphql` diffs stay stable.
