@@ -113,6 +113,7 @@ impl Client {
         crate::init_crypto();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(crate::acumatica::base_url::PublicResolver)
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("acumatica-bridge/", env!("CARGO_PKG_VERSION")))
