@@ -145,3 +145,48 @@ async fn deep_queries_are_refused() {
         .to_lowercase();
     assert!(message.contains("deep"), "{body}");
 }
+
+#[tokio::test]
+async fn rotate_token_refuses_while_the_env_sets_the_token() {
+    let data = DataDir::new();
+    let out = std::process::Command::new(crate::common::binary())
+        .args(["rotate-token", "--data-dir"])
+        .arg(data.path().join("data"))
+        .env("BRIDGE_ADMIN_TOKEN", crate::common::TOKEN)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("BRIDGE_ADMIN_TOKEN is set") && !err.contains("abt_"),
+        "{err}"
+    );
+    // Without it, a token is made and printed once.
+    let out = std::process::Command::new(crate::common::binary())
+        .args(["rotate-token", "--data-dir"])
+        .arg(data.path().join("data"))
+        .env_remove("BRIDGE_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("abt_"));
+}
+
+#[tokio::test]
+async fn a_short_env_token_is_refused_at_start() {
+    let data = DataDir::new();
+    let out = std::process::Command::new(crate::common::binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path().join("data"))
+        .env("BRIDGE_ADMIN_TOKEN", "only-16-chars-xx")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("BRIDGE_ADMIN_TOKEN is 16 characters long")
+            && err.contains("at least 24")
+            && !err.contains("only-16-chars-xx"),
+        "{err}"
+    );
+}
