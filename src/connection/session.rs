@@ -94,7 +94,7 @@ pub(super) fn probe_until_reachable(connection: Connection) {
     if connection.inner.probing.swap(true, Ordering::SeqCst) {
         return;
     }
-    crate::supervise::spawn("probe", connection, |connection| async move {
+    crate::supervise::spawn("reachability probe", connection, |connection| async move {
         let mut pause = connection.inner.jobs.config().retry_base_delay;
         loop {
             tokio::time::sleep(pause).await;
