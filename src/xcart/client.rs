@@ -18,6 +18,9 @@ use crate::domain::secret::Secret;
 /// Largest answer read from the store (a page of 100 orders is far smaller).
 pub const MAX_BODY_BYTES: usize = 16 << 20;
 
+/// Longest `Retry-After` honoured, in seconds.
+pub const MAX_RETRY_AFTER_SECS: u64 = 3600;
+
 /// Most orders X-Cart returns in one page (`itemsPerPage` is capped at 100).
 pub const MAX_PER_PAGE: u32 = 100;
 
@@ -163,7 +166,8 @@ impl Client {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            // A store may ask for anything; waits beyond an hour are not honoured.
+            .map(|secs| Duration::from_secs(secs.min(MAX_RETRY_AFTER_SECS)));
         let body = read_capped(&mut response, &store).await?;
         if !(200..300).contains(&status) {
             return Err(error::from_status(status, &body, retry_after, &store));
