@@ -109,6 +109,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
 pub async fn serve_with(config: ServeConfig, setup: impl FnOnce(&AppState)) -> anyhow::Result<()> {
     crate::telemetry::init(config.log_format);
     crate::init_crypto();
+    crate::acumatica::base_url::allow_private_hosts(config.allow_private_hosts);
     let listen = config.listen;
     let (state, fresh) = AppState::open(config).await?;
     if let Some(token) = fresh {

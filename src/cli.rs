@@ -61,7 +61,16 @@ pub fn main() -> ExitCode {
                 print!("{}", crate::api::sdl());
                 Ok(())
             }
-            Command::RotateToken { data_dir } => crate::app::rotate_token(&data_dir).await,
+            Command::RotateToken { data_dir } => {
+                if std::env::var("BRIDGE_ADMIN_TOKEN").is_ok_and(|t| !t.is_empty()) {
+                    return Err(anyhow::anyhow!(
+                        "BRIDGE_ADMIN_TOKEN is set: the service uses that token, so rotate-token \
+                         would change nothing; change the variable instead (or unset it, then run \
+                         rotate-token)"
+                    ));
+                }
+                crate::app::rotate_token(&data_dir).await
+            }
         }
     });
     match outcome {

@@ -82,6 +82,13 @@ pub struct ServeConfig {
           value_parser = clap::value_parser!(u64).range(10..=86_400_000), value_name = "MS")]
     pub xcart_poll_interval_ms: Option<u64>,
 
+    /// Allow private (10/8, 172.16/12, 192.168/16, fc00::/7), link-local (169.254/16,
+    /// fe80::/10) and shared (100.64/10) hosts as the Base URL and the store URL, e.g. for an
+    /// on-premises Acumatica. Loopback is always allowed.
+    #[arg(long, env = "BRIDGE_ALLOW_PRIVATE_HOSTS", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_private_hosts: bool,
+
     /// Log format: human-readable text or one JSON object a line.
     #[arg(
         long,
@@ -226,6 +233,9 @@ mod tests {
         assert_eq!(t.c.xcart_timeout_ms, 30_000);
         assert_eq!(t.c.xcart_look_back_days, 7);
         assert_eq!(t.c.xcart_poll_interval_ms, None);
+        assert!(!t.c.allow_private_hosts);
+        let t = T::try_parse_from(["x", "--allow-private-hosts"]).unwrap();
+        assert!(t.c.allow_private_hosts);
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub mod settings;
 pub mod sim;
 pub mod store;
 pub mod store_import;
+pub mod supervise;
 pub mod sync;
 pub mod telemetry;
 pub mod xcart;

@@ -175,6 +175,14 @@ fn key_file(data_dir: &Path) -> Result<[u8; 32], SecretsError> {
     };
     match std::fs::read_to_string(&path) {
         Ok(text) => {
+            if let Some(mode) = crate::store::private::lax_mode(&path) {
+                tracing::warn!(
+                    path = %shown,
+                    mode = format!("{mode:o}"),
+                    "the secret key file can be read by other users: run `chmod 600` on it, \
+                     or better keep the key outside the data dir in BRIDGE_SECRET_KEY"
+                );
+            }
             let bytes =
                 hex::decode(text.trim()).map_err(|_| SecretsError::BadKeyFile(shown.clone()))?;
             bytes
@@ -191,6 +199,8 @@ fn key_file(data_dir: &Path) -> Result<[u8; 32], SecretsError> {
             let mut file = options.open(&path).map_err(io)?;
             file.write_all(hex::encode(key).as_bytes()).map_err(io)?;
             file.sync_all().map_err(io)?;
+            // The file's directory entry must be durable too, or a crash loses the key.
+            crate::store::private::sync_dir(data_dir).map_err(io)?;
             Ok(key)
         }
         Err(e) => Err(io(e)),

@@ -2,9 +2,17 @@
 //! include a virtual directory) or `https://host[/path]/t/<tenant>`. It is checked when parsed:
 //! https unless the host is loopback, no query or credentials, and a tenant that agrees with the
 //! `@<tenant>` suffix of the OAuth client ID.
+//!
+//! Also the one home of the host rule shared with the X-Cart store URL ([`check_host`],
+//! [`PublicResolver`]): private (10/8, 172.16/12, 192.168/16, fc00::/7), link-local
+//! (169.254/16, fe80::/10), shared (100.64/10) and unspecified (0.0.0.0/8, ::) addresses are
+//! refused, as written in the URL and as resolved at connect time, unless the process runs
+//! with `--allow-private-hosts` ([`allow_private_hosts`]). Loopback is this machine and stays
+//! allowed.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use url::{Host, Url};
 
@@ -43,6 +51,7 @@ impl BaseUrl {
         if url.host().is_none() {
             return Err(format!("the Base URL \"{text}\" has no host"));
         }
+        check_host(&url, "the Base URL")?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err("the Base URL must not contain a user name or password".into());
         }
@@ -146,6 +155,114 @@ pub fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// Whether private, link-local and shared hosts are allowed (`--allow-private-hosts`).
+static ALLOW_PRIVATE: AtomicBool = AtomicBool::new(false);
+
+/// Allows (or refuses again) private, link-local and shared hosts for this process; set once
+/// at start from `--allow-private-hosts`.
+pub fn allow_private_hosts(allow: bool) {
+    ALLOW_PRIVATE.store(allow, Ordering::Relaxed);
+}
+
+fn private_hosts_allowed() -> bool {
+    ALLOW_PRIVATE.load(Ordering::Relaxed)
+}
+
+/// The kind of address `ip` is when the host rule refuses it (private, link-local, shared,
+/// unspecified); `None` for public and loopback addresses.
+pub fn refused_kind(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) => refused_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => refused_v4(v4),
+            None => refused_v6(v6),
+        },
+    }
+}
+
+fn refused_v4(ip: Ipv4Addr) -> Option<&'static str> {
+    let [a, b, ..] = ip.octets();
+    if a == 0 {
+        Some("an unspecified address (0.0.0.0/8)")
+    } else if ip.is_private() {
+        Some("a private address (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)")
+    } else if ip.is_link_local() {
+        Some("a link-local address (169.254.0.0/16)")
+    } else if a == 100 && (64..128).contains(&b) {
+        Some("a shared address (100.64.0.0/10)")
+    } else {
+        None
+    }
+}
+
+fn refused_v6(ip: Ipv6Addr) -> Option<&'static str> {
+    let first = ip.segments()[0];
+    if ip.is_unspecified() {
+        Some("an unspecified address (::)")
+    } else if first & 0xfe00 == 0xfc00 {
+        Some("a private address (fc00::/7)")
+    } else if first & 0xffc0 == 0xfe80 {
+        Some("a link-local address (fe80::/10)")
+    } else {
+        None
+    }
+}
+
+/// Checks the host of `url` (named `what` in the error) against the host rule: an IP address
+/// in a refused range is an error, unless private hosts are allowed. Names are checked when
+/// they are resolved ([`PublicResolver`]).
+pub fn check_host(url: &Url, what: &str) -> Result<(), String> {
+    check_host_with(url, what, private_hosts_allowed())
+}
+
+fn check_host_with(url: &Url, what: &str, allow_private: bool) -> Result<(), String> {
+    let ip = match url.host() {
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip),
+        _ => return Ok(()),
+    };
+    match refused_kind(ip) {
+        Some(kind) if !allow_private => Err(refusal(&format!("{what}'s host is"), &ip, kind)),
+        _ => Ok(()),
+    }
+}
+
+/// The error of a refused address: `subject` says where it came from.
+fn refusal(subject: &str, ip: &IpAddr, kind: &str) -> String {
+    format!(
+        "{subject} {ip}, {kind}; such hosts are refused unless the bridge runs with \
+         --allow-private-hosts (BRIDGE_ALLOW_PRIVATE_HOSTS=1), e.g. for an on-premises server"
+    )
+}
+
+/// A DNS resolver for the HTTP clients that applies the host rule to every address a name
+/// resolves to, so that a name pointing at a private address is refused at connect time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PublicResolver;
+
+impl reqwest::dns::Resolve for PublicResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if !private_hosts_allowed()
+                && let Some((ip, kind)) = addrs
+                    .iter()
+                    .find_map(|a| refused_kind(a.ip()).map(|k| (a.ip(), k)))
+            {
+                let why = refusal(
+                    &format!("\"{host}\" resolves to an address that"),
+                    &ip,
+                    kind,
+                );
+                return Err(why.replace("that's host", "that is, as host").into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 impl fmt::Display for BaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -193,6 +310,69 @@ mod tests {
         assert!(BaseUrl::parse("https://erp.example.com/?x=1").is_err());
         let err = BaseUrl::parse("https://erp.example.com/entity/Default/24.200.001").unwrap_err();
         assert!(err.contains("https://erp.example.com/"), "{err}");
+    }
+
+    #[test]
+    fn private_and_link_local_hosts_are_refused_unless_allowed() {
+        for host in [
+            "10.0.0.1",
+            "172.16.5.4",
+            "172.31.255.255",
+            "192.168.1.10",
+            "169.254.169.254",
+            "100.64.0.1",
+            "100.127.255.255",
+            "0.0.0.0",
+            "[fc00::1]",
+            "[fd12:3456::1]",
+            "[fe80::1]",
+            "[::]",
+            "[::ffff:10.0.0.1]",
+            "0x0a000001",
+        ] {
+            let url = Url::parse(&format!("https://{host}/")).unwrap();
+            let err = check_host_with(&url, "the Base URL", false).unwrap_err();
+            assert!(
+                err.contains("--allow-private-hosts") && err.contains("the Base URL"),
+                "{host}: {err}"
+            );
+            assert!(
+                check_host_with(&url, "the Base URL", true).is_ok(),
+                "{host}"
+            );
+        }
+        for host in [
+            "127.0.0.1",
+            "127.8.0.1",
+            "[::1]",
+            "localhost",
+            "erp.example.com",
+            "8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+            "[2001:db8::1]",
+        ] {
+            let url = Url::parse(&format!("https://{host}/")).unwrap();
+            assert!(check_host_with(&url, "x", false).is_ok(), "{host}");
+        }
+        let err = BaseUrl::parse("https://10.1.2.3/t/Company").unwrap_err();
+        assert!(
+            err.contains("the Base URL's host is 10.1.2.3, a private address"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_resolver_applies_the_rule_to_what_a_name_resolves_to() {
+        use reqwest::dns::Resolve;
+        // "localhost" is loopback: allowed. Names that resolve to private addresses need a
+        // DNS this test cannot rely on; their addresses go through `refused_kind` above.
+        let addrs: Vec<_> = PublicResolver
+            .resolve("localhost".parse().unwrap())
+            .await
+            .unwrap()
+            .collect();
+        assert!(addrs.iter().all(|a| a.ip().is_loopback()), "{addrs:?}");
     }
 
     #[test]

@@ -194,11 +194,10 @@ impl ConnectionSubscription {
         &self,
         ctx: &Context<'_>,
     ) -> impl Stream<Item = Result<AcumaticaConnection, ApiError>> + use<> {
-        state(ctx)
-            .connection
-            .bus()
-            .subscribe()
-            .map(|e| e.map(Into::into).map_err(|m| ApiError::Missed(m.0)))
+        state(ctx).connection.bus().subscribe().map(|e| {
+            e.map(|v| std::sync::Arc::unwrap_or_clone(v).into())
+                .map_err(|m| ApiError::Missed(m.0))
+        })
     }
 }
 

@@ -1,5 +1,6 @@
 //! GraphQL errors as the contract defines them: every error carries `extensions.code`, and a
-//! BAD_INPUT error names the field (`extensions.field`). Internal details are logged, not sent.
+//! BAD_INPUT error names the field (`extensions.field`). Internal details are logged, not sent:
+//! the client gets "internal error (reference <id>)" and the log line carries the same id.
 
 use async_graphql::ErrorExtensions;
 
@@ -20,7 +21,10 @@ pub enum ApiError {
     NotFound(String),
     Conflict(String),
     NotConnected(String),
+    /// Unexpected: logged with a reference id, which alone reaches the client.
     Internal(String),
+    /// The store takes no writes (a flush failed): code INTERNAL, with the reason.
+    Unavailable(String),
     /// A subscriber fell behind and missed this many events.
     Missed(u64),
 }
@@ -39,7 +43,7 @@ impl ApiError {
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::NotConnected(_) => "NOT_CONNECTED",
-            ApiError::Internal(_) | ApiError::Missed(_) => "INTERNAL",
+            ApiError::Internal(_) | ApiError::Unavailable(_) | ApiError::Missed(_) => "INTERNAL",
         }
     }
 }
@@ -49,10 +53,14 @@ impl From<ApiError> for async_graphql::Error {
         let code = e.code();
         let (message, field) = match e {
             ApiError::BadInput { field, message } => (format!("{field}: {message}"), Some(field)),
-            ApiError::NotFound(m) | ApiError::Conflict(m) | ApiError::NotConnected(m) => (m, None),
+            ApiError::NotFound(m)
+            | ApiError::Conflict(m)
+            | ApiError::NotConnected(m)
+            | ApiError::Unavailable(m) => (m, None),
             ApiError::Internal(m) => {
-                tracing::error!(error = %m, "internal error");
-                (format!("internal error: {m}"), None)
+                let reference = reference();
+                tracing::error!(%reference, error = %m, "internal error");
+                (format!("internal error (reference {reference})"), None)
             }
             ApiError::Missed(n) => (crate::events::Missed(n).to_string(), None),
         };
@@ -74,9 +82,17 @@ impl From<FieldError> for ApiError {
     }
 }
 
+/// A fresh id that ties an internal error's answer to its log line.
+fn reference() -> String {
+    format!("{:08x}", rand::random::<u32>())
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            StoreError::Unhealthy(why) => ApiError::Unavailable(why),
+            e => ApiError::Internal(e.to_string()),
+        }
     }
 }
 
@@ -140,7 +156,30 @@ fn field_of(message: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::field_of;
+    use super::*;
+
+    #[test]
+    fn internal_details_stay_in_the_log() {
+        let e = async_graphql::Error::from(ApiError::Internal("sled: /data/db is corrupt".into()));
+        assert!(
+            e.message.starts_with("internal error (reference "),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("corrupt"), "{}", e.message);
+        let id = e
+            .message
+            .trim_start_matches("internal error (reference ")
+            .trim_end_matches(')');
+        assert_eq!(id.len(), 8, "{id}");
+        let code = e.extensions.as_ref().and_then(|x| x.get("code")).cloned();
+        assert_eq!(code, Some(async_graphql::Value::from("INTERNAL")));
+        // Deliberate codes keep their words.
+        let e = async_graphql::Error::from(ApiError::bad_input("input.total", "must be at most 1"));
+        assert_eq!(e.message, "input.total: must be at most 1");
+        let e = async_graphql::Error::from(ApiError::NotConnected("connect first".into()));
+        assert_eq!(e.message, "connect first");
+    }
 
     #[test]
     fn field_from_message() {

@@ -295,7 +295,7 @@ impl JobsSubscription {
                     let keep = j.kind.is_shipped()
                         && id.as_ref().is_none_or(|i| *i == j.id.to_string())
                         && kind.as_ref().is_none_or(|k| *k == j.kind);
-                    keep.then_some(Ok(Job(j)))
+                    keep.then(|| Ok(Job(std::sync::Arc::unwrap_or_clone(j))))
                 }
                 Err(m) => Some(Err(ApiError::Missed(m.0))),
             };

@@ -6,6 +6,7 @@
 
 pub mod connection;
 pub mod error;
+pub mod guard;
 pub mod jobs;
 mod limits;
 pub mod orders;
@@ -61,7 +62,10 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 
 /// The schema, serving `state`.
 pub fn schema(state: AppState) -> BridgeSchema {
-    builder().data(state).finish()
+    builder()
+        .extension(guard::WriteGuard(state.store.clone()))
+        .data(state)
+        .finish()
 }
 
 /// A request's answer, and whether it reached execution (when not, its errors are request

@@ -429,7 +429,11 @@ fn order_events(
             Ok(o) => number.as_ref().is_none_or(|n| *n == o.data.number),
             Err(_) => true,
         };
-        let item = event.map(Order).map_err(|m| ApiError::Missed(m.0));
-        async move { keep.then_some(item) }
+        let item = keep.then(|| {
+            event
+                .map(|o| Order(std::sync::Arc::unwrap_or_clone(o)))
+                .map_err(|m| ApiError::Missed(m.0))
+        });
+        async move { item }
     })
 }

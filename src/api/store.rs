@@ -151,11 +151,10 @@ impl StoreSubscription {
         &self,
         ctx: &Context<'_>,
     ) -> impl Stream<Item = Result<StoreConnection, ApiError>> + use<> {
-        state(ctx)
-            .store_import
-            .bus()
-            .subscribe()
-            .map(|e| e.map(Into::into).map_err(|m| ApiError::Missed(m.0)))
+        state(ctx).store_import.bus().subscribe().map(|e| {
+            e.map(|v| std::sync::Arc::unwrap_or_clone(v).into())
+                .map_err(|m| ApiError::Missed(m.0))
+        })
     }
 }
 

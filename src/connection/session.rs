@@ -11,8 +11,8 @@ use crate::jobs::wake;
 /// Stores every new set of tokens the client announces (sealed), while the connection is
 /// still the one the client was built for.
 pub(super) fn persist_rotations(connection: Connection, generation: u64, client: &Client) {
-    let mut watch = client.watch_tokens();
-    tokio::spawn(async move {
+    let state = (connection, client.watch_tokens());
+    crate::supervise::spawn("tokens", state, move |(connection, mut watch)| async move {
         while watch.changed().await.is_ok() {
             let Some(tokens) = watch.borrow_and_update().clone() else {
                 continue;
@@ -35,7 +35,7 @@ pub(super) fn persist_rotations(connection: Connection, generation: u64, client:
 /// Renews the access token shortly before it expires (a quarter of its lifetime, at most a
 /// minute, ahead), so that no sync waits for a token. A refused refresh ends the session.
 pub(super) fn spawn_renewer(connection: Connection) {
-    tokio::spawn(async move {
+    crate::supervise::spawn("token renewal", connection, |connection| async move {
         loop {
             let changed = connection.inner.changed.notified();
             let record = match connection.record() {
@@ -94,7 +94,7 @@ pub(super) fn probe_until_reachable(connection: Connection) {
     if connection.inner.probing.swap(true, Ordering::SeqCst) {
         return;
     }
-    tokio::spawn(async move {
+    crate::supervise::spawn("reachability probe", connection, |connection| async move {
         let mut pause = connection.inner.jobs.config().retry_base_delay;
         loop {
             tokio::time::sleep(pause).await;

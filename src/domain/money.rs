@@ -1,5 +1,8 @@
 //! Money: decimal amounts, never floating point. Amounts are stored with the scale they were
-//! given in, and written out at their currency's scale ([`at_currency_scale`]).
+//! given in, and written out at their currency's scale ([`at_currency_scale`]). Every amount is
+//! bounded ([`MAX_AMOUNT`], [`MAX_SCALE`]) and quantities too ([`MAX_QUANTITY`]), so that sums
+//! and products of validated values cannot overflow; they are still computed with checked
+//! arithmetic ([`line_amount`], [`sum`]).
 
 use rust_decimal::Decimal;
 
@@ -9,12 +12,25 @@ use super::codes::currency_decimals;
 /// Most decimal places an amount may carry (Acumatica stores four for prices).
 pub const MAX_SCALE: u32 = 4;
 
+/// Largest amount accepted: one trillion (10^12), for a price, a line (price × quantity), a
+/// charge, a discount, the lines' sum and the total.
+pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
+
+/// Largest quantity of one order line.
+pub const MAX_QUANTITY: i32 = 1_000_000_000;
+
+/// [`MAX_AMOUNT`] as a decimal.
+pub fn max_amount() -> Decimal {
+    Decimal::from(MAX_AMOUNT)
+}
+
 /// One cent: the tolerance for totals that should add up.
 pub fn cent() -> Decimal {
     Decimal::new(1, 2)
 }
 
-/// Checks that `amount` is zero or more with at most [`MAX_SCALE`] decimal places.
+/// Checks that `amount` is zero or more, at most [`MAX_AMOUNT`], with at most [`MAX_SCALE`]
+/// decimal places.
 pub fn check_amount(field: &str, amount: Decimal) -> Result<Decimal, FieldError> {
     if amount.is_sign_negative() && !amount.is_zero() {
         return Err(FieldError::new(
@@ -22,6 +38,7 @@ pub fn check_amount(field: &str, amount: Decimal) -> Result<Decimal, FieldError>
             format!("must be zero or more, got {amount}"),
         ));
     }
+    check_bound(field, amount)?;
     if amount.normalize().scale() > MAX_SCALE {
         return Err(FieldError::new(
             field,
@@ -44,6 +61,46 @@ pub fn at_currency_scale(amount: Decimal, currency: &str) -> Decimal {
         out.rescale(decimals);
     }
     out
+}
+
+/// Checks that `amount` is at most [`MAX_AMOUNT`].
+pub fn check_bound(field: &str, amount: Decimal) -> Result<Decimal, FieldError> {
+    if amount > max_amount() {
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {MAX_AMOUNT}, got {amount}"),
+        ));
+    }
+    Ok(amount)
+}
+
+/// Checks that `quantity` is more than 0 and at most [`MAX_QUANTITY`].
+pub fn check_quantity(field: &str, quantity: i32) -> Result<i32, FieldError> {
+    if quantity <= 0 {
+        return Err(FieldError::new(
+            field,
+            format!("must be more than 0, got {quantity}"),
+        ));
+    }
+    if quantity > MAX_QUANTITY {
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {MAX_QUANTITY}, got {quantity}"),
+        ));
+    }
+    Ok(quantity)
+}
+
+/// `price × quantity`, or `None` when it overflows.
+pub fn line_amount(price: Decimal, quantity: i32) -> Option<Decimal> {
+    price.checked_mul(Decimal::from(quantity))
+}
+
+/// The sum of `amounts`, or `None` when it overflows.
+pub fn sum(amounts: impl IntoIterator<Item = Decimal>) -> Option<Decimal> {
+    amounts
+        .into_iter()
+        .try_fold(Decimal::ZERO, |acc, a| acc.checked_add(a))
 }
 
 #[cfg(test)]
@@ -76,6 +133,21 @@ mod tests {
         assert_eq!(at("1000.5", "JPY"), "1000.5");
         assert_eq!(at("1.5", "KWD"), "1.500");
         assert_eq!(at("1.50", "XAU"), "1.50");
+    }
+
+    #[test]
+    fn bounds() {
+        assert!(check_amount("x", d("1000000000000")).is_ok());
+        let err = check_amount("x", d("1000000000000.0001")).unwrap_err();
+        assert!(err.message.contains("at most 1000000000000"), "{err}");
+        assert!(check_amount("x", Decimal::MAX).is_err());
+        assert!(check_quantity("q", MAX_QUANTITY).is_ok());
+        assert!(check_quantity("q", MAX_QUANTITY + 1).is_err());
+        assert!(check_quantity("q", 0).is_err());
+        assert_eq!(line_amount(Decimal::MAX, 2), None);
+        assert_eq!(line_amount(d("2.5"), 2), Some(d("5.0")));
+        assert_eq!(sum([Decimal::MAX, Decimal::ONE]), None);
+        assert_eq!(sum([d("1.5"), d("2")]), Some(d("3.5")));
     }
 
     #[test]

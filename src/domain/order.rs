@@ -284,12 +284,31 @@ impl OrderDraft {
         let discount_total = amount("discountTotal", self.discount_total)?;
         let tax_total = amount("taxTotal", self.tax_total)?;
         let total = money::check_amount(&f("total"), self.total.get(&f("total"))?)?;
-        let lines: Decimal = items
-            .iter()
-            .map(|i| i.price * Decimal::from(i.quantity))
-            .sum();
-        let expected = lines + shipping_cost.unwrap_or_default() + tax_total.unwrap_or_default()
-            - discount_total.unwrap_or_default();
+        // Each line is at most MAX_AMOUNT (checked per item), so neither this sum nor the
+        // total below can overflow; checked all the same.
+        let too_big = |field: String| {
+            FieldError::new(
+                field,
+                format!(
+                    "the order's amounts add up to more than {}",
+                    money::MAX_AMOUNT
+                ),
+            )
+        };
+        let lines = money::sum(
+            items
+                .iter()
+                .filter_map(|i| money::line_amount(i.price, i.quantity)),
+        )
+        .ok_or_else(|| too_big(f("items")))?;
+        money::check_bound(&f("items"), lines).map_err(|_| too_big(f("items")))?;
+        let expected = money::sum([
+            lines,
+            shipping_cost.unwrap_or_default(),
+            tax_total.unwrap_or_default(),
+        ])
+        .and_then(|plus| plus.checked_sub(discount_total.unwrap_or_default()))
+        .ok_or_else(|| too_big(f("total")))?;
         if (expected - total).abs() > money::cent() {
             return Err(FieldError::new(
                 f("total"),
@@ -329,17 +348,22 @@ impl ItemDraft {
         let sku = key(&f("sku"), &self.sku)?;
         let name = text(&f("name"), &self.name, MAX_TEXT_LEN)?;
         let price = money::check_amount(&f("price"), self.price.get(&f("price"))?)?;
-        if self.quantity <= 0 {
+        let quantity = money::check_quantity(&f("quantity"), self.quantity)?;
+        let line = money::line_amount(price, quantity).filter(|l| *l <= money::max_amount());
+        if line.is_none() {
             return Err(FieldError::new(
                 f("quantity"),
-                format!("must be more than 0, got {}", self.quantity),
+                format!(
+                    "price {price} × quantity {quantity} is more than {}, the largest amount of a line",
+                    money::MAX_AMOUNT
+                ),
             ));
         }
         Ok(OrderItem {
             sku,
             name,
             price,
-            quantity: self.quantity,
+            quantity,
             warehouse_id: optional(&f("warehouseId"), self.warehouse_id, MAX_KEY_LEN)?,
         })
     }
@@ -373,10 +397,35 @@ impl AddressDraft {
     }
 }
 
-/// A non-empty identifier (order number, SKU): trimmed, short, without control characters.
+/// A non-empty identifier (order number, SKU): trimmed, short, without control characters,
+/// and without invisible characters that would make two keys look alike or reorder what is
+/// shown around them (bidirectional controls, zero-width characters).
 pub fn key(field: &str, value: &str) -> Result<String, FieldError> {
     let v = text(field, value, MAX_KEY_LEN)?;
+    if let Some(c) = v.chars().find(|c| is_invisible(*c)) {
+        return Err(FieldError::new(
+            field,
+            format!(
+                "must not contain invisible or bidirectional control characters (found U+{:04X})",
+                c as u32
+            ),
+        ));
+    }
     Ok(v)
+}
+
+/// Bidirectional controls (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) and
+/// zero-width characters (U+200B–U+200D, U+2060, U+FEFF).
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
 }
 
 /// Non-empty text, trimmed, at most `max` characters, without control characters.
@@ -514,6 +563,35 @@ mod tests {
             ),
             (Box::new(|d| d.items.clear()), "input.items"),
             (
+                Box::new(|d| d.items[0].price = RawDecimal::parse("79228162514264337593543950335")),
+                "input.items.0.price",
+            ),
+            (
+                Box::new(|d| d.items[0].quantity = money::MAX_QUANTITY + 1),
+                "input.items.0.quantity",
+            ),
+            (
+                // 10^12 × 2: each value in bounds, the line not.
+                Box::new(|d| d.items[0].price = RawDecimal::parse("1000000000000")),
+                "input.items.0.quantity",
+            ),
+            (
+                Box::new(|d| d.total = RawDecimal::parse("1000000000000.01")),
+                "input.total",
+            ),
+            (
+                Box::new(|d| d.number = "10\u{202E}01".into()),
+                "input.number",
+            ),
+            (
+                Box::new(|d| d.items[0].sku = "AB\u{200B}-1".into()),
+                "input.items.0.sku",
+            ),
+            (
+                Box::new(|d| d.number = "\u{FEFF}1001".into()),
+                "input.number",
+            ),
+            (
                 Box::new(|d| d.shipping_cost = Some(RawDecimal::parse("x"))),
                 "input.shippingCost",
             ),
@@ -523,6 +601,33 @@ mod tests {
             change(&mut d);
             assert_eq!(d.validate("input").unwrap_err().field, field);
         }
+    }
+
+    #[test]
+    fn the_lines_sum_is_bounded() {
+        let mut d = draft();
+        let line = |sku: &str| ItemDraft {
+            sku: sku.into(),
+            name: "Big".into(),
+            price: RawDecimal::parse("600000000000"),
+            quantity: 1,
+            warehouse_id: None,
+        };
+        d.items = vec![line("A"), line("B")];
+        let err = d.validate("input").unwrap_err();
+        assert_eq!(err.field, "input.items");
+        assert!(err.message.contains("1000000000000"), "{err}");
+    }
+
+    #[test]
+    fn every_invisible_character_is_refused_in_keys() {
+        for c in [
+            '\u{061C}', '\u{200B}', '\u{200C}', '\u{200D}', '\u{200E}', '\u{200F}', '\u{202A}',
+            '\u{202E}', '\u{2060}', '\u{2066}', '\u{2069}', '\u{FEFF}',
+        ] {
+            assert!(key("k", &format!("A{c}B")).is_err(), "U+{:04X}", c as u32);
+        }
+        assert_eq!(key("k", "Ünïcödé-1").unwrap(), "Ünïcödé-1");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 
-use super::{Http, unauthenticated};
+use super::{Http, refusal};
 use crate::api;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json; charset=utf-8";
@@ -87,16 +87,9 @@ fn refuse(status: StatusCode, media: MediaType, message: impl Into<String>) -> R
     )
 }
 
-fn authorized(http: &Http, headers: &HeaderMap) -> bool {
-    let header = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    http.state.token.verify_bearer(header)
-}
-
 pub(super) async fn post(State(http): State<Http>, headers: HeaderMap, body: Bytes) -> Response {
-    if !authorized(&http, &headers) {
-        return unauthenticated();
+    if let Some(refused) = refusal(&http, &headers) {
+        return refused;
     }
     let Some(media) = media_type(&headers) else {
         return not_acceptable();
@@ -138,8 +131,8 @@ pub(super) async fn get(State(http): State<Http>, request: Request) -> Response 
     if query.is_empty() && !has_body(headers) && wants_html(headers) {
         return Redirect::to("/graphiql").into_response();
     }
-    if !authorized(&http, headers) {
-        return unauthenticated();
+    if let Some(refused) = refusal(&http, headers) {
+        return refused;
     }
     let Some(media) = media_type(headers) else {
         return not_acceptable();

@@ -28,6 +28,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::api::{self, BridgeSchema};
 use crate::app::AppState;
+use crate::auth::Check;
 
 pub use host::AllowedHosts;
 pub use ws::WsLimits;
@@ -98,6 +99,13 @@ fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 async fn healthz(State(http): State<Http>) -> Response {
+    if let Some(problem) = http.state.store.problem() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unhealthy", "error": problem})),
+        )
+            .into_response();
+    }
     if !http.state.jobs.is_running() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -113,6 +121,34 @@ async fn healthz(State(http): State<Http>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// The refusal of a request without the admin token (401; 429 with `Retry-After` while wrong
+/// tokens come too often), or `None` for one with it.
+fn refusal(http: &Http, headers: &axum::http::HeaderMap) -> Option<Response> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match http.state.token.check_bearer(presented) {
+        Check::Accepted => None,
+        Check::Refused => Some(unauthenticated()),
+        Check::Throttled { retry_after } => Some(throttled(retry_after)),
+    }
+}
+
+fn throttled(retry_after: std::time::Duration) -> Response {
+    let seconds = retry_after.as_secs().max(1);
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, seconds.to_string())],
+        Json(json!({"errors": [{
+            "message": format!(
+                "Too many wrong admin tokens were tried: wait {seconds} s, then send the right one."
+            ),
+            "extensions": {"code": "UNAUTHENTICATED"}
+        }]})),
+    )
+        .into_response()
 }
 
 /// The answer to a request without the admin token (or with a wrong one).

@@ -188,7 +188,7 @@ async fn serve(http: Http, socket: WebSocket, protocol: WebSocketProtocols, _pla
     let output = async_graphql::http::WebSocket::new(http.schema.clone(), input, protocol)
         .on_connection_init(move |payload| async move {
             let header = payload.get("Authorization").and_then(|v| v.as_str());
-            if token.verify_bearer(header) {
+            if token.check_bearer(header) == crate::auth::Check::Accepted {
                 initialized_ok.store(true, Ordering::SeqCst);
                 Ok(async_graphql::Data::default())
             } else {

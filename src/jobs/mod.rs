@@ -465,7 +465,7 @@ impl Jobs {
         let weak = Arc::downgrade(&self.inner);
         let every = (self.inner.config.retention / 10)
             .clamp(Duration::from_secs(1), Duration::from_secs(3600));
-        tokio::spawn(async move {
+        crate::supervise::spawn("job retention", weak, move |weak| async move {
             loop {
                 let Some(inner) = weak.upgrade() else { return };
                 let jobs = Jobs { inner };
@@ -490,7 +490,7 @@ impl Jobs {
             .config
             .orphan_sweep
             .max(Duration::from_millis(10));
-        tokio::spawn(async move {
+        crate::supervise::spawn("orphan sweep", weak, move |weak| async move {
             loop {
                 tokio::time::sleep(every).await;
                 let Some(inner) = weak.upgrade() else { return };

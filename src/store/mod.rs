@@ -6,11 +6,12 @@
 //! group commit: many writers that each need their change on disk share one fsync.
 
 mod flush;
+pub mod private;
 mod typed;
 
 use std::path::{Path, PathBuf};
 
-pub use flush::Flusher;
+pub use flush::{Flusher, Health};
 pub use typed::{Typed, decode, encode};
 
 /// The schema version this build writes and reads.
@@ -56,10 +57,18 @@ pub enum StoreError {
     BadVersion { path: PathBuf },
     #[error("store: {0}")]
     Sled(#[from] sled::Error),
+    #[error("cannot make the data dir {path} private (mode 0700, files 0600): {source}")]
+    Private {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("store: a record could not be decoded: {0}")]
     Decode(String),
     #[error("store: the flush to disk failed: {0}")]
     Flush(String),
+    /// A flush failed earlier: the store takes no more writes.
+    #[error("{0}")]
+    Unhealthy(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -73,8 +82,13 @@ pub struct Store {
 
 impl Store {
     /// Opens (or creates) the store in `dir`, with sled's page cache bounded to `cache_bytes`.
+    /// The dir is made private first ([`private::prepare`]).
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store> {
         let path = dir.join("store");
+        private::prepare(dir).map_err(|e| StoreError::Private {
+            path: dir.to_owned(),
+            source: e,
+        })?;
         let db = sled::Config::new()
             .path(&path)
             .cache_capacity(cache_bytes)
@@ -105,6 +119,33 @@ impl Store {
         name: &str,
     ) -> Result<Typed<V>> {
         Ok(Typed::new(self.raw_tree(name)?))
+    }
+
+    /// Why the store takes no more writes (a flush failed), if it does not.
+    pub fn problem(&self) -> Option<String> {
+        self.flusher.health().problem()
+    }
+
+    /// Ok while the store takes writes; the reason otherwise.
+    pub fn check_writable(&self) -> Result<()> {
+        match self.problem() {
+            Some(p) => Err(StoreError::Unhealthy(p)),
+            None => Ok(()),
+        }
+    }
+
+    /// A store in `dir` whose flushes fail with `why` (to test what follows a full disk).
+    #[cfg(test)]
+    pub(crate) fn with_failing_flush(dir: &Path, why: &'static str) -> Store {
+        let db = sled::Config::new()
+            .path(dir.join("store"))
+            .temporary(true)
+            .open()
+            .unwrap();
+        Store {
+            db,
+            flusher: Flusher::start_with(Box::new(move || Err(why.to_owned()))),
+        }
     }
 
     /// How many group-commit fsyncs this store has done (for measurements).
@@ -165,6 +206,22 @@ mod tests {
         let err = Store::open(dir.path(), 1 << 20).err().expect("must refuse");
         assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
         assert!(err.to_string().contains("newer acumatica-bridge"));
+    }
+
+    #[tokio::test]
+    async fn a_failed_flush_makes_the_store_unhealthy_for_good() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::with_failing_flush(dir.path(), "No space left on device");
+        assert!(store.check_writable().is_ok());
+        store.raw_tree("t").unwrap().insert("k", "v").unwrap();
+        let err = store.flush().await.unwrap_err();
+        assert!(matches!(err, StoreError::Unhealthy(_)), "{err}");
+        assert!(err.to_string().contains("No space left on device"), "{err}");
+        let problem = store.problem().expect("unhealthy");
+        assert!(problem.contains("restarted"), "{problem}");
+        assert!(store.check_writable().is_err());
+        // Refused at once from now on, with the same reason.
+        assert_eq!(store.flush().await.unwrap_err().to_string(), problem);
     }
 
     #[test]

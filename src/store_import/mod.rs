@@ -230,8 +230,7 @@ impl StoreImport {
                 let s = s.clone();
                 async move { s.run_catch_up(ctx).await }
             });
-        let s = self.clone();
-        tokio::spawn(async move { s.schedule().await });
+        crate::supervise::spawn("X-Cart import scheduler", self.clone(), |s| s.schedule());
     }
 
     /// Changes of the store connection, for subscribers.
@@ -259,6 +258,19 @@ impl StoreImport {
             StoreUrl::parse(&input.store_url).map_err(|e| FieldError::new("input.storeUrl", e))?;
         if input.api_token.expose().trim().is_empty() {
             return Err(FieldError::new("input.apiToken", "must not be empty").into());
+        }
+        if !input
+            .api_token
+            .expose()
+            .trim()
+            .chars()
+            .all(|c| c.is_ascii_graphic())
+        {
+            return Err(FieldError::new(
+                "input.apiToken",
+                "may only hold visible ASCII characters (letters, digits, punctuation)",
+            )
+            .into());
         }
         let interval = match input.import_interval_seconds {
             None => record::DEFAULT_INTERVAL_SECS,

@@ -1,6 +1,10 @@
 //! The HTTP client of X-Cart 5.5+'s REST API: `GET <store>/api/orders` with the
 //! `X-Auth-Token` header, asking for the Hydra form (`application/ld+json`, which counts the
 //! matches in `hydra:totalItems`) and reading the plain array form just as well.
+//!
+//! It follows no redirects (a redirect would carry the token to wherever it points, also from
+//! https to http), marks the token header sensitive, and reads at most [`MAX_BODY_BYTES`] of
+//! an answer.
 
 use std::time::Duration;
 
@@ -10,6 +14,12 @@ use super::StoreUrl;
 use super::error::{self, Error};
 use super::model::OrderPage;
 use crate::domain::secret::Secret;
+
+/// Largest answer read from the store (a page of 100 orders is far smaller).
+pub const MAX_BODY_BYTES: usize = 16 << 20;
+
+/// Longest `Retry-After` honoured, in seconds.
+pub const MAX_RETRY_AFTER_SECS: u64 = 3600;
 
 /// Most orders X-Cart returns in one page (`itemsPerPage` is capped at 100).
 pub const MAX_PER_PAGE: u32 = 100;
@@ -105,6 +115,8 @@ impl Client {
     pub fn new(store: StoreUrl, token: Secret, timeout: Duration) -> Result<Client, Error> {
         crate::init_crypto();
         let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(crate::acumatica::base_url::PublicResolver)
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("acumatica-bridge/", env!("CARGO_PKG_VERSION")))
@@ -122,10 +134,17 @@ impl Client {
         let store = self.store.as_str().to_owned();
         let mut url = self.store.api("orders");
         url.query_pairs_mut().extend_pairs(query.params());
-        let response = self
+        let mut token = reqwest::header::HeaderValue::from_str(self.token.expose().trim())
+            .map_err(|_| {
+                Error::Permanent(
+                    "the API token holds characters that cannot be sent in a header".into(),
+                )
+            })?;
+        token.set_sensitive(true);
+        let mut response = self
             .http
             .get(url)
-            .header("X-Auth-Token", self.token.expose())
+            .header("X-Auth-Token", token)
             .header(
                 reqwest::header::ACCEPT,
                 "application/ld+json, application/json;q=0.9",
@@ -134,16 +153,22 @@ impl Client {
             .await
             .map_err(|e| error::from_reqwest(&e, &store))?;
         let status = response.status().as_u16();
+        if (300..400).contains(&status) {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            return Err(error::redirect(status, location, &store));
+        }
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body = response
-            .text()
-            .await
-            .map_err(|e| error::from_reqwest(&e, &store))?;
+            // A store may ask for anything; waits beyond an hour are not honoured.
+            .map(|secs| Duration::from_secs(secs.min(MAX_RETRY_AFTER_SECS)));
+        let body = read_capped(&mut response, &store).await?;
         if !(200..300).contains(&status) {
             return Err(error::from_status(status, &body, retry_after, &store));
         }
@@ -153,6 +178,29 @@ impl Client {
             ))
         })
     }
+}
+
+/// The body of `response` as text, streamed, refused beyond [`MAX_BODY_BYTES`].
+async fn read_capped(response: &mut reqwest::Response, store: &str) -> Result<String, Error> {
+    let too_big = || error::too_big(MAX_BODY_BYTES, store);
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+    {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| error::from_reqwest(&e, store))?
+    {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 #[cfg(test)]

@@ -58,6 +58,27 @@ pub fn from_status(status: u16, body: &str, retry_after: Option<Duration>, store
     }
 }
 
+/// The error of a redirect: never followed, since it would carry the token elsewhere.
+pub fn redirect(status: u16, location: &str, store: &str) -> Error {
+    let to = if location.is_empty() {
+        String::new()
+    } else {
+        format!(" to \"{}\"", location.chars().take(200).collect::<String>())
+    };
+    Error::Permanent(format!(
+        "{store} answered {status} with a redirect{to}; the bridge follows no redirects (they could \
+         carry the API token to another host): use the store's final https address as the store URL"
+    ))
+}
+
+/// The error of an answer larger than `limit` bytes.
+pub fn too_big(limit: usize, store: &str) -> Error {
+    Error::Permanent(format!(
+        "{store} sent an answer larger than {} MiB, the most the bridge reads: check the store URL",
+        limit >> 20
+    ))
+}
+
 /// The human part of an error body: X-Cart's `{"message": …}`, API Platform's `detail`,
 /// `hydra:description` or `title`, else the start of the text.
 pub fn body_message(body: &str) -> String {

@@ -40,7 +40,7 @@ pub fn payment_status(code: Option<&str>) -> PaymentStatus {
     }
 }
 
-/// Shipping, tax and discount of an order from its surcharges.
+/// Shipping, tax and discount of an order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Charges {
     pub shipping: Option<Decimal>,
@@ -48,35 +48,46 @@ pub struct Charges {
     pub discount: Option<Decimal>,
 }
 
-pub fn charges(o: &OrderOutput) -> Charges {
+/// Shipping, tax and discount of an order from its surcharges; an error when they add up to
+/// more than a decimal holds (such an order is rejected, never a panic).
+pub fn charges(o: &OrderOutput) -> Result<Charges, String> {
     let (mut shipping, mut tax, mut discount) = (None::<Decimal>, None::<Decimal>, None::<Decimal>);
-    let add = |slot: &mut Option<Decimal>, v: Decimal| *slot = Some(slot.unwrap_or_default() + v);
+    let add = |slot: &mut Option<Decimal>, v: Decimal| -> Result<(), String> {
+        let sum = slot.unwrap_or_default().checked_add(v).ok_or_else(|| {
+            format!(
+                "X-Cart order {} has surcharges too large to add up",
+                o.order_number.as_deref().unwrap_or_default()
+            )
+        })?;
+        *slot = Some(sum);
+        Ok(())
+    };
     for s in o.surcharges.iter().filter(|s| !s.include) {
         match s.kind.trim().to_ascii_lowercase().as_str() {
-            "tax" => add(&mut tax, s.value),
-            "discount" => add(&mut discount, -s.value),
+            "tax" => add(&mut tax, s.value)?,
+            "discount" => add(&mut discount, -s.value)?,
             // shipping, handling and whatever a module adds (payment fees…)
-            _ => add(&mut shipping, s.value),
+            _ => add(&mut shipping, s.value)?,
         }
     }
     // A "discount" that adds to the total is a charge; a charge that takes off is a discount.
     if let Some(d) = discount.filter(|d| d.is_sign_negative() && !d.is_zero()) {
-        add(&mut shipping, -d);
+        add(&mut shipping, -d)?;
         discount = Some(Decimal::ZERO);
     }
     if let Some(s) = shipping.filter(|s| s.is_sign_negative() && !s.is_zero()) {
-        add(&mut discount, -s);
+        add(&mut discount, -s)?;
         shipping = Some(Decimal::ZERO);
     }
     if let Some(t) = tax.filter(|t| t.is_sign_negative() && !t.is_zero()) {
-        add(&mut discount, -t);
+        add(&mut discount, -t)?;
         tax = Some(Decimal::ZERO);
     }
-    Charges {
+    Ok(Charges {
         shipping,
         tax,
         discount,
-    }
+    })
 }
 
 fn text(v: &Option<String>) -> Option<String> {
@@ -115,10 +126,13 @@ fn address(a: &AddressOutput) -> AddressDraft {
 }
 
 /// The draft of an X-Cart order, before validation. Fails only for what has no bridge
-/// equivalent at all (no order number, no address).
+/// equivalent at all (no order number, unreadable, no address, surcharges beyond any decimal).
 pub fn to_draft(o: &OrderOutput) -> Result<OrderDraft, String> {
     let number = text(&o.order_number)
         .ok_or_else(|| format!("X-Cart order id {} has no order number (a cart)", o.id))?;
+    if let Some(why) = &o.unreadable {
+        return Err(format!("X-Cart order {number} cannot be imported: {why}"));
+    }
     let billing = o
         .billing_address
         .as_ref()
@@ -142,12 +156,13 @@ pub fn to_draft(o: &OrderOutput) -> Result<OrderDraft, String> {
                 name: text(&i.name).unwrap_or_else(|| sku.clone()),
                 sku,
                 price: RawDecimal::Valid(i.price),
-                quantity: i32::try_from(i.amount).unwrap_or(0),
+                // Out of i32's range: clamped, so that validation names the real problem.
+                quantity: i.amount.clamp(i32::MIN.into(), i32::MAX.into()) as i32,
                 warehouse_id: None,
             }
         })
         .collect();
-    let c = charges(o);
+    let c = charges(o)?;
     Ok(OrderDraft {
         number,
         profile_id: o.customer_id.map(|id| id.to_string()),
@@ -335,7 +350,7 @@ mod tests {
             ]);
             v["total"] = serde_json::json!(50.98);
         });
-        let c = charges(&o);
+        let c = charges(&o).unwrap();
         assert_eq!(c.shipping.unwrap(), Decimal::from(1));
         assert_eq!(c.discount.unwrap(), Decimal::ZERO);
         assert!(to_new_order(&o).is_ok());
@@ -362,5 +377,29 @@ mod tests {
         assert_eq!(to_new_order(&o).unwrap().items[0].name, "10001");
         let o = with(|v| v["email"] = serde_json::Value::Null);
         assert!(to_new_order(&o).unwrap_err().contains("order.email"));
+    }
+
+    #[test]
+    fn huge_amounts_are_refused_not_a_panic() {
+        let max = "79228162514264337593543950335";
+        let o = with(|v| {
+            v["items"][0]["price"] = max.into();
+            v["items"][0]["amount"] = 2.into();
+        });
+        let e = to_new_order(&o).unwrap_err();
+        assert!(e.contains("order.items.0.price"), "{e}");
+        let o = with(|v| {
+            v["surcharges"] = serde_json::json!([
+                {"type": "shipping", "value": max, "include": false},
+                {"type": "handling", "value": max, "include": false}
+            ]);
+        });
+        assert!(to_new_order(&o).unwrap_err().contains("too large"));
+        let o = with(|v| v["items"][0]["amount"] = serde_json::json!(i64::MAX));
+        let e = to_new_order(&o).unwrap_err();
+        assert!(
+            e.contains("order.items.0.quantity") && e.contains("at most"),
+            "{e}"
+        );
     }
 }

@@ -19,7 +19,8 @@ pub use error::Error;
 pub use model::{OrderOutput, OrderPage};
 
 /// A checked store URL: `https://host[/path]` (the API lives at `<store URL>/api`); http only
-/// for loopback hosts.
+/// for loopback hosts; no private or link-local host unless allowed (the host rule of
+/// [`crate::acumatica::base_url::check_host`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoreUrl(Url);
 
@@ -46,6 +47,7 @@ impl StoreUrl {
         if url.host().is_none() {
             return Err(format!("the store URL \"{text}\" has no host"));
         }
+        crate::acumatica::base_url::check_host(&url, "the store URL")?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err("the store URL must not contain a user name or password".into());
         }
@@ -120,5 +122,7 @@ mod tests {
         assert!(StoreUrl::parse("shop.example.com").is_err());
         assert!(StoreUrl::parse("ftp://shop.example.com").is_err());
         assert!(StoreUrl::parse("https://u:p@shop.example.com").is_err());
+        let e = StoreUrl::parse("https://192.168.0.5/shop").unwrap_err();
+        assert!(e.contains("the store URL's host is 192.168.0.5"), "{e}");
     }
 }

@@ -156,6 +156,53 @@ pub struct OrderOutput {
     pub items: Vec<OrderItemOutput>,
     #[serde(default)]
     pub surcharges: Vec<SurchargeOutput>,
+    /// Why the order could not be read (an amount beyond any decimal, a missing field): only
+    /// its id, number and dates are then known, and the import rejects it instead of
+    /// stopping at its page.
+    #[serde(skip)]
+    pub unreadable: Option<String>,
+}
+
+/// What is read of an order that cannot be read whole.
+#[derive(Deserialize)]
+struct OrderStub {
+    id: i64,
+    #[serde(default)]
+    order_number: Option<String>,
+    create_date: String,
+    #[serde(default)]
+    update_date: Option<String>,
+}
+
+impl OrderOutput {
+    /// The order in `text`; one that cannot be read whole but has an id and a date comes back
+    /// empty, with the reason in [`OrderOutput::unreadable`].
+    fn parse(text: &str) -> Result<OrderOutput, String> {
+        let error = match serde_json::from_str::<OrderOutput>(text) {
+            Ok(o) => return Ok(o),
+            Err(e) => format!("an order could not be read: {e}"),
+        };
+        let stub: OrderStub = serde_json::from_str(text).map_err(|_| error.clone())?;
+        Ok(OrderOutput {
+            id: stub.id,
+            order_number: stub.order_number,
+            total: Decimal::ZERO,
+            sub_total: None,
+            currency: None,
+            email: None,
+            customer_id: None,
+            order_profile_id: None,
+            billing_address: None,
+            shipping_address: None,
+            create_date: stub.create_date,
+            update_date: stub.update_date,
+            payment_status: None,
+            shipping_status: None,
+            items: vec![],
+            surcharges: vec![],
+            unreadable: Some(error),
+        })
+    }
 }
 
 /// A page of `GET /api/orders`: a plain JSON array (`application/json`) or a Hydra
@@ -190,10 +237,7 @@ impl OrderPage {
         };
         let orders = raws
             .iter()
-            .map(|r| {
-                serde_json::from_str::<OrderOutput>(r.get())
-                    .map_err(|e| format!("an order could not be read: {e}"))
-            })
+            .map(|r| OrderOutput::parse(r.get()))
             .collect::<Result<_, _>>()?;
         Ok(OrderPage {
             orders,
@@ -250,6 +294,23 @@ mod tests {
         assert_eq!(page.orders[0].total, Decimal::from(10));
         assert!(OrderPage::parse("<html>").is_err());
         assert!(OrderPage::parse(r#"{"message":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn an_order_with_an_amount_beyond_any_decimal_is_kept_as_unreadable() {
+        let body = r#"[{"id":8,"order_number":"8","total":1e40,"create_date":"1709648530",
+            "payment_status":null},{"id":9,"order_number":"9","total":1,"create_date":"1709648531",
+            "payment_status":null}]"#;
+        let page = OrderPage::parse(body).unwrap();
+        assert_eq!(page.orders.len(), 2);
+        let why = page.orders[0].unreadable.as_deref().unwrap();
+        assert!(why.contains("1e40"), "{why}");
+        assert_eq!(page.orders[0].order_number.as_deref(), Some("8"));
+        assert_eq!(page.orders[1].unreadable, None);
+        assert!(
+            OrderPage::parse(r#"[{"total":1}]"#).is_err(),
+            "no id, no date: the page fails"
+        );
     }
 
     #[test]

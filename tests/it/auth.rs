@@ -134,3 +134,62 @@ async fn deep_queries_are_refused() {
     assert!(message.contains("deep"), "{body}");
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_INPUT");
 }
+
+#[tokio::test]
+async fn rotate_token_refuses_while_the_env_sets_the_token() {
+    let data = DataDir::new();
+    let out = std::process::Command::new(crate::common::binary())
+        .args(["rotate-token", "--data-dir"])
+        .arg(data.path().join("data"))
+        .env("BRIDGE_ADMIN_TOKEN", crate::common::TOKEN)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("BRIDGE_ADMIN_TOKEN is set") && !err.contains("abt_"),
+        "{err}"
+    );
+    // Without it, a token is made and printed once.
+    let out = std::process::Command::new(crate::common::binary())
+        .args(["rotate-token", "--data-dir"])
+        .arg(data.path().join("data"))
+        .env_remove("BRIDGE_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("abt_"));
+}
+
+#[tokio::test]
+async fn a_short_env_token_is_refused_at_start() {
+    let data = DataDir::new();
+    let mut child = std::process::Command::new(crate::common::binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path().join("data"))
+        .env("BRIDGE_ADMIN_TOKEN", "only-16-chars-xx")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the service started with a 16-character token");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(!status.success());
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(
+        err.contains("BRIDGE_ADMIN_TOKEN is 16 characters long")
+            && err.contains("at least 24")
+            && !err.contains("only-16-chars-xx"),
+        "{err}"
+    );
+}

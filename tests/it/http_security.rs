@@ -424,3 +424,33 @@ async fn subscription_connections_are_bounded() {
         "{ended}"
     );
 }
+
+#[tokio::test]
+async fn repeated_wrong_tokens_are_slowed_but_never_the_right_one() {
+    let s = Service::start().await;
+    let mut statuses = vec![];
+    for _ in 0..8 {
+        let r = s
+            .http
+            .post(s.url("/graphql"))
+            .bearer_auth("a-wrong-token-tried-again-and-again")
+            .json(&json!({"query": PREFIX_QUERY}))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        if status == 429 {
+            let wait: u64 = r.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(wait >= 1, "{wait}");
+        }
+        statuses.push(status);
+    }
+    assert_eq!(&statuses[..5], &[401; 5], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|&s| s == 429), "{statuses:?}");
+    // The right token goes through at once.
+    assert_eq!(s.gql(PREFIX_QUERY, json!({})).await.get("errors"), None);
+}

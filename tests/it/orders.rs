@@ -171,6 +171,37 @@ async fn bad_input_is_refused_with_the_field_named_and_nothing_stored() {
         (|o| o["email"] = json!("not-an-email"), "input.email"),
         (|o| o["items"] = json!([]), "input.items"),
         (|o| o["shippingCost"] = json!("-5"), "input.shippingCost"),
+        // Beyond the bounds: this one used to overflow and drop the connection.
+        (
+            |o| o["items"][0]["price"] = json!("79228162514264337593543950335"),
+            "input.items.0.price",
+        ),
+        (
+            |o| o["items"][0]["quantity"] = json!(1_000_000_001),
+            "input.items.0.quantity",
+        ),
+        (
+            |o| {
+                o["items"][1]["price"] = json!("1000000000000");
+                o["items"][1]["quantity"] = json!(2);
+            },
+            "input.items.1.quantity",
+        ),
+        (
+            |o| o["discountTotal"] = json!("1000000000001"),
+            "input.discountTotal",
+        ),
+        // Bidirectional controls and zero-width characters in keys.
+        (|o| o["number"] = json!("BAD\u{202E}1"), "input.number"),
+        (|o| o["number"] = json!("BAD\u{2066}1"), "input.number"),
+        (
+            |o| o["items"][0]["sku"] = json!("AALEGO\u{200B}500"),
+            "input.items.0.sku",
+        ),
+        (
+            |o| o["items"][0]["sku"] = json!("\u{FEFF}AALEGO500"),
+            "input.items.0.sku",
+        ),
     ];
     for (change, field) in cases {
         let mut input = order_input("BAD-1", "PAID");

@@ -205,20 +205,19 @@ impl SimOrder {
     pub fn sub_total(&self) -> Decimal {
         self.items
             .iter()
-            .map(|i| i.price * Decimal::from(i.amount))
-            .sum()
+            .map(|i| i.price.saturating_mul(Decimal::from(i.amount)))
+            .fold(Decimal::ZERO, Decimal::saturating_add)
     }
 
     /// `sub_total` plus every surcharge not included in the prices.
     pub fn total(&self) -> Decimal {
-        (self.sub_total()
-            + self
-                .surcharges
-                .iter()
-                .filter(|s| !s.include)
-                .map(|s| s.value)
-                .sum::<Decimal>())
-        .round_dp(2)
+        // Saturating: tests place orders with absurd amounts on purpose.
+        self.surcharges
+            .iter()
+            .filter(|s| !s.include)
+            .map(|s| s.value)
+            .fold(self.sub_total(), Decimal::saturating_add)
+            .round_dp(2)
     }
 
     fn address(&self, a: &Option<SimAddress>, id: i64, billing: bool) -> Value {
@@ -245,7 +244,7 @@ impl SimOrder {
                     "id": self.id * 100 + n as i64, "product_id": 40 + n as i64, "sku": i.sku,
                     "update_date": update, "name": i.name, "price": money(i.price),
                     "item_net_price": money(i.price),
-                    "discounted_subtotal": money(i.price * Decimal::from(i.amount)),
+                    "discounted_subtotal": money(i.price.saturating_mul(Decimal::from(i.amount))),
                     "amount": i.amount, "backordered_amount": 0, "surcharges": [],
                 })
             })
