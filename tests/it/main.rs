@@ -14,6 +14,7 @@ mod http_security;
 mod jobs;
 mod jobs_api;
 mod jobs_stress;
+mod metrics;
 mod orders;
 mod restart;
 mod schema;
