@@ -10,6 +10,7 @@ use crate::auth::AdminToken;
 use crate::config::ServeConfig;
 use crate::connection::{ClientSettings, Connection};
 use crate::jobs::Jobs;
+use crate::metrics::Metrics;
 use crate::orders::Orders;
 use crate::secrets::Vault;
 use crate::settings::Settings;
@@ -30,6 +31,7 @@ pub struct AppState {
     pub store_import: StoreImport,
     pub token: AdminToken,
     pub vault: Vault,
+    pub metrics: Metrics,
 }
 
 impl AppState {
@@ -79,6 +81,7 @@ impl AppState {
             store,
             token,
             vault,
+            metrics: Metrics::global().clone(),
         };
         Ok((state, fresh))
     }
@@ -93,6 +96,7 @@ impl AppState {
         let sync_concurrency = (self.config.acumatica_max_concurrency as usize * 2).max(2);
         self.syncer.register(&self.jobs, sync_concurrency);
         setup(self);
+        self.metrics.watch_jobs(&self.jobs, &self.orders);
         self.orders.reconcile()?;
         self.jobs.start().await?;
         Ok(())

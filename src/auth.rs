@@ -115,6 +115,11 @@ impl AdminToken {
         }
     }
 
+    /// A token given in plain text (kept only as its hash), such as the metrics token.
+    pub fn of(token: &str) -> AdminToken {
+        AdminToken::of_hash(sha256(token))
+    }
+
     /// Is `presented` the admin token?
     pub fn verify(&self, presented: &str) -> bool {
         sha256(presented).ct_eq(&self.hash).into()

@@ -137,6 +137,15 @@ pub struct ServeConfig {
     #[arg(long, env = "BRIDGE_WS_INIT_TIMEOUT_MS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(100..=600_000), value_name = "MS")]
     pub ws_init_timeout_ms: u64,
+
+    /// A token for `GET /metrics` only (besides the admin token), for Prometheus.
+    #[arg(
+        long,
+        env = "BRIDGE_METRICS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
 }
 
 impl ServeConfig {

@@ -23,6 +23,7 @@ pub mod domain;
 pub mod events;
 pub mod http;
 pub mod jobs;
+pub mod metrics;
 pub mod orders;
 pub mod paging;
 pub mod secrets;

@@ -372,6 +372,17 @@ impl Orders {
             .transpose()?)
     }
 
+    /// How many orders stand in each sync status (one pass over the list index).
+    pub fn count_by_sync_status(&self) -> Result<Vec<(SyncStatus, u64)>, OrdersError> {
+        let mut counts = std::collections::HashMap::<SyncStatus, u64>::new();
+        for entry in self.index.iter() {
+            let (_, value) = entry?;
+            let e: IndexEntry = decode(&value)?;
+            *counts.entry(e.sync).or_default() += 1;
+        }
+        Ok(counts.into_iter().collect())
+    }
+
     /// Orders newest `placed_at` first (then by number), after the cursor `after`.
     pub fn list(
         &self,

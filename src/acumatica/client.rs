@@ -339,7 +339,13 @@ impl Client {
     /// owner decides whether to sign in again, so a revoked session is never silently renewed.
     async fn renew(&self, current: Option<&Tokens>) -> Result<Tokens, Error> {
         if let Some(refresh_token) = current.and_then(|t| t.refresh_token.as_ref()) {
-            return match self.token_request(Grant::Refresh { refresh_token }).await {
+            let renewed = self.token_request(Grant::Refresh { refresh_token }).await;
+            crate::metrics::Metrics::global().token_renewal(match &renewed {
+                Ok(_) => "ok",
+                Err(Error::Permanent { .. }) => "refused",
+                Err(_) => "error",
+            });
+            return match renewed {
                 Err(Error::Permanent {
                     reason: PermanentReason::BadCredentials,
                     status,
@@ -421,11 +427,17 @@ impl Client {
     /// Sends one request under the limiter and reads the answer as it streams in: at most
     /// [`MAX_ANSWER_BYTES`] of a success, the start of an error.
     async fn send(&self, op: Op, request: RequestBuilder) -> Result<Answer, Error> {
+        let request = request.build().map_err(|e| error::from_transport(&e, op))?;
+        let (method, entity) = (request.method().to_string(), entity_of(request.url()));
+        let metrics = crate::metrics::Metrics::global();
+        let waiting = std::time::Instant::now();
         let _permit = self.inner.limiter.acquire().await;
-        let mut response = request
-            .send()
-            .await
-            .map_err(|e| error::from_transport(&e, op))?;
+        metrics.acumatica_limiter_wait(waiting.elapsed());
+        let sent = std::time::Instant::now();
+        let response = self.inner.http.execute(request).await;
+        let status = response.as_ref().ok().map(|r| r.status().as_u16());
+        metrics.acumatica_request(&entity, &method, status, sent.elapsed());
+        let mut response = response.map_err(|e| error::from_transport(&e, op))?;
         let status = response.status();
         let headers = response.headers().clone();
         let limit = if status.is_success() {
@@ -745,5 +757,21 @@ impl std::fmt::Debug for Client {
             .field("endpoint", &self.inner.config.endpoint_name)
             .field("version", &self.inner.config.endpoint_version)
             .finish_non_exhaustive()
+    }
+}
+
+/// What a request is about, for the metrics: the entity of `…/entity/<endpoint>/<version>/<Entity>…`,
+/// `endpoints` for the endpoint list, else the path's last part (`token`, `logout`, `revocation`).
+fn entity_of(url: &url::Url) -> String {
+    let parts: Vec<&str> = url.path_segments().map(|p| p.collect()).unwrap_or_default();
+    match parts.iter().position(|p| *p == "entity") {
+        Some(i) if parts.len() > i + 3 => parts[i + 3].to_string(),
+        Some(i) if parts.len() == i + 1 || parts.get(i + 1) == Some(&"") => "endpoints".into(),
+        _ => parts
+            .iter()
+            .rev()
+            .find(|p| !p.is_empty())
+            .unwrap_or(&"")
+            .to_string(),
     }
 }

@@ -33,6 +33,27 @@ pub enum SyncStatus {
     Failed,
 }
 
+impl SyncStatus {
+    pub const ALL: [SyncStatus; 5] = [
+        SyncStatus::NotSynced,
+        SyncStatus::Queued,
+        SyncStatus::Syncing,
+        SyncStatus::Synced,
+        SyncStatus::Failed,
+    ];
+
+    /// The contract's name (`NOT_SYNCED`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncStatus::NotSynced => "NOT_SYNCED",
+            SyncStatus::Queued => "QUEUED",
+            SyncStatus::Syncing => "SYNCING",
+            SyncStatus::Synced => "SYNCED",
+            SyncStatus::Failed => "FAILED",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Address {
     pub first_name: Option<String>,

@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/graphiql", get(graphiql::page))
         .route("/graphiql/assets/{file}", get(graphiql::asset))
+        .route("/metrics", get(metrics))
         .merge(console::routes())
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
@@ -149,6 +150,50 @@ fn throttled(retry_after: std::time::Duration) -> Response {
         }]})),
     )
         .into_response()
+}
+
+/// `GET /metrics`: the Prometheus metrics, for the admin token or the metrics token.
+async fn metrics(State(http): State<Http>, headers: axum::http::HeaderMap) -> Response {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let metrics_token = http.state.config.metrics_token.as_deref();
+    let by_metrics_token =
+        metrics_token.is_some_and(|t| crate::auth::AdminToken::of(t).verify_bearer(presented));
+    if !by_metrics_token && let Some(refused) = refusal(&http, &headers) {
+        return refused;
+    }
+    let state = &http.state;
+    let snapshot = tokio::task::spawn_blocking({
+        let (jobs, orders, import) = (
+            state.jobs.clone(),
+            state.orders.clone(),
+            state.store_import.clone(),
+        );
+        move || {
+            let import = import.import_state().unwrap_or_default();
+            crate::metrics::Snapshot::read(&jobs, &orders, import)
+        }
+    })
+    .await;
+    match snapshot {
+        Ok(Ok(snapshot)) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            state.metrics.render(&snapshot),
+        )
+            .into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot read the store for /metrics");
+            (StatusCode::SERVICE_UNAVAILABLE, "cannot read the store").into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the /metrics reader stopped");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
 }
 
 /// The answer to a request without the admin token (or with a wrong one).

@@ -384,6 +384,14 @@ impl Jobs {
         Ok(page)
     }
 
+    /// Every stored job, newest first.
+    pub fn iter_all(
+        &self,
+    ) -> Result<impl Iterator<Item = Result<JobRecord, JobsError>> + '_, JobsError> {
+        static ALL: std::sync::LazyLock<JobFilter> = std::sync::LazyLock::new(JobFilter::default);
+        self.inner.queue.iter_newest(&ALL)
+    }
+
     /// The jobs of an order, newest first.
     pub fn for_order(&self, number: &str) -> Result<Vec<JobRecord>, JobsError> {
         let filter = JobFilter {

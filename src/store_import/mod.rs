@@ -245,6 +245,17 @@ impl StoreImport {
         })
     }
 
+    /// What the metrics show of the periodic import.
+    pub fn import_state(&self) -> Result<crate::metrics::ImportState, StoreImportError> {
+        let r = self.record()?;
+        let cursor = r.cursors.last_renew.max(r.cursors.date);
+        Ok(crate::metrics::ImportState {
+            connected: r.connected,
+            last_import_at: r.last_import_at,
+            cursor: cursor.and_then(|s| chrono::DateTime::from_timestamp(s, 0)),
+        })
+    }
+
     pub fn view(&self) -> Result<StoreView, StoreImportError> {
         Ok((&self.record()?).into())
     }

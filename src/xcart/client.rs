@@ -141,7 +141,7 @@ impl Client {
                 )
             })?;
         token.set_sensitive(true);
-        let mut response = self
+        let response = self
             .http
             .get(url)
             .header("X-Auth-Token", token)
@@ -150,8 +150,10 @@ impl Client {
                 "application/ld+json, application/json;q=0.9",
             )
             .send()
-            .await
-            .map_err(|e| error::from_reqwest(&e, &store))?;
+            .await;
+        crate::metrics::Metrics::global()
+            .xcart_request(response.as_ref().ok().map(|r| r.status().as_u16()));
+        let mut response = response.map_err(|e| error::from_reqwest(&e, &store))?;
         let status = response.status().as_u16();
         if (300..400).contains(&status) {
             let location = response

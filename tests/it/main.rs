@@ -17,6 +17,7 @@ mod jobs;
 mod jobs_api;
 mod jobs_stress;
 mod messages;
+mod metrics;
 mod money;
 mod orders;
 mod restart;
