@@ -90,6 +90,34 @@ async fn metrics_follow_syncs() {
         text.ends_with("# EOF\n"),
         "OpenMetrics text ends with # EOF"
     );
+
+    // Every request the simulator saw, by method and entity, and no other.
+    let mut ours: HashMap<String, f64> = HashMap::new();
+    for (key, n) in &m {
+        if let Some(labels) = key.strip_prefix("bridge_acumatica_requests_total{") {
+            let label = |name: &str| {
+                let start = labels.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+                labels[start..].split('"').next().unwrap().to_string()
+            };
+            *ours
+                .entry(format!("{} {}", label("method"), label("entity")))
+                .or_default() += n;
+        }
+    }
+    let theirs: HashMap<String, f64> = sim
+        .counters()
+        .by_request
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("grant ")) // the simulator's count of grant types
+        .map(|(k, n)| (k, n as f64))
+        .collect();
+    assert_eq!(ours, theirs, "\n{text}");
+    assert_eq!(
+        get(r#"bridge_acumatica_requests_total{entity="SalesOrder",method="PUT",status="200"}"#),
+        2.0
+    );
+    let total: f64 = theirs.values().sum();
+    assert_eq!(get("bridge_acumatica_limiter_wait_seconds_count"), total);
 }
 
 #[tokio::test]
