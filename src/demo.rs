@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::app::AppState;
 use crate::config::ServeConfig;
 use crate::connection::ConnectInput;
 use crate::domain::order::{AddressDraft, ItemDraft, OrderDraft, PaymentStatus};
 use crate::domain::raw::{RawDateTime, RawDecimal};
 use crate::domain::secret::Secret;
 use crate::sim::acumatica::{CLIENT_ID, CLIENT_SECRET, PASSWORD, SimConfig, Simulator, USERNAME};
+use crate::state::AppState;
 
 pub async fn run(mut config: ServeConfig) -> anyhow::Result<()> {
     crate::init_crypto();

@@ -9,7 +9,7 @@
 //!   Acumatica and the store are reached;
 //! - [`domain`]: the plain types everything else talks in, validated when they are parsed.
 //!
-//! [`cli`] and [`app`] tie it together; `main.rs` only calls [`cli::main`].
+//! [`state`] holds the opened services; [`cli`] and [`app`] tie it together; `main.rs` only calls [`cli::main`].
 
 pub mod acumatica;
 pub mod api;
@@ -29,6 +29,7 @@ pub mod paging;
 pub mod secrets;
 pub mod settings;
 pub mod sim;
+pub mod state;
 pub mod store;
 pub mod store_import;
 pub mod supervise;

@@ -18,7 +18,7 @@ pub mod store;
 use async_graphql::SDLExportOptions;
 use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use error::{ApiError, ApiResult};
 
 #[derive(MergedObject, Default)]

@@ -27,8 +27,8 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::api::{self, BridgeSchema};
-use crate::app::AppState;
 use crate::auth::Check;
+use crate::state::AppState;
 
 pub use host::AllowedHosts;
 pub use ws::WsLimits;

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use acumatica_bridge::api;
-use acumatica_bridge::app::AppState;
 use acumatica_bridge::config::ServeConfig;
 use acumatica_bridge::jobs::{JobContext, JobKind, JobStatus, KindSpec, NewJob, Outcome};
+use acumatica_bridge::state::AppState;
 use async_graphql::{Request, Variables};
 use futures::StreamExt;
 use serde_json::{Value, json};

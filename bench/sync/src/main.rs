@@ -10,7 +10,6 @@
 
 use std::time::{Duration, Instant};
 
-use acumatica_bridge::app::AppState;
 use acumatica_bridge::config::ServeConfig;
 use acumatica_bridge::demo::sim_connect_input;
 use acumatica_bridge::domain::order::{
@@ -19,6 +18,7 @@ use acumatica_bridge::domain::order::{
 use acumatica_bridge::domain::raw::{RawDateTime, RawDecimal};
 use acumatica_bridge::domain::settings::{Change, SettingsPatch};
 use acumatica_bridge::sim::acumatica::{SimConfig, Simulator};
+use acumatica_bridge::state::AppState;
 use clap::Parser;
 use futures::StreamExt;
 
