@@ -112,19 +112,7 @@ async fn sign_in_refuses_a_wrong_token_and_keeps_the_right_one_for_the_session()
     );
     b.screenshot("wrong-token").await;
     // The only console entry is the browser's own note of the API's 401 answer.
-    let severe: Vec<Value> = b
-        .console()
-        .await
-        .into_iter()
-        .filter(|e| e["level"] == "SEVERE")
-        .collect();
-    assert!(
-        severe.iter().all(|e| {
-            let m = e["message"].as_str().unwrap_or_default();
-            e["source"] == "network" && m.contains("/graphql") && m.contains("401")
-        }),
-        "unexpected console errors: {severe:#?}"
-    );
+    b.assert_only_a_refused_token_in_console().await;
     assert_eq!(
         b.js("return sessionStorage.length", vec![]).await,
         0,

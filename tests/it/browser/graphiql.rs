@@ -3,7 +3,7 @@
 //! the docs explorer listing the Query fields; no console error (a CSP violation is one) and no
 //! request to any other origin.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::Browser;
 use crate::common::{RECORD_ORDER, Service, order_input};
@@ -21,19 +21,7 @@ async fn graphiql_works_offline_with_the_token_and_its_docs_explorer() {
         .await;
     b.screenshot("token-refused").await;
     // The only console entry so far is the browser's own note of that 401 answer.
-    let severe: Vec<Value> = b
-        .console()
-        .await
-        .into_iter()
-        .filter(|e| e["level"] == "SEVERE")
-        .collect();
-    assert!(
-        severe.iter().all(|e| {
-            let m = e["message"].as_str().unwrap_or_default();
-            e["source"] == "network" && m.contains("/graphql") && m.contains("401")
-        }),
-        "unexpected console errors: {severe:#?}"
-    );
+    b.assert_only_a_refused_token_in_console().await;
     assert_eq!(
         b.js("return sessionStorage.length", vec![]).await,
         json!(0),

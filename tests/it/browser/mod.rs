@@ -319,6 +319,25 @@ impl Browser {
         serde_json::from_value(v).unwrap_or_default()
     }
 
+    /// Fails on any console error since the last read but the browser's own note of the
+    /// API's 401 answer to a wrong token.
+    pub async fn assert_only_a_refused_token_in_console(&self) {
+        let severe: Vec<Value> = self
+            .console()
+            .await
+            .into_iter()
+            .filter(|e| e["level"] == "SEVERE")
+            .collect();
+        assert!(
+            severe.iter().all(|e| {
+                let m = e["message"].as_str().unwrap_or_default();
+                e["source"] == "network" && m.contains("/graphql") && m.contains("401")
+            }),
+            "{}: unexpected console errors: {severe:#?}",
+            self.name
+        );
+    }
+
     /// Fails on any console error (level SEVERE) since the last read.
     pub async fn assert_no_console_errors(&self) {
         let errors: Vec<Value> = self
