@@ -107,6 +107,7 @@ pub struct Orders {
     store: Store,
     orders: sled::Tree,
     index: sled::Tree,
+    counts: sled::Tree,
     bus: Bus<Order>,
     jobs: Jobs,
     settings: Settings,
@@ -135,16 +136,59 @@ fn read(orders: &TransactionalTree, number: &str) -> TxResult<Option<Order>> {
     }
 }
 
-/// Writes `next` (replacing `current`) and its index entry inside a transaction.
+/// The key of an order's (sync status, payment status) pair in the counts tree.
+fn count_key(sync: SyncStatus, payment: PaymentStatus) -> Vec<u8> {
+    format!("{}/{}", sync.as_str(), encode_plain(&payment)).into_bytes()
+}
+
+/// A payment status's name, as stored (`"PAID"`).
+fn encode_plain(payment: &PaymentStatus) -> String {
+    serde_json::to_value(payment)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+const COUNTS_READY: &[u8] = b"ready";
+
+/// Adds `delta` to the count at `key` inside a transaction.
+fn bump(counts: &TransactionalTree, key: &[u8], delta: i64) -> TxResult<()> {
+    let now = counts
+        .get(key)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map_or(0, u64::from_be_bytes);
+    let next = (now as i64 + delta).max(0) as u64;
+    counts.insert(key, &next.to_be_bytes())?;
+    Ok(())
+}
+
+/// Writes `next` (replacing `current`), its index entry and the status counts inside a
+/// transaction: the one place an order is written.
 fn write(
     orders: &TransactionalTree,
     index: &TransactionalTree,
+    counts: &TransactionalTree,
     current: Option<&Order>,
     next: &Order,
 ) -> TxResult<()> {
     let number = &next.data.number;
     if let Some(old) = current {
         index.remove(index_key(old.data.placed_at, number))?;
+    }
+    let pair = |o: &Order| (o.sync.status, o.data.payment_status);
+    if current.map(pair) != Some(pair(next)) {
+        if let Some(old) = current {
+            bump(
+                counts,
+                &count_key(old.sync.status, old.data.payment_status),
+                -1,
+            )?;
+        }
+        bump(
+            counts,
+            &count_key(next.sync.status, next.data.payment_status),
+            1,
+        )?;
     }
     index.insert(
         index_key(next.data.placed_at, number),
@@ -165,14 +209,17 @@ fn index_entry(o: &Order) -> IndexEntry {
 
 impl Orders {
     pub fn open(store: &Store, jobs: &Jobs, settings: &Settings) -> store::Result<Orders> {
-        Ok(Orders {
+        let orders = Orders {
             store: store.clone(),
             orders: store.raw_tree(trees::ORDERS)?,
             index: store.raw_tree(trees::ORDERS_BY_PLACED)?,
+            counts: store.raw_tree(trees::ORDER_COUNTS)?,
             bus: Bus::default(),
             jobs: jobs.clone(),
             settings: settings.clone(),
-        })
+        };
+        orders.count_once()?;
+        Ok(orders)
     }
 
     /// Changes of orders, for subscribers.
@@ -189,7 +236,7 @@ impl Orders {
         let number = new.number.clone();
         let (order, how) = self
             .jobs
-            .push_with::<_, OrdersError>(&[&self.orders, &self.index], |t, q| {
+            .push_with::<_, OrdersError>(&[&self.orders, &self.index, &self.counts], |t, q| {
                 let current = read(&t[0], &number)?;
                 let was_paid = current
                     .as_ref()
@@ -207,7 +254,7 @@ impl Orders {
                     next.sync.status = SyncStatus::Queued;
                     next.sync.job_ids.push(pushed.job.id.to_string());
                 }
-                write(&t[0], &t[1], current.as_ref(), &next)?;
+                write(&t[0], &t[1], &t[2], current.as_ref(), &next)?;
                 Ok((next, how))
             })
             .await?;
@@ -222,7 +269,7 @@ impl Orders {
         let numbers: Vec<String> = numbers.iter().map(|n| n.trim().to_owned()).collect();
         let (jobs, orders) = self
             .jobs
-            .push_with::<_, OrdersError>(&[&self.orders, &self.index], |t, q| {
+            .push_with::<_, OrdersError>(&[&self.orders, &self.index, &self.counts], |t, q| {
                 let mut jobs = vec![];
                 let mut orders = vec![];
                 for number in &numbers {
@@ -240,7 +287,7 @@ impl Orders {
                     if !next.sync.job_ids.contains(&id) {
                         next.sync.job_ids.push(id);
                     }
-                    write(&t[0], &t[1], Some(&current), &next)?;
+                    write(&t[0], &t[1], &t[2], Some(&current), &next)?;
                     jobs.push(pushed.job);
                     orders.push(next);
                 }
@@ -349,12 +396,13 @@ impl Orders {
         number: &str,
         change: impl Fn(Option<Order>) -> Option<(Order, R)>,
     ) -> Result<Option<(Order, R)>, OrdersError> {
-        let result = (&self.orders, &self.index).transaction(|(orders, index)| {
+        let trees = (&self.orders, &self.index, &self.counts);
+        let result = trees.transaction(|(orders, index, counts)| {
             let current = read(orders, number)?;
             let Some((next, extra)) = change(current.clone()) else {
                 return Ok(None);
             };
-            write(orders, index, current.as_ref(), &next)?;
+            write(orders, index, counts, current.as_ref(), &next)?;
             Ok(Some((next, extra)))
         });
         match result {
@@ -372,15 +420,61 @@ impl Orders {
             .transpose()?)
     }
 
-    /// How many orders stand in each sync status (one pass over the list index).
+    /// How many orders stand in each sync status (from the kept counts).
     pub fn count_by_sync_status(&self) -> Result<Vec<(SyncStatus, u64)>, OrdersError> {
-        let mut counts = std::collections::HashMap::<SyncStatus, u64>::new();
+        Ok(SyncStatus::ALL
+            .into_iter()
+            .map(|sync| {
+                let filter = OrderFilter {
+                    sync_status: Some(sync),
+                    ..Default::default()
+                };
+                self.count(&filter).map(|n| (sync, n))
+            })
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// How many orders match the status filters (the search is not counted here).
+    fn count(&self, filter: &OrderFilter) -> Result<u64, OrdersError> {
+        let mut total = 0;
+        for entry in self.counts.iter() {
+            let (key, value) = entry?;
+            let Ok(n) = <[u8; 8]>::try_from(value.as_ref()) else {
+                continue; // `ready`
+            };
+            let key = String::from_utf8_lossy(&key);
+            let Some((sync, payment)) = key.split_once('/') else {
+                continue;
+            };
+            let sync_ok = filter.sync_status.is_none_or(|s| s.as_str() == sync);
+            let payment_ok = filter
+                .payment_status
+                .is_none_or(|p| encode_plain(&p) == payment);
+            if sync_ok && payment_ok {
+                total += u64::from_be_bytes(n);
+            }
+        }
+        Ok(total)
+    }
+
+    /// Counts the stored orders once, for a store written before counts were kept.
+    fn count_once(&self) -> store::Result<()> {
+        if self.counts.contains_key(COUNTS_READY)? {
+            return Ok(());
+        }
+        let mut counts = std::collections::HashMap::<Vec<u8>, u64>::new();
         for entry in self.index.iter() {
             let (_, value) = entry?;
             let e: IndexEntry = decode(&value)?;
-            *counts.entry(e.sync).or_default() += 1;
+            *counts.entry(count_key(e.sync, e.payment)).or_default() += 1;
         }
-        Ok(counts.into_iter().collect())
+        let mut batch = sled::Batch::default();
+        for (key, n) in counts {
+            batch.insert(key, &n.to_be_bytes());
+        }
+        batch.insert(COUNTS_READY, &[1u8][..]);
+        self.counts.apply_batch(batch)?;
+        Ok(())
     }
 
     /// Orders newest `placed_at` first (then by number), after the cursor `after`.
@@ -397,16 +491,30 @@ impl Orders {
             None => Bound::Unbounded,
         };
         let needle = filter.search.as_ref().map(|s| s.trim().to_lowercase());
+        // Without a search, the kept counts answer totalCount and the walk ends with the
+        // page; a search counts its matches as it walks the whole index.
+        let counted = match needle {
+            None => Some(self.count(filter)? as usize),
+            Some(_) => None,
+        };
         let mut total = 0;
         let mut before_cursor = true;
         let mut items = Vec::new();
         let mut has_next_page = false;
-        // One pass over the index: count every match, collect the page after the cursor.
-        for entry in self.index.iter() {
+        let entries = match counted {
+            Some(_) => self
+                .index
+                .range::<Vec<u8>, _>((start.clone(), Bound::Unbounded)),
+            None => self.index.iter(),
+        };
+        for entry in entries {
             let (key, value) = entry?;
             let e: IndexEntry = decode(&value)?;
             if !filter.matches(&e, &needle) {
                 continue;
+            }
+            if counted.is_some() && has_next_page {
+                break;
             }
             total += 1;
             if before_cursor {
@@ -435,7 +543,7 @@ impl Orders {
         Ok(Page {
             items,
             has_next_page,
-            total_count: total,
+            total_count: counted.unwrap_or(total),
         })
     }
 }

@@ -24,6 +24,9 @@ pub mod trees {
     pub const ORDERS: &str = "orders";
     /// Index of orders newest first: `!placed_at_micros (8 bytes BE) ++ number` → number.
     pub const ORDERS_BY_PLACED: &str = "orders_by_placed";
+    /// `<sync status>/<payment status>` → how many orders (u64 BE), kept in the same
+    /// transaction as the orders; `ready` once counted.
+    pub const ORDER_COUNTS: &str = "order_counts";
     /// Jobs by id: `id (8 bytes BE)` → JobRecord (see `jobs::queue`).
     pub const JOBS: &str = "jobs";
     /// The job queue's indexes (runnable by kind and time, parked, unique keys, by order,

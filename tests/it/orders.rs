@@ -283,3 +283,68 @@ async fn subscribers_see_order_changes() {
         "PAID"
     );
 }
+
+/// totalCount for a filter, and the count of what paging through the list shows.
+async fn counted(s: &Service, filter: Value) -> (i64, usize) {
+    let d = s
+        .data(
+            "query($f: OrderFilter) { orders(first: 500, filter: $f) { totalCount edges { node { number } } } }",
+            json!({"f": filter}),
+        )
+        .await;
+    (
+        d["orders"]["totalCount"].as_i64().unwrap(),
+        d["orders"]["edges"].as_array().unwrap().len(),
+    )
+}
+
+async fn assert_counts(s: &Service) {
+    let mut filters = vec![json!({})];
+    for p in ["QUEUED", "PAID", "DECLINED"] {
+        filters.push(json!({"paymentStatus": p}));
+        filters.push(json!({"paymentStatus": p, "syncStatus": "NOT_SYNCED"}));
+    }
+    filters.push(json!({"syncStatus": "NOT_SYNCED"}));
+    filters.push(json!({"search": "c-1"}));
+    for f in filters {
+        let (total, shown) = counted(s, f.clone()).await;
+        assert_eq!(total as usize, shown, "{f}");
+    }
+}
+
+#[tokio::test]
+async fn counts_follow_every_change_and_survive_an_old_store() {
+    let s = Service::start().await;
+    for (i, payment) in ["QUEUED", "PAID", "QUEUED", "DECLINED", "QUEUED"]
+        .iter()
+        .enumerate()
+    {
+        let mut input = order_input(&format!("C-{i}"), payment);
+        input["email"] = json!(format!("c{i}@example.com"));
+        s.data(RECORD_ORDER, json!({"input": input})).await;
+    }
+    // Payment changes move orders between counts; recording an order again changes none.
+    for (n, payment) in [("C-0", "PAID"), ("C-3", "QUEUED"), ("C-3", "QUEUED")] {
+        let mut input = order_input(n, payment);
+        input["email"] = json!(format!("c{}@example.com", &n[2..]));
+        s.data(RECORD_ORDER, json!({"input": input})).await;
+    }
+    assert_counts(&s).await;
+    assert_eq!(counted(&s, json!({"paymentStatus": "PAID"})).await.0, 2);
+    assert_eq!(counted(&s, json!({"paymentStatus": "QUEUED"})).await.0, 3);
+    assert_eq!(counted(&s, json!({})).await.0, 5);
+
+    // A store written before counts were kept is counted once at start.
+    let data = s.stop();
+    {
+        let db = sled::open(data.path().join("data").join("store")).unwrap();
+        assert!(
+            db.drop_tree("order_counts").unwrap(),
+            "the counts tree exists"
+        );
+        db.flush().unwrap();
+    }
+    let s = Service::start_with(data, crate::common::Options::default()).await;
+    assert_counts(&s).await;
+    assert_eq!(counted(&s, json!({"paymentStatus": "PAID"})).await.0, 2);
+}

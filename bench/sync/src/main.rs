@@ -255,9 +255,10 @@ async fn memory(n: usize) -> anyhow::Result<(u64, Duration)> {
         "{ orders(first: 50, filter: {search: \"buyer42@\"}) { totalCount edges { node { number } } } }",
         "{ orders(first: 500, filter: {syncStatus: NOT_SYNCED}) { totalCount edges { node { number items { sku } } } } }",
     ];
-    let start = Instant::now();
-    for _ in 0..5 {
-        for q in queries {
+    let mut total = Duration::ZERO;
+    for q in queries {
+        let start = Instant::now();
+        for _ in 0..5 {
             let r: serde_json::Value = http
                 .post(format!("{url}/graphql"))
                 .bearer_auth("bench")
@@ -268,8 +269,11 @@ async fn memory(n: usize) -> anyhow::Result<(u64, Duration)> {
                 .await?;
             anyhow::ensure!(r.get("errors").is_none(), "query failed: {r}");
         }
+        let each = start.elapsed() / 5;
+        total += each;
+        println!("  {:>8.1} ms  {q}", each.as_secs_f64() * 1000.0);
     }
-    let per_query = start.elapsed() / (5 * queries.len() as u32);
+    let per_query = total / queries.len() as u32;
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()))?;
     let hwm = status
         .lines()
