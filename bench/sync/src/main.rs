@@ -214,6 +214,9 @@ async fn fill(dir: &std::path::Path, n: usize) -> anyhow::Result<()> {
 }
 
 /// Fills a data dir with `n` orders (in a child process), then measures the real service.
+/// The admin token of the service the bench starts (24 characters at least, as the service asks).
+const BENCH_TOKEN: &str = "bench-admin-token-0123456789";
+
 async fn memory(n: usize) -> anyhow::Result<(u64, Duration)> {
     let dir = tempfile::tempdir()?;
     let filled = std::process::Command::new(std::env::current_exe()?)
@@ -235,7 +238,7 @@ async fn memory(n: usize) -> anyhow::Result<(u64, Duration)> {
             "--data-dir",
         ])
         .arg(dir.path())
-        .env("BRIDGE_ADMIN_TOKEN", "bench")
+        .env("BRIDGE_ADMIN_TOKEN", BENCH_TOKEN)
         .env("RUST_LOG", "warn")
         .spawn()
         .map_err(|e| {
@@ -261,7 +264,7 @@ async fn memory(n: usize) -> anyhow::Result<(u64, Duration)> {
         for _ in 0..5 {
             let r: serde_json::Value = http
                 .post(format!("{url}/graphql"))
-                .bearer_auth("bench")
+                .bearer_auth(BENCH_TOKEN)
                 .json(&serde_json::json!({"query": q}))
                 .send()
                 .await?
