@@ -422,7 +422,7 @@ impl Orders {
 
     /// How many orders stand in each sync status (from the kept counts).
     pub fn count_by_sync_status(&self) -> Result<Vec<(SyncStatus, u64)>, OrdersError> {
-        Ok(SyncStatus::ALL
+        SyncStatus::ALL
             .into_iter()
             .map(|sync| {
                 let filter = OrderFilter {
@@ -431,7 +431,7 @@ impl Orders {
                 };
                 self.count(&filter).map(|n| (sync, n))
             })
-            .collect::<Result<_, _>>()?)
+            .collect()
     }
 
     /// How many orders match the status filters (the search is not counted here).
