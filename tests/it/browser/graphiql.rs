@@ -72,6 +72,9 @@ async fn graphiql_works_offline_with_the_token_and_its_docs_explorer() {
         vec![],
     )
     .await;
+    // GraphiQL parses the editor's text after a short debounce, and only a parsed document tells
+    // its fetcher to use the WebSocket: give it that moment (a person types slower than this).
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
     b.click(".graphiql-execute-button").await;
     b.wait_for(".graphiql-execute-button[aria-label^='Stop']")
         .await;
