@@ -319,15 +319,19 @@ impl Browser {
         serde_json::from_value(v).unwrap_or_default()
     }
 
-    /// Fails on any console error since the last read but the browser's own note of the
-    /// API's 401 answer to a wrong token.
-    pub async fn assert_only_a_refused_token_in_console(&self) {
-        let severe: Vec<Value> = self
-            .console()
+    /// The console errors (level SEVERE) since the last read.
+    async fn console_errors(&self) -> Vec<Value> {
+        self.console()
             .await
             .into_iter()
             .filter(|e| e["level"] == "SEVERE")
-            .collect();
+            .collect()
+    }
+
+    /// Fails on any console error since the last read but the browser's own note of the
+    /// API's 401 answer to a wrong token.
+    pub async fn assert_only_a_refused_token_in_console(&self) {
+        let severe = self.console_errors().await;
         assert!(
             severe.iter().all(|e| {
                 let m = e["message"].as_str().unwrap_or_default();
@@ -340,12 +344,7 @@ impl Browser {
 
     /// Fails on any console error (level SEVERE) since the last read.
     pub async fn assert_no_console_errors(&self) {
-        let errors: Vec<Value> = self
-            .console()
-            .await
-            .into_iter()
-            .filter(|e| e["level"] == "SEVERE")
-            .collect();
+        let errors = self.console_errors().await;
         assert!(
             errors.is_empty(),
             "{}: console errors in the browser: {errors:#?}",
