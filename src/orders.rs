@@ -12,6 +12,8 @@
 //! job (QUEUED and RETRY_SCHEDULED → QUEUED, RUNNING → SYNCING, SUCCEEDED → SYNCED, FAILED and
 //! CANCELED → FAILED). The job itself is run by [`crate::sync`].
 
+mod search;
+
 use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
@@ -59,17 +61,16 @@ struct IndexEntry {
 pub struct OrderFilter {
     pub sync_status: Option<SyncStatus>,
     pub payment_status: Option<PaymentStatus>,
-    /// Case-insensitive substring of the number or email.
+    /// The start of the number (leading zeros optional), of the e-mail or of its domain,
+    /// case-insensitive (see `orders/search.rs`).
     pub search: Option<String>,
 }
 
 impl OrderFilter {
-    fn matches(&self, e: &IndexEntry, needle: &Option<String>) -> bool {
+    /// Whether a list entry passes the status filters (the search is the index's part).
+    fn matches(&self, e: &IndexEntry) -> bool {
         self.sync_status.is_none_or(|s| s == e.sync)
             && self.payment_status.is_none_or(|p| p == e.payment)
-            && needle.as_ref().is_none_or(|n| {
-                e.number.to_lowercase().contains(n) || e.email.to_lowercase().contains(n)
-            })
     }
 }
 
@@ -108,6 +109,7 @@ pub struct Orders {
     orders: sled::Tree,
     index: sled::Tree,
     counts: sled::Tree,
+    terms: sled::Tree,
     bus: Bus<Order>,
     jobs: Jobs,
     settings: Settings,
@@ -162,19 +164,22 @@ fn bump(counts: &TransactionalTree, key: &[u8], delta: i64) -> TxResult<()> {
     Ok(())
 }
 
-/// Writes `next` (replacing `current`), its index entry and the status counts inside a
-/// transaction: the one place an order is written.
-fn write(
-    orders: &TransactionalTree,
-    index: &TransactionalTree,
-    counts: &TransactionalTree,
-    current: Option<&Order>,
-    next: &Order,
-) -> TxResult<()> {
+/// Writes `next` (replacing `current`), its list index entry, its search terms and the
+/// status counts inside a transaction over [`Orders::trees`]: the one place an order is written.
+fn write(t: &[TransactionalTree], current: Option<&Order>, next: &Order) -> TxResult<()> {
+    let [orders, index, counts, terms] = t else {
+        unreachable!("the order trees are four")
+    };
     let number = &next.data.number;
+    let placed = index_key(next.data.placed_at, number);
     if let Some(old) = current {
         index.remove(index_key(old.data.placed_at, number))?;
     }
+    search::write(
+        terms,
+        current.map(|o| (o, index_key(o.data.placed_at, number))),
+        (next, placed.clone()),
+    )?;
     let pair = |o: &Order| (o.sync.status, o.data.payment_status);
     if current.map(pair) != Some(pair(next)) {
         if let Some(old) = current {
@@ -190,10 +195,7 @@ fn write(
             1,
         )?;
     }
-    index.insert(
-        index_key(next.data.placed_at, number),
-        encode(&index_entry(next)),
-    )?;
+    index.insert(placed, encode(&index_entry(next)))?;
     orders.insert(number.as_bytes(), encode(next))?;
     Ok(())
 }
@@ -214,12 +216,19 @@ impl Orders {
             orders: store.raw_tree(trees::ORDERS)?,
             index: store.raw_tree(trees::ORDERS_BY_PLACED)?,
             counts: store.raw_tree(trees::ORDER_COUNTS)?,
+            terms: store.raw_tree(trees::ORDERS_BY_TERM)?,
             bus: Bus::default(),
             jobs: jobs.clone(),
             settings: settings.clone(),
         };
         orders.count_once()?;
+        orders.index_once()?;
         Ok(orders)
+    }
+
+    /// The trees an order is written to, in the order [`write`] takes them.
+    fn trees(&self) -> [&sled::Tree; 4] {
+        [&self.orders, &self.index, &self.counts, &self.terms]
     }
 
     /// Changes of orders, for subscribers.
@@ -236,7 +245,7 @@ impl Orders {
         let number = new.number.clone();
         let (order, how) = self
             .jobs
-            .push_with::<_, OrdersError>(&[&self.orders, &self.index, &self.counts], |t, q| {
+            .push_with::<_, OrdersError>(&self.trees(), |t, q| {
                 let current = read(&t[0], &number)?;
                 let was_paid = current
                     .as_ref()
@@ -254,7 +263,7 @@ impl Orders {
                     next.sync.status = SyncStatus::Queued;
                     next.sync.job_ids.push(pushed.job.id.to_string());
                 }
-                write(&t[0], &t[1], &t[2], current.as_ref(), &next)?;
+                write(t, current.as_ref(), &next)?;
                 Ok((next, how))
             })
             .await?;
@@ -269,7 +278,7 @@ impl Orders {
         let numbers: Vec<String> = numbers.iter().map(|n| n.trim().to_owned()).collect();
         let (jobs, orders) = self
             .jobs
-            .push_with::<_, OrdersError>(&[&self.orders, &self.index, &self.counts], |t, q| {
+            .push_with::<_, OrdersError>(&self.trees(), |t, q| {
                 let mut jobs = vec![];
                 let mut orders = vec![];
                 for number in &numbers {
@@ -287,7 +296,7 @@ impl Orders {
                     if !next.sync.job_ids.contains(&id) {
                         next.sync.job_ids.push(id);
                     }
-                    write(&t[0], &t[1], &t[2], Some(&current), &next)?;
+                    write(t, Some(&current), &next)?;
                     jobs.push(pushed.job);
                     orders.push(next);
                 }
@@ -348,6 +357,18 @@ impl Orders {
     /// orders it looked at.
     pub fn reconcile(&self) -> Result<usize, OrdersError> {
         let mut seen = 0;
+        let in_flight = [SyncStatus::Queued, SyncStatus::Syncing]
+            .into_iter()
+            .map(|sync| {
+                self.count(&OrderFilter {
+                    sync_status: Some(sync),
+                    ..Default::default()
+                })
+            })
+            .sum::<Result<u64, _>>()?;
+        if in_flight == 0 {
+            return Ok(0); // the counts say so: no need to walk every order
+        }
         for entry in self.index.iter() {
             let (_, value) = entry?;
             let e: IndexEntry = decode(&value)?;
@@ -396,13 +417,12 @@ impl Orders {
         number: &str,
         change: impl Fn(Option<Order>) -> Option<(Order, R)>,
     ) -> Result<Option<(Order, R)>, OrdersError> {
-        let trees = (&self.orders, &self.index, &self.counts);
-        let result = trees.transaction(|(orders, index, counts)| {
-            let current = read(orders, number)?;
+        let result = self.trees().as_slice().transaction(|t| {
+            let current = read(&t[0], number)?;
             let Some((next, extra)) = change(current.clone()) else {
                 return Ok(None);
             };
-            write(orders, index, counts, current.as_ref(), &next)?;
+            write(t, current.as_ref(), &next)?;
             Ok(Some((next, extra)))
         });
         match result {
@@ -477,6 +497,25 @@ impl Orders {
         Ok(())
     }
 
+    /// Builds the search terms once, for a store written before they were kept.
+    fn index_once(&self) -> store::Result<()> {
+        if self.terms.contains_key(search::READY)? {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for entry in self.orders.iter() {
+            let (_, value) = entry?;
+            let o: Order = decode(&value)?;
+            let placed = index_key(o.data.placed_at, &o.data.number);
+            for (k, v) in search::entries(&o, &placed) {
+                batch.insert(k, v);
+            }
+        }
+        batch.insert(search::READY, &[1u8][..]);
+        self.terms.apply_batch(batch)?;
+        Ok(())
+    }
+
     /// Orders newest `placed_at` first (then by number), after the cursor `after`.
     pub fn list(
         &self,
@@ -490,49 +529,15 @@ impl Orders {
             ),
             None => Bound::Unbounded,
         };
-        let needle = filter.search.as_ref().map(|s| s.trim().to_lowercase());
-        // Without a search, the kept counts answer totalCount and the walk ends with the
-        // page; a search counts its matches as it walks the whole index.
-        let counted = match needle {
-            None => Some(self.count(filter)? as usize),
-            Some(_) => None,
+        let needle = filter.search.as_deref().and_then(search::needle);
+        let (keys, total_count, has_next_page) = match needle {
+            None => {
+                let (keys, more) = self.walk(first, &start, filter)?;
+                (keys, self.count(filter)? as usize, more)
+            }
+            Some(n) => self.search(first, &start, filter, &n)?,
         };
-        let mut total = 0;
-        let mut before_cursor = true;
-        let mut items = Vec::new();
-        let mut has_next_page = false;
-        let entries = match counted {
-            Some(_) => self
-                .index
-                .range::<Vec<u8>, _>((start.clone(), Bound::Unbounded)),
-            None => self.index.iter(),
-        };
-        for entry in entries {
-            let (key, value) = entry?;
-            let e: IndexEntry = decode(&value)?;
-            if !filter.matches(&e, &needle) {
-                continue;
-            }
-            if counted.is_some() && has_next_page {
-                break;
-            }
-            total += 1;
-            if before_cursor {
-                before_cursor = match &start {
-                    Bound::Excluded(c) => key.as_ref() <= c.as_slice(),
-                    _ => false,
-                };
-                if before_cursor {
-                    continue;
-                }
-            }
-            if items.len() < first {
-                items.push(key.to_vec());
-            } else {
-                has_next_page = true;
-            }
-        }
-        let items = items
+        let items = keys
             .into_iter()
             .filter_map(|key| {
                 let number = &key[8..];
@@ -543,7 +548,69 @@ impl Orders {
         Ok(Page {
             items,
             has_next_page,
-            total_count: counted.unwrap_or(total),
+            total_count,
         })
+    }
+
+    /// Without a search: walks the list index from the cursor to the end of the page.
+    fn walk(
+        &self,
+        first: usize,
+        start: &Bound<Vec<u8>>,
+        filter: &OrderFilter,
+    ) -> Result<(Vec<Vec<u8>>, bool), OrdersError> {
+        let mut keys = Vec::new();
+        for entry in self
+            .index
+            .range::<Vec<u8>, _>((start.clone(), Bound::Unbounded))
+        {
+            let (key, value) = entry?;
+            let e: IndexEntry = decode(&value)?;
+            if !filter.matches(&e) {
+                continue;
+            }
+            if keys.len() == first {
+                return Ok((keys, true));
+            }
+            keys.push(key.to_vec());
+        }
+        Ok((keys, false))
+    }
+
+    /// With a search: the orders its terms find, filtered by status through their list
+    /// entries; all matches are counted, so the cost follows the matches.
+    fn search(
+        &self,
+        first: usize,
+        start: &Bound<Vec<u8>>,
+        filter: &OrderFilter,
+        needle: &str,
+    ) -> Result<(Vec<Vec<u8>>, usize, bool), OrdersError> {
+        let by_status = filter.sync_status.is_some() || filter.payment_status.is_some();
+        let mut total = 0;
+        let mut keys = Vec::new();
+        let mut more = false;
+        for key in search::find(&self.terms, needle)? {
+            if by_status {
+                let Some(value) = self.index.get(&key)? else {
+                    continue;
+                };
+                if !filter.matches(&decode(&value)?) {
+                    continue;
+                }
+            }
+            total += 1;
+            if let Bound::Excluded(c) = start
+                && key.as_slice() <= c.as_slice()
+            {
+                continue;
+            }
+            if keys.len() < first {
+                keys.push(key);
+            } else {
+                more = true;
+            }
+        }
+        Ok((keys, total, more))
     }
 }

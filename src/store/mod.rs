@@ -27,6 +27,9 @@ pub mod trees {
     /// `<sync status>/<payment status>` → how many orders (u64 BE), kept in the same
     /// transaction as the orders; `ready` once counted.
     pub const ORDER_COUNTS: &str = "order_counts";
+    /// Search terms: `<tag><term>\0<number>` → the order's `orders_by_placed` key (see
+    /// `orders/search.rs`); `!ready` once built.
+    pub const ORDERS_BY_TERM: &str = "orders_by_term";
     /// Jobs by id: `id (8 bytes BE)` → JobRecord (see `jobs::queue`).
     pub const JOBS: &str = "jobs";
     /// The job queue's indexes (runnable by kind and time, parked, unique keys, by order,

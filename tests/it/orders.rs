@@ -348,3 +348,101 @@ async fn counts_follow_every_change_and_survive_an_old_store() {
     assert_counts(&s).await;
     assert_eq!(counted(&s, json!({"paymentStatus": "PAID"})).await.0, 2);
 }
+
+/// The numbers a search finds, newest first, paging 2 at a time; checks totalCount on every page.
+async fn searched(s: &Service, filter: Value) -> Vec<String> {
+    let mut seen = vec![];
+    let mut after = Value::Null;
+    loop {
+        let d = s
+            .data(
+                "query($f: OrderFilter, $a: String) { orders(first: 2, after: $a, filter: $f) { totalCount pageInfo { hasNextPage endCursor } edges { node { number } } } }",
+                json!({"f": filter, "a": after}),
+            )
+            .await;
+        let conn = &d["orders"];
+        for e in conn["edges"].as_array().unwrap() {
+            seen.push(e["node"]["number"].as_str().unwrap().to_owned());
+        }
+        if !conn["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            assert_eq!(
+                conn["totalCount"].as_u64().unwrap() as usize,
+                seen.len(),
+                "{filter}"
+            );
+            return seen;
+        }
+        after = conn["pageInfo"]["endCursor"].clone();
+    }
+}
+
+/// What the search test expects of its four orders.
+async fn check_search(s: &Service) {
+    // Newest first, whichever term found the order.
+    assert_eq!(
+        searched(&s, json!({"search": "73"})).await,
+        ["000732", "000731"]
+    );
+    assert_eq!(
+        searched(&s, json!({"search": "00073"})).await,
+        ["000732", "000731"]
+    );
+    assert_eq!(searched(&s, json!({"search": "s-73"})).await, ["S-7310"]);
+    assert_eq!(
+        searched(&s, json!({"search": " ANN.LEE@"})).await,
+        ["000732", "000731"]
+    );
+    assert_eq!(
+        searched(&s, json!({"search": "shop.ex"})).await,
+        ["000740", "000732", "000731"]
+    );
+    assert_eq!(
+        searched(&s, json!({"search": "shop", "paymentStatus": "QUEUED"})).await,
+        ["000740", "000732"]
+    );
+    // Only the start of a term: the middle of an address finds nothing.
+    assert!(searched(&s, json!({"search": "lee@"})).await.is_empty());
+}
+
+#[tokio::test]
+async fn search_finds_the_start_of_a_number_email_or_domain_and_survives_an_old_store() {
+    let s = Service::start().await;
+    let people = [
+        ("000731", "Ann.Lee@Shop.example", "PAID"),
+        ("000732", "ann.lee@shop.example", "QUEUED"),
+        ("S-7310", "bob@mail.example", "PAID"),
+        ("000740", "carol@shop.example", "QUEUED"),
+    ];
+    for (i, (number, email, payment)) in people.iter().enumerate() {
+        let mut input = order_input(number, payment);
+        input["email"] = json!(email);
+        input["placedAt"] = json!(format!("2026-03-0{}T10:00:00Z", i + 1));
+        s.data(RECORD_ORDER, json!({"input": input})).await;
+    }
+    check_search(&s).await;
+    // A changed e-mail moves the order's terms: the old address no longer finds it.
+    let mut input = order_input("000740", "QUEUED");
+    input["email"] = json!("dave@mail.example");
+    input["placedAt"] = json!("2026-03-04T10:00:00Z");
+    s.data(RECORD_ORDER, json!({"input": input})).await;
+    assert_eq!(
+        searched(&s, json!({"search": "mail.example"})).await,
+        ["000740", "S-7310"]
+    );
+    input["email"] = json!("carol@shop.example");
+    s.data(RECORD_ORDER, json!({"input": input})).await;
+    check_search(&s).await;
+
+    // A store written before the terms were kept is indexed once at start.
+    let data = s.stop();
+    {
+        let db = sled::open(data.path().join("data").join("store")).unwrap();
+        assert!(
+            db.drop_tree("orders_by_term").unwrap(),
+            "the terms tree exists"
+        );
+        db.flush().unwrap();
+    }
+    let s = Service::start_with(data, crate::common::Options::default()).await;
+    check_search(&s).await;
+}
