@@ -393,7 +393,8 @@ pub struct ImportState {
 }
 
 impl Snapshot {
-    /// Reads jobs and orders (one pass over each) and the import cursor.
+    /// Reads the kept job and order counts, the longest-due job of each kind and the import
+    /// cursor: the cost of a scrape does not grow with the stored jobs and orders.
     pub fn read(jobs: &Jobs, orders: &Orders, import: ImportState) -> anyhow::Result<Snapshot> {
         let now = Utc::now();
         let mut snapshot = Snapshot::default();
@@ -403,22 +404,17 @@ impl Snapshot {
         for (status, n) in orders.count_by_sync_status()? {
             snapshot.orders.insert(status.as_str().to_string(), n);
         }
-        for job in jobs.iter_all()? {
-            let job = job?;
-            let kind = job.kind.as_str().to_string();
-            *snapshot
-                .jobs
-                .entry((kind.clone(), job.status.as_str().to_string()))
-                .or_default() += 1;
-            let due = matches!(job.status, JobStatus::Queued | JobStatus::RetryScheduled)
-                && job.waiting_for.is_none()
-                && job.run_at.is_none_or(|t| t <= now);
-            if due {
-                let since = job.run_at.unwrap_or(job.created_at);
-                let age = seconds_between(since, now);
-                let oldest = snapshot.oldest_runnable.entry(kind).or_default();
-                *oldest = oldest.max(age);
+        for ((kind, status), n) in jobs.counts()? {
+            if n > 0 {
+                snapshot
+                    .jobs
+                    .insert((kind.as_str().to_string(), status.as_str().to_string()), n);
             }
+        }
+        for (kind, since) in jobs.oldest_due()? {
+            snapshot
+                .oldest_runnable
+                .insert(kind.as_str().to_string(), seconds_between(since, now));
         }
         if import.connected {
             let since = |t: Option<DateTime<Utc>>| t.map_or(0.0, |t| seconds_between(t, now));

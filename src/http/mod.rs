@@ -4,6 +4,7 @@
 //! | path | what |
 //! |---|---|
 //! | `GET /healthz` | 200 once the store is open and the workers run; no token |
+//! | `GET /readyz` | 200 while the workers run and a write reaches the disk, each part named; no token |
 //! | `POST /graphql`, `GET /graphql?query=…` | GraphQL; token required for every operation ([`graphql`]) |
 //! | `GET /graphiql` | the GraphQL IDE; no token to load it |
 //! | `GET /graphql/ws` | subscriptions (graphql-transport-ws); token in connection_init ([`ws`]) |
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/graphiql", get(graphiql::page))
         .route("/graphiql/assets/{file}", get(graphiql::asset))
         .route("/metrics", get(metrics))
@@ -122,6 +124,28 @@ async fn healthz(State(http): State<Http>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// Readiness: the workers run and the store takes a write now (a probe record, flushed).
+/// Each part is named in the answer; 503 when one fails.
+async fn readyz(State(http): State<Http>) -> Response {
+    let workers = http.state.jobs.is_running();
+    let store = http.state.store.probe_write().await;
+    let ready = workers && store.is_ok();
+    let body = json!({
+        "status": if ready { "ready" } else { "not ready" },
+        "workers": if workers { "running" } else { "stopped" },
+        "store": match &store {
+            Ok(()) => "writable".to_owned(),
+            Err(e) => format!("not writable: {e}"),
+        },
+    });
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
 /// The refusal of a request without the admin token (401; 429 with `Retry-After` while wrong

@@ -32,6 +32,7 @@
 
 pub mod backend;
 pub mod backoff;
+mod listing;
 pub mod outcome;
 pub mod queue;
 pub mod record;
@@ -43,7 +44,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sled::transaction::TransactionalTree;
 use tokio::sync::Notify;
 
@@ -368,9 +369,15 @@ impl Jobs {
             None => None,
         };
         let mut page = Page::empty();
-        for job in self.inner.queue.iter_newest(filter)? {
+        // With kept counts, the walk starts at the cursor and ends with the page; otherwise
+        // every match is counted on the way.
+        let counted = self.inner.queue.count(filter)?;
+        let below = if counted.is_some() { after } else { None };
+        for job in self.inner.queue.iter_newest_below(filter, below)? {
             let job = job?;
-            page.total_count += 1;
+            if counted.is_none() {
+                page.total_count += 1;
+            }
             if after.is_some_and(|a| job.id >= a) {
                 continue;
             }
@@ -379,9 +386,30 @@ impl Jobs {
                 page.items.push((job, cursor));
             } else {
                 page.has_next_page = true;
+                if counted.is_some() {
+                    break;
+                }
             }
         }
+        if let Some(n) = counted {
+            page.total_count = n as usize;
+        }
         Ok(page)
+    }
+
+    /// How many jobs stand in each (kind, status), from the counts kept with every change.
+    pub fn counts(
+        &self,
+    ) -> Result<std::collections::BTreeMap<(JobKind, JobStatus), u64>, JobsError> {
+        self.inner.queue.counts()
+    }
+
+    /// Per kind, since when its longest-due runnable job has been due (none when no job of
+    /// the kind is due now). Reads one index entry per kind.
+    pub fn oldest_due(
+        &self,
+    ) -> Result<std::collections::BTreeMap<JobKind, DateTime<Utc>>, JobsError> {
+        self.inner.queue.oldest_due()
     }
 
     /// Every stored job, newest first.

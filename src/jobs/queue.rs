@@ -13,6 +13,7 @@
 //! | `o` | order number, 0, id | – | jobs of an order |
 //! | `x` | id | lock holder | RUNNING jobs, for crash recovery |
 //! | `s` | finished ms, id | – | SUCCEEDED jobs by age, for retention |
+//! | `l`, `c` | see [`super::listing`] | | lists and counts by status and kind |
 //!
 //! Nothing here flushes: callers flush (group commit) before they answer or publish.
 
@@ -25,6 +26,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 use super::JobsError;
 use super::backoff::Backoff;
+use super::listing;
 use super::outcome::{Outcome, settle};
 use super::record::{Attempt, JobKind, JobRecord, JobStatus, NewJob};
 use crate::store::{Store, decode, encode, trees};
@@ -48,7 +50,7 @@ impl Limits {
 }
 
 /// What lists filter on.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobFilter {
     pub status: Option<JobStatus>,
     /// Any of these kinds; empty: every kind.
@@ -103,7 +105,7 @@ fn tail_u64(key: &[u8], from_end: usize) -> u64 {
 /// The index entries of a record in its current state.
 pub fn index_entries(j: &JobRecord) -> Vec<(Vec<u8>, Vec<u8>)> {
     let id = id_key(j.id);
-    let mut out = vec![];
+    let mut out = vec![(listing::entry(j), vec![])];
     if let Some(n) = &j.order_number {
         out.push((join(&[&order_prefix(n), &id]), vec![]));
     }
@@ -200,6 +202,7 @@ impl<'a> JobTx<'a> {
         for (k, v) in fresh {
             self.index.insert(k, v)?;
         }
+        listing::recount(self.index, old, Some(new))?;
         self.jobs.insert(&id_key(new.id), encode(new))?;
         self.changed.borrow_mut().push(new.clone());
         Ok(())
@@ -214,6 +217,7 @@ impl<'a> JobTx<'a> {
             }
             self.index.remove(k)?;
         }
+        listing::recount(self.index, Some(old), None)?;
         self.jobs.remove(&id_key(old.id))?;
         Ok(())
     }
@@ -352,14 +356,16 @@ pub struct Queue {
 }
 
 impl Queue {
-    pub fn open(store: &Store, publish: Publish) -> crate::store::Result<Queue> {
-        Ok(Queue {
+    pub fn open(store: &Store, publish: Publish) -> Result<Queue, JobsError> {
+        let queue = Queue {
             jobs: store.raw_tree(trees::JOBS)?,
             index: store.raw_tree(trees::JOBS_INDEX)?,
             seq: Arc::default(),
             held: Arc::default(),
             publish,
-        })
+        };
+        listing::build_once(&queue.jobs, &queue.index)?;
+        Ok(queue)
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Holder>> {
@@ -745,17 +751,85 @@ impl Queue {
         Ok(n)
     }
 
-    /// Matching jobs, newest first (highest id first), after the id `after` if given.
+    /// How many jobs stand in each (kind, status), from the kept counts.
+    pub fn counts(
+        &self,
+    ) -> Result<std::collections::BTreeMap<(JobKind, JobStatus), u64>, JobsError> {
+        listing::counts(&self.index)
+    }
+
+    /// The run time of the job due the longest (QUEUED or RETRY_SCHEDULED, not parked, run
+    /// time passed) of each kind that has one: the first `r` entry of each kind.
+    pub fn oldest_due(
+        &self,
+    ) -> Result<std::collections::BTreeMap<JobKind, DateTime<Utc>>, JobsError> {
+        let now_ms = Utc::now().timestamp_millis().max(0) as u64;
+        let mut out = std::collections::BTreeMap::new();
+        let kinds: std::collections::BTreeSet<JobKind> =
+            self.counts()?.into_keys().map(|(k, _)| k).collect();
+        for kind in kinds {
+            if let Some(entry) = self.index.scan_prefix(ready_prefix(&kind)).next() {
+                let at = tail_u64(&entry?.0, 8);
+                if at <= now_ms
+                    && let Some(t) = Utc.timestamp_millis_opt(at as i64).single()
+                {
+                    out.insert(kind, t);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many jobs match `filter`, when the kept counts can tell (a filter on status and
+    /// kinds only); `None` when the matches must be counted.
+    pub fn count(&self, filter: &JobFilter) -> Result<Option<u64>, JobsError> {
+        let plain = JobFilter {
+            status: filter.status,
+            kinds: filter.kinds.clone(),
+            ..Default::default()
+        };
+        if *filter != plain {
+            return Ok(None);
+        }
+        let counts = self.counts()?;
+        Ok(Some(
+            listing::runs(&counts, filter.status, &filter.kinds)
+                .into_iter()
+                .map(|(s, k)| counts.get(&(k, s)).copied().unwrap_or(0))
+                .sum(),
+        ))
+    }
+
+    /// Matching jobs, newest first (highest id first).
     pub fn iter_newest<'a>(
         &'a self,
         filter: &'a JobFilter,
     ) -> Result<Box<dyn Iterator<Item = Result<JobRecord, JobsError>> + 'a>, JobsError> {
-        let decode_match = move |b: &[u8]| -> Option<Result<JobRecord, JobsError>> {
-            match decode::<JobRecord>(b) {
-                Ok(j) if filter.matches(&j) => Some(Ok(j)),
-                Ok(_) => None,
+        self.iter_newest_below(filter, None)
+    }
+
+    /// Matching jobs with an id below `below` (all when none), newest first. Reads only the
+    /// jobs it yields plus, for filters beyond status and kind, the ones it skips: an order's
+    /// jobs through `o`, a status or kind through the `l` runs, else the jobs tree itself.
+    pub fn iter_newest_below<'a>(
+        &'a self,
+        filter: &'a JobFilter,
+        below: Option<u64>,
+    ) -> Result<Box<dyn Iterator<Item = Result<JobRecord, JobsError>> + 'a>, JobsError> {
+        let load = move |id: u64| -> Option<Result<JobRecord, JobsError>> {
+            match self.jobs.get(id_key(id)) {
+                Ok(Some(b)) => match decode::<JobRecord>(&b) {
+                    Ok(j) if filter.matches(&j) => Some(Ok(j)),
+                    Ok(_) => None,
+                    Err(e) => Some(Err(e.into())),
+                },
+                Ok(None) => None,
                 Err(e) => Some(Err(e.into())),
             }
+        };
+        let lift = move |id: Result<u64, JobsError>| match id {
+            Ok(id) => load(id),
+            Err(e) => Some(Err(e)),
         };
         if let Some(n) = &filter.order_number {
             let ids: Vec<u64> = self
@@ -764,20 +838,25 @@ impl Queue {
                 .rev()
                 .map(|e| e.map(|(k, _)| tail_u64(&k, 0)))
                 .collect::<Result<_, _>>()?;
-            return Ok(Box::new(ids.into_iter().filter_map(
-                move |id| match self.jobs.get(id_key(id)) {
-                    Ok(Some(b)) => decode_match(&b),
-                    Ok(None) => None,
-                    Err(e) => Some(Err(e.into())),
-                },
-            )));
+            let ids = ids
+                .into_iter()
+                .filter(move |id| below.is_none_or(|b| *id < b));
+            return Ok(Box::new(ids.map(Ok).filter_map(lift)));
         }
-        Ok(Box::new(self.jobs.iter().rev().filter_map(
-            move |e| match e {
-                Ok((_, b)) => decode_match(&b),
-                Err(e) => Some(Err(e.into())),
-            },
-        )))
+        if filter.status.is_some() || !filter.kinds.is_empty() {
+            let runs = listing::runs(&self.counts()?, filter.status, &filter.kinds);
+            return Ok(Box::new(
+                listing::newest(&self.index, &runs, below).filter_map(lift),
+            ));
+        }
+        let end = below.map_or(vec![0xff; 9], |b| id_key(b).to_vec());
+        Ok(Box::new(
+            self.jobs
+                .range(..end)
+                .rev()
+                .map(|e| e.map(|(k, _)| tail_u64(&k, 0)).map_err(JobsError::from))
+                .filter_map(lift),
+        ))
     }
 }
 
@@ -802,6 +881,96 @@ mod tests {
 
     fn push(q: &Queue, new: NewJob) -> Pushed {
         q.tx(&limits(), |tx| tx.push(&new)).unwrap().0
+    }
+
+    /// Every list the kept runs and counts answer equals a filter over all jobs, page by page,
+    /// also after the entries are rebuilt for an older store.
+    #[test]
+    fn lists_and_counts_by_status_and_kind_match_a_full_scan() {
+        let (_d, store, q) = queue();
+        for i in 0..40 {
+            let kind = [
+                JobKind::SYNC_ORDER,
+                JobKind::CONNECT,
+                JobKind::IMPORT_ORDERS,
+            ][i % 3]
+                .clone();
+            push(&q, NewJob::new(kind, serde_json::json!(i)));
+        }
+        // Move some along: RUNNING, then SUCCEEDED or FAILED or CANCELED.
+        let (claimed, _) = q.claim(&JobKind::SYNC_ORDER, 8, "w").unwrap();
+        let backoff = Backoff::new(Default::default());
+        for (n, j) in claimed.iter().enumerate() {
+            match n % 4 {
+                0 => drop(q.finish(j.id, &Outcome::Done, &backoff, false).unwrap()),
+                1 => drop(
+                    q.finish(j.id, &Outcome::permanent("no"), &backoff, false)
+                        .unwrap(),
+                ),
+                2 => drop(q.cancel(j.id, true).unwrap()),
+                _ => {}
+            }
+        }
+        let check = |q: &Queue| {
+            let all: Vec<JobRecord> = q
+                .jobs
+                .iter()
+                .rev()
+                .map(|e| decode(&e.unwrap().1).unwrap())
+                .collect();
+            let mut filters = vec![JobFilter::default()];
+            for status in JobStatus::ALL {
+                filters.push(JobFilter {
+                    status: Some(status),
+                    ..Default::default()
+                });
+                filters.push(JobFilter {
+                    status: Some(status),
+                    kinds: vec![JobKind::SYNC_ORDER],
+                    ..Default::default()
+                });
+            }
+            filters.push(JobFilter {
+                kinds: vec![JobKind::CONNECT, JobKind::IMPORT_ORDERS],
+                ..Default::default()
+            });
+            for f in filters {
+                let want: Vec<u64> = all.iter().filter(|j| f.matches(j)).map(|j| j.id).collect();
+                assert_eq!(q.count(&f).unwrap(), Some(want.len() as u64), "{f:?}");
+                // Pages of 3 from each cursor.
+                let mut got = vec![];
+                let mut below = None;
+                loop {
+                    let page: Vec<u64> = q
+                        .iter_newest_below(&f, below)
+                        .unwrap()
+                        .take(3)
+                        .map(|j| j.unwrap().id)
+                        .collect();
+                    if page.is_empty() {
+                        break;
+                    }
+                    below = page.last().copied();
+                    got.extend(page);
+                }
+                assert_eq!(got, want, "{f:?}");
+            }
+        };
+        check(&q);
+        // An older store: no runs, no counts; they are rebuilt at open.
+        let stale: Vec<_> = q
+            .index
+            .iter()
+            .keys()
+            .map(|k| k.unwrap())
+            .filter(|k| matches!(k.first(), Some(b'l' | b'c' | b'#')))
+            .collect();
+        assert!(stale.len() > 40);
+        for k in stale {
+            q.index.remove(k).unwrap();
+        }
+        let q = Queue::open(&store, Arc::new(|_: &JobRecord| {})).unwrap();
+        check(&q);
     }
 
     #[test]
@@ -977,7 +1146,15 @@ mod tests {
         assert_eq!(q.iter_newest(&by_order).unwrap().count(), 1);
         assert_eq!(q.prune(&by_order).unwrap(), 1);
         assert!(q.get(a.id).unwrap().is_none());
-        assert_eq!(q.index.len(), 0, "no index entry left behind");
+        let left: Vec<_> = q
+            .index
+            .iter()
+            .keys()
+            .map(|k| k.unwrap())
+            .filter(|k| !matches!(k.first(), Some(b'c' | b'#')))
+            .collect();
+        assert!(left.is_empty(), "no index entry left behind: {left:?}");
+        assert!(q.counts().unwrap().values().all(|n| *n == 0), "counted out");
     }
 
     #[test]

@@ -65,7 +65,7 @@ impl fmt::Display for JobKind {
 }
 
 /// The contract's JobStatus.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobStatus {
     /// Waits to run: runnable now, or parked until a wake condition (see `waiting_for`).
@@ -87,6 +87,20 @@ impl JobStatus {
             self,
             JobStatus::Queued | JobStatus::Running | JobStatus::RetryScheduled
         )
+    }
+
+    pub const ALL: [JobStatus; 6] = [
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::RetryScheduled,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+        JobStatus::Canceled,
+    ];
+
+    /// A status by its name (`"FAILED"`).
+    pub fn parse(name: &str) -> Option<JobStatus> {
+        JobStatus::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
     pub fn as_str(self) -> &'static str {

@@ -140,6 +140,16 @@ impl Store {
         }
     }
 
+    /// Writes a small record and flushes it: proves the store takes writes now (for `/readyz`).
+    pub async fn probe_write(&self) -> Result<()> {
+        self.check_writable()?;
+        let now = chrono::Utc::now().timestamp_millis().to_be_bytes();
+        self.db
+            .open_tree(trees::META)?
+            .insert("ready_probe", &now)?;
+        self.flush().await
+    }
+
     /// A store in `dir` whose flushes fail with `why` (to test what follows a full disk).
     #[cfg(test)]
     pub(crate) fn with_failing_flush(dir: &Path, why: &'static str) -> Store {
@@ -226,8 +236,17 @@ mod tests {
         let problem = store.problem().expect("unhealthy");
         assert!(problem.contains("restarted"), "{problem}");
         assert!(store.check_writable().is_err());
-        // Refused at once from now on, with the same reason.
+        // Refused at once from now on, with the same reason, and the readiness probe says so.
         assert_eq!(store.flush().await.unwrap_err().to_string(), problem);
+        assert_eq!(store.probe_write().await.unwrap_err().to_string(), problem);
+    }
+
+    #[tokio::test]
+    async fn the_readiness_probe_fails_on_the_first_failed_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::with_failing_flush(dir.path(), "No space left on device");
+        let err = store.probe_write().await.unwrap_err();
+        assert!(err.to_string().contains("No space left on device"), "{err}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The admin token: required on every GraphQL operation over HTTP and WebSocket; the console,
 //! GraphiQL and /healthz load without it; a generated token is shown once and only its hash kept.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::common::{DataDir, Options, Service};
 
@@ -32,10 +32,31 @@ async fn graphql_needs_the_token() {
 #[tokio::test]
 async fn public_pages_load_without_the_token() {
     let s = Service::start().await;
-    for path in ["/healthz", "/"] {
+    for path in ["/healthz", "/readyz", "/"] {
         let r = s.http.get(s.url(path)).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 200, "{path}");
     }
+}
+
+#[tokio::test]
+async fn readiness_names_the_workers_and_a_write_that_reached_the_disk() {
+    let s = Service::start().await;
+    let r = s.http.get(s.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"status": "ready", "workers": "running", "store": "writable"})
+    );
+    // The probe is a real write: it is in the store once the service has stopped.
+    let data = s.stop();
+    let db = sled::open(data.path().join("data").join("store")).unwrap();
+    let meta = db.open_tree("meta").unwrap();
+    assert!(
+        meta.get("ready_probe").unwrap().is_some(),
+        "the probe was written"
+    );
 }
 
 #[tokio::test]
