@@ -380,28 +380,28 @@ async fn searched(s: &Service, filter: Value) -> Vec<String> {
 async fn check_search(s: &Service) {
     // Newest first, whichever term found the order.
     assert_eq!(
-        searched(&s, json!({"search": "73"})).await,
+        searched(s, json!({"search": "73"})).await,
         ["000732", "000731"]
     );
     assert_eq!(
-        searched(&s, json!({"search": "00073"})).await,
+        searched(s, json!({"search": "00073"})).await,
         ["000732", "000731"]
     );
-    assert_eq!(searched(&s, json!({"search": "s-73"})).await, ["S-7310"]);
+    assert_eq!(searched(s, json!({"search": "s-73"})).await, ["S-7310"]);
     assert_eq!(
-        searched(&s, json!({"search": " ANN.LEE@"})).await,
+        searched(s, json!({"search": " ANN.LEE@"})).await,
         ["000732", "000731"]
     );
     assert_eq!(
-        searched(&s, json!({"search": "shop.ex"})).await,
+        searched(s, json!({"search": "shop.ex"})).await,
         ["000740", "000732", "000731"]
     );
     assert_eq!(
-        searched(&s, json!({"search": "shop", "paymentStatus": "QUEUED"})).await,
+        searched(s, json!({"search": "shop", "paymentStatus": "QUEUED"})).await,
         ["000740", "000732"]
     );
     // Only the start of a term: the middle of an address finds nothing.
-    assert!(searched(&s, json!({"search": "lee@"})).await.is_empty());
+    assert!(searched(s, json!({"search": "lee@"})).await.is_empty());
 }
 
 #[tokio::test]
