@@ -51,7 +51,7 @@ async fn readiness_names_the_workers_and_a_write_that_reached_the_disk() {
     );
     // The probe is a real write: it is in the store once the service has stopped.
     let data = s.stop();
-    let db = sled::open(data.path().join("data").join("store")).unwrap();
+    let db = data.open_store();
     let meta = db.open_tree("meta").unwrap();
     assert!(
         meta.get("ready_probe").unwrap().is_some(),

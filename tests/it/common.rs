@@ -25,6 +25,17 @@ impl DataDir {
     pub fn path(&self) -> &Path {
         self.0.path()
     }
+
+    /// The service's sled store, opened directly (the service must be stopped), with the
+    /// compression every new store has.
+    pub fn open_store(&self) -> sled::Db {
+        sled::Config::new()
+            .path(self.path().join("data").join("store"))
+            .use_compression(true)
+            .compression_factor(3)
+            .open()
+            .expect("the store opens")
+    }
 }
 
 /// Settings of a service under test.

@@ -337,7 +337,7 @@ async fn counts_follow_every_change_and_survive_an_old_store() {
     // A store written before counts were kept is counted once at start.
     let data = s.stop();
     {
-        let db = sled::open(data.path().join("data").join("store")).unwrap();
+        let db = data.open_store();
         assert!(
             db.drop_tree("order_counts").unwrap(),
             "the counts tree exists"
@@ -436,7 +436,7 @@ async fn search_finds_the_start_of_a_number_email_or_domain_and_survives_an_old_
     // A store written before the terms were kept is indexed once at start.
     let data = s.stop();
     {
-        let db = sled::open(data.path().join("data").join("store")).unwrap();
+        let db = data.open_store();
         assert!(
             db.drop_tree("orders_by_term").unwrap(),
             "the terms tree exists"

@@ -3,10 +3,12 @@
 //! 1. orders synced per second against the in-process Acumatica simulator, with no latency and
 //!    with 50 ms per request, in the steady state (customer and items known) and with a new
 //!    customer and new items per order; Acumatica requests per order in each case;
-//! 2. the peak memory (VmHWM) of the real `acumatica-bridge serve` process holding 100,000
-//!    stored orders while it answers list, filter and search queries.
+//! 2. the real `acumatica-bridge serve` process holding `--stored` orders (100,000 by default):
+//!    p50 and p99 of list, filter and search queries, its peak memory (VmHWM), and the bytes
+//!    on disk per stored order.
 //!
-//! Run: `cargo run --release -p sync-bench` (add `--orders N`, `--stored N`).
+//! Run: `cargo run --release -p sync-bench` (add `--orders N`, `--stored N`, `--store-dir D`
+//! to fill D once and measure it again later, `--no-throughput`, `--no-memory`).
 
 use std::time::{Duration, Instant};
 
@@ -40,9 +42,22 @@ struct Args {
     /// Skip the throughput runs.
     #[arg(long)]
     no_throughput: bool,
+    /// Keep the stored orders in this dir: filled when empty, measured as it is otherwise.
+    #[arg(long)]
+    store_dir: Option<std::path::PathBuf>,
+    /// Runs of each query.
+    #[arg(long, default_value_t = 200)]
+    runs: usize,
 }
 
 fn order(number: &str, email: &str, sku: &str) -> NewOrder {
+    order_at(number, email, sku, 0)
+}
+
+/// An order placed `offset` seconds after the first one.
+fn order_at(number: &str, email: &str, sku: &str, offset: i64) -> NewOrder {
+    let placed = chrono::DateTime::parse_from_rfc3339("2026-01-31T12:00:00Z").unwrap()
+        + chrono::Duration::seconds(offset);
     let address = AddressDraft {
         first_name: Some("Bench".into()),
         last_name: Some("Buyer".into()),
@@ -56,7 +71,7 @@ fn order(number: &str, email: &str, sku: &str) -> NewOrder {
         profile_id: None,
         email: email.into(),
         phone: None,
-        placed_at: RawDateTime::parse("2026-01-31T12:00:00Z"),
+        placed_at: RawDateTime::parse(&placed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         currency: "USD".into(),
         payment_status: PaymentStatus::Paid,
         billing_address: address.clone(),
@@ -196,10 +211,11 @@ async fn fill(dir: &std::path::Path, n: usize) -> anyhow::Result<()> {
         .map(|i| {
             let state = state.clone();
             async move {
-                let o = order(
+                let o = order_at(
                     &format!("M{i:07}"),
                     &format!("buyer{}@example.com", i % 5000),
                     "AALEGO500",
+                    i as i64 * 30,
                 );
                 state.orders.record(o).await.map(|_| ())
             }
@@ -213,19 +229,47 @@ async fn fill(dir: &std::path::Path, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Fills a data dir with `n` orders (in a child process), then measures the real service.
 /// The admin token of the service the bench starts (24 characters at least, as the service asks).
 const BENCH_TOKEN: &str = "bench-admin-token-0123456789";
 
-async fn memory(n: usize) -> anyhow::Result<(u64, Duration)> {
-    let dir = tempfile::tempdir()?;
-    let filled = std::process::Command::new(std::env::current_exe()?)
-        .arg("--fill")
-        .arg(dir.path())
-        .args(["--stored", &n.to_string()])
-        .status()?;
-    anyhow::ensure!(filled.success(), "filling the store failed");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+/// What the stored-orders run measured.
+struct Stored {
+    hwm_kib: u64,
+    bytes_per_order: f64,
+}
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| match e.metadata() {
+                Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+                Ok(m) => m.len(),
+                Err(_) => 0,
+            })
+            .sum()
+    })
+}
+
+/// Fills a data dir with `n` orders (in a child process, unless `keep` already holds them),
+/// then measures the real service on it.
+async fn memory(n: usize, keep: Option<&std::path::Path>, runs: usize) -> anyhow::Result<Stored> {
+    let temp = tempfile::tempdir()?;
+    let dir = keep.unwrap_or(temp.path());
+    if dir_bytes(dir) == 0 {
+        let start = Instant::now();
+        let filled = std::process::Command::new(std::env::current_exe()?)
+            .arg("--fill")
+            .arg(dir)
+            .args(["--stored", &n.to_string()])
+            .status()?;
+        anyhow::ensure!(filled.success(), "filling the store failed");
+        println!(
+            "filled {n} orders in {:.0} s",
+            start.elapsed().as_secs_f64()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -237,7 +281,7 @@ async fn memory(n: usize) -> anyhow::Result<(u64, Duration)> {
             &format!("127.0.0.1:{port}"),
             "--data-dir",
         ])
-        .arg(dir.path())
+        .arg(dir)
         .env("BRIDGE_ADMIN_TOKEN", BENCH_TOKEN)
         .env("RUST_LOG", "warn")
         .spawn()
@@ -254,14 +298,20 @@ async fn memory(n: usize) -> anyhow::Result<(u64, Duration)> {
     }
     let queries = [
         "{ orders(first: 50) { totalCount edges { node { number total } } } }",
-        "{ orders(first: 50, filter: {paymentStatus: PAID}) { totalCount } }",
+        "{ orders(first: 50, filter: {paymentStatus: PAID}) { totalCount edges { node { number } } } }",
+        "{ orders(first: 50, filter: {syncStatus: NOT_SYNCED, paymentStatus: PAID}) { totalCount edges { node { number } } } }",
         "{ orders(first: 50, filter: {search: \"buyer42@\"}) { totalCount edges { node { number } } } }",
+        "{ orders(first: 50, filter: {search: \"M00001\"}) { totalCount edges { node { number } } } }",
+        "{ orders(first: 50, filter: {search: \"M0000042\"}) { totalCount edges { node { number email } } } }",
+        "{ order(number: \"M0000042\") { number total items { sku } } }",
+        "{ jobs(first: 50) { totalCount edges { node { id status } } } }",
         "{ orders(first: 500, filter: {syncStatus: NOT_SYNCED}) { totalCount edges { node { number items { sku } } } } }",
     ];
-    let mut total = Duration::ZERO;
+    println!("| query | p50 ms | p99 ms |\n|---|---:|---:|");
     for q in queries {
-        let start = Instant::now();
-        for _ in 0..5 {
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let start = Instant::now();
             let r: serde_json::Value = http
                 .post(format!("{url}/graphql"))
                 .bearer_auth(BENCH_TOKEN)
@@ -270,15 +320,20 @@ async fn memory(n: usize) -> anyhow::Result<(u64, Duration)> {
                 .await?
                 .json()
                 .await?;
+            times.push(start.elapsed());
             anyhow::ensure!(r.get("errors").is_none(), "query failed: {r}");
         }
-        let each = start.elapsed() / 5;
-        total += each;
-        println!("  {:>8.1} ms  {q}", each.as_secs_f64() * 1000.0);
+        times.sort();
+        let at =
+            |p: f64| times[((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1];
+        println!(
+            "| `{q}` | {:.2} | {:.2} |",
+            at(0.50).as_secs_f64() * 1000.0,
+            at(0.99).as_secs_f64() * 1000.0
+        );
     }
-    let per_query = total / queries.len() as u32;
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()))?;
-    let hwm = status
+    let hwm_kib = status
         .lines()
         .find(|l| l.starts_with("VmHWM:"))
         .and_then(|l| l.split_whitespace().nth(1))
@@ -286,7 +341,18 @@ async fn memory(n: usize) -> anyhow::Result<(u64, Duration)> {
         .unwrap_or(0);
     child.kill()?;
     child.wait()?;
-    Ok((hwm, per_query))
+    Ok(Stored {
+        hwm_kib,
+        bytes_per_order: dir_bytes(dir) as f64 / n as f64,
+    })
+}
+
+fn report(n: usize, s: &Stored) {
+    println!(
+        "service holding {n} orders: VmHWM {:.1} MiB; {:.0} bytes on disk per stored order",
+        s.hwm_kib as f64 / 1024.0,
+        s.bytes_per_order
+    );
 }
 
 #[tokio::main]
@@ -297,13 +363,8 @@ async fn main() -> anyhow::Result<()> {
         return fill(dir, args.stored).await;
     }
     if args.no_throughput {
-        let (hwm, per_query) = memory(args.stored).await?;
-        println!(
-            "service holding {} orders: VmHWM {:.1} MiB; list/filter/search queries {:.1} ms each",
-            args.stored,
-            hwm as f64 / 1024.0,
-            per_query.as_secs_f64() * 1000.0
-        );
+        let stored = memory(args.stored, args.store_dir.as_deref(), args.runs).await?;
+        report(args.stored, &stored);
         return Ok(());
     }
     println!(
@@ -324,13 +385,9 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     if !args.no_memory {
-        let (hwm, per_query) = memory(args.stored).await?;
-        println!(
-            "\nservice holding {} orders: VmHWM {:.1} MiB; list/filter/search queries {:.1} ms each",
-            args.stored,
-            hwm as f64 / 1024.0,
-            per_query.as_secs_f64() * 1000.0
-        );
+        println!();
+        let stored = memory(args.stored, args.store_dir.as_deref(), args.runs).await?;
+        report(args.stored, &stored);
     }
     Ok(())
 }
