@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
+use crate::domain::ErrorClass;
 use crate::domain::order::{NewOrder, Order, PaymentStatus, SyncStatus};
 use crate::domain::settings::OrderSyncMode;
 use crate::events::Bus;
@@ -52,6 +53,8 @@ struct IndexEntry {
     email: String,
     payment: PaymentStatus,
     sync: SyncStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    class: Option<ErrorClass>,
 }
 
 /// Filters of [`Orders::list`].
@@ -61,12 +64,15 @@ pub struct OrderFilter {
     pub payment_status: Option<PaymentStatus>,
     /// Case-insensitive substring of the number or email.
     pub search: Option<String>,
+    /// The class of the sync's last error.
+    pub error_class: Option<ErrorClass>,
 }
 
 impl OrderFilter {
     fn matches(&self, e: &IndexEntry, needle: &Option<String>) -> bool {
         self.sync_status.is_none_or(|s| s == e.sync)
             && self.payment_status.is_none_or(|p| p == e.payment)
+            && self.error_class.is_none_or(|c| e.class == Some(c))
             && needle.as_ref().is_none_or(|n| {
                 e.number.to_lowercase().contains(n) || e.email.to_lowercase().contains(n)
             })
@@ -204,6 +210,7 @@ fn index_entry(o: &Order) -> IndexEntry {
         email: o.data.email.clone(),
         payment: o.data.payment_status,
         sync: o.sync.status,
+        class: o.sync.error_class,
     }
 }
 
@@ -320,6 +327,7 @@ impl Orders {
             let mut next = current?;
             let before = next.sync.clone();
             next.sync.status = status;
+            next.sync.error_class = job.error_class;
             if !next.sync.job_ids.contains(&id) {
                 next.sync.job_ids.push(id.clone());
             }
@@ -491,11 +499,11 @@ impl Orders {
             None => Bound::Unbounded,
         };
         let needle = filter.search.as_ref().map(|s| s.trim().to_lowercase());
-        // Without a search, the kept counts answer totalCount and the walk ends with the
-        // page; a search counts its matches as it walks the whole index.
-        let counted = match needle {
-            None => Some(self.count(filter)? as usize),
-            Some(_) => None,
+        // Without a search or a class, the kept counts answer totalCount and the walk ends
+        // with the page; otherwise the walk counts its matches in the whole index.
+        let counted = match (&needle, filter.error_class) {
+            (None, None) => Some(self.count(filter)? as usize),
+            _ => None,
         };
         let mut total = 0;
         let mut before_cursor = true;

@@ -286,6 +286,10 @@ impl OrderSync<'_> {
     async fn customer_id(&self) -> Option<&str> {
         self.0.sync.customer_id.as_deref()
     }
+    /// The class of its sync job's last error (DATA, TRANSIENT, CONFIGURATION).
+    async fn error_class(&self) -> Option<super::jobs::ErrorClass> {
+        self.0.sync.error_class.map(Into::into)
+    }
     /// The last failure of its sync job, in words a store operator can act on.
     async fn last_error(&self) -> Option<&str> {
         self.0.sync.last_error.as_deref()
@@ -313,6 +317,8 @@ pub struct OrderFilter {
     payment_status: Option<PaymentStatus>,
     /// Case-insensitive substring of the order number or email.
     search: Option<String>,
+    /// Orders whose sync's last error is of this class.
+    error_class: Option<super::jobs::ErrorClass>,
 }
 
 #[derive(SimpleObject)]
@@ -347,6 +353,7 @@ impl OrdersQuery {
             sync_status: filter.sync_status.map(Into::into),
             payment_status: filter.payment_status.map(Into::into),
             search: filter.search.filter(|s| !s.trim().is_empty()),
+            error_class: filter.error_class.map(Into::into),
         };
         let page = state(ctx).orders.list(first, after.as_deref(), &filter)?;
         let page_info = PageInfo::of(&page);

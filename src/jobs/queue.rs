@@ -24,6 +24,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use super::JobsError;
+use crate::domain::ErrorClass;
 use super::backoff::Backoff;
 use super::outcome::{Outcome, settle};
 use super::record::{Attempt, JobKind, JobRecord, JobStatus, NewJob};
@@ -47,13 +48,37 @@ impl Limits {
     }
 }
 
-/// What lists filter on.
+/// What lists and bulk actions filter on (the one home of job matching).
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
     pub status: Option<JobStatus>,
     /// Any of these kinds; empty: every kind.
     pub kinds: Vec<JobKind>,
     pub order_number: Option<String>,
+    pub error_class: Option<ErrorClass>,
+    /// The order number starts with this (case-sensitive, as numbers are stored).
+    pub order_number_prefix: Option<String>,
+    /// Created in `[from, to)`.
+    pub created: TimeRange,
+    /// Finished (SUCCEEDED, FAILED or CANCELED: `updated_at`) in `[from, to)`; live jobs
+    /// never match a finished range.
+    pub finished: TimeRange,
+}
+
+/// A half-open time range; an open end is unbounded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TimeRange {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl TimeRange {
+    fn is_set(&self) -> bool {
+        self.from.is_some() || self.to.is_some()
+    }
+    fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.from.is_none_or(|f| t >= f) && self.to.is_none_or(|e| t < e)
+    }
 }
 
 impl JobFilter {
@@ -64,6 +89,15 @@ impl JobFilter {
                 .order_number
                 .as_ref()
                 .is_none_or(|n| j.order_number.as_ref() == Some(n))
+            && self.error_class.is_none_or(|c| j.error_class == Some(c))
+            && self.order_number_prefix.as_ref().is_none_or(|p| {
+                j.order_number
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with(p.as_str()))
+            })
+            && self.created.contains(j.created_at)
+            && (!self.finished.is_set()
+                || (!j.status.is_live() && self.finished.contains(j.updated_at)))
     }
 }
 
@@ -275,6 +309,7 @@ impl<'a> JobTx<'a> {
             progress: None,
             waiting_for: None,
             cancel_requested: false,
+            error_class: None,
         };
         self.put(None, &job)?;
         Ok(Pushed { job, created: true })
@@ -649,6 +684,7 @@ impl Queue {
             next.waiting_for = None;
             next.cancel_requested = false;
             next.progress = None;
+            next.error_class = None;
             tx.put(Some(&job), &next)?;
             Ok(next)
         })?;
