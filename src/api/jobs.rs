@@ -6,6 +6,7 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject, Subscription};
 use futures::{Stream, StreamExt};
 
+use super::audit::audited;
 use super::error::{ApiError, ApiResult};
 use super::page_info::PageInfo;
 use super::scalars::DateTime;
@@ -333,13 +334,18 @@ impl JobsMutation {
     /// Same job id; attempts start again; history is kept.
     async fn retry_job(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Job> {
         let n = shown(ctx, &id)?;
-        Ok(Job(state(ctx).jobs.retry(n).await?))
+        let run = async { Ok(Job(state(ctx).jobs.retry(n).await?)) };
+        audited(ctx, "retryJob", format!("job {n}"), run, |_| String::new()).await
     }
 
     /// Retries every FAILED or CANCELED job matching the filter (the console's Retry all failed).
     async fn retry_jobs(&self, ctx: &Context<'_>, filter: JobFilter) -> ApiResult<Vec<Job>> {
         let filter = filter.into_lib()?;
-        let jobs = state(ctx).jobs.retry_all(&filter).await?;
+        let run = async { Ok(state(ctx).jobs.retry_all(&filter).await?) };
+        let jobs = audited(ctx, "retryJobs", filter.describe(), run, |j| {
+            format!("{} jobs retried", j.len())
+        })
+        .await?;
         Ok(jobs.into_iter().map(Job).collect())
     }
 
@@ -347,7 +353,11 @@ impl JobsMutation {
     /// their own). Returns how many were canceled; durable when it answers.
     async fn cancel_jobs(&self, ctx: &Context<'_>, filter: JobFilter) -> ApiResult<i32> {
         let filter = filter.into_lib()?;
-        Ok(state(ctx).jobs.cancel_all(&filter).await?.len() as i32)
+        let run = async { Ok(state(ctx).jobs.cancel_all(&filter).await?.len() as i32) };
+        audited(ctx, "cancelJobs", filter.describe(), run, |n| {
+            format!("{n} jobs canceled")
+        })
+        .await
     }
 
     /// Cancels a QUEUED or RETRY_SCHEDULED job at once; a RUNNING one stops at its next safe
@@ -355,14 +365,19 @@ impl JobsMutation {
     /// midway.
     async fn cancel_job(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Job> {
         let n = shown(ctx, &id)?;
-        Ok(Job(state(ctx).jobs.cancel(n).await?))
+        let run = async { Ok(Job(state(ctx).jobs.cancel(n).await?)) };
+        audited(ctx, "cancelJob", format!("job {n}"), run, |_| String::new()).await
     }
 
     /// Operator clean-up: deletes the finished jobs (SUCCEEDED, FAILED, CANCELED) matching
     /// the filter; live jobs are never deleted. Returns how many were deleted.
     async fn prune_jobs(&self, ctx: &Context<'_>, filter: JobFilter) -> ApiResult<i32> {
         let filter = filter.into_lib()?;
-        Ok(state(ctx).jobs.prune(&filter).await? as i32)
+        let run = async { Ok(state(ctx).jobs.prune(&filter).await? as i32) };
+        audited(ctx, "pruneJobs", filter.describe(), run, |n| {
+            format!("{n} jobs deleted")
+        })
+        .await
     }
 }
 

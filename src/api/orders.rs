@@ -391,8 +391,12 @@ impl OrdersMutation {
     /// Enqueues a SYNC_ORDER job, or returns the order's live job (moving a scheduled retry
     /// to now). Works in both sync modes; a synced order is confirmed, never created twice.
     async fn sync_order(&self, ctx: &Context<'_>, number: String) -> ApiResult<super::jobs::Job> {
-        let mut jobs = state(ctx).orders.request_sync(&[number]).await?;
-        Ok(super::jobs::Job(jobs.remove(0)))
+        let summary = format!("order {}", number.trim());
+        let run = async {
+            let mut jobs = state(ctx).orders.request_sync(&[number]).await?;
+            Ok(super::jobs::Job(jobs.remove(0)))
+        };
+        super::audit::audited(ctx, "syncOrder", summary, run, |j| format!("job {}", j.0.id)).await
     }
 
     /// All or nothing: an unknown number fails the whole call.
@@ -407,7 +411,12 @@ impl OrdersMutation {
                 format!("at most {} orders at once", crate::paging::MAX_PAGE),
             ));
         }
-        let jobs = state(ctx).orders.request_sync(&numbers).await?;
+        let summary = format!("{} orders: {}", numbers.len(), numbers.join(", "));
+        let run = async { Ok(state(ctx).orders.request_sync(&numbers).await?) };
+        let jobs = super::audit::audited(ctx, "syncOrders", summary, run, |j| {
+            format!("{} jobs", j.len())
+        })
+        .await?;
         Ok(jobs.into_iter().map(super::jobs::Job).collect())
     }
 }

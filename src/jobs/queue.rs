@@ -82,6 +82,39 @@ impl TimeRange {
 }
 
 impl JobFilter {
+    /// The filter in words, for the audit log ("status FAILED, class DATA").
+    pub fn describe(&self) -> String {
+        let mut parts = vec![];
+        if let Some(s) = self.status {
+            parts.push(format!("status {s}"));
+        }
+        if self.kinds.len() == 1 {
+            parts.push(format!("kind {}", self.kinds[0]));
+        }
+        if let Some(n) = &self.order_number {
+            parts.push(format!("order {n}"));
+        }
+        if let Some(p) = &self.order_number_prefix {
+            parts.push(format!("order number starting {p}"));
+        }
+        if let Some(c) = self.error_class {
+            parts.push(format!("class {}", c.as_str()));
+        }
+        for (name, r) in [("created", &self.created), ("finished", &self.finished)] {
+            if let Some(f) = r.from {
+                parts.push(format!("{name} from {}", f.to_rfc3339()));
+            }
+            if let Some(t) = r.to {
+                parts.push(format!("{name} before {}", t.to_rfc3339()));
+            }
+        }
+        if parts.is_empty() {
+            "every job".into()
+        } else {
+            format!("jobs with {}", parts.join(", "))
+        }
+    }
+
     pub fn matches(&self, j: &JobRecord) -> bool {
         self.status.is_none_or(|s| s == j.status)
             && (self.kinds.is_empty() || self.kinds.contains(&j.kind))
