@@ -50,13 +50,21 @@ pub async fn rotate_token(data_dir: &Path) -> anyhow::Result<()> {
         peer: Some("command line".into()),
         forwarded_for: None,
     };
-    let entry = audit.begin(&client, "rotateToken", "admin token rotated with the rotate-token command")?;
+    let entry = audit.begin(
+        &client,
+        "rotateToken",
+        "admin token rotated with the rotate-token command",
+    )?;
     let rotated = AdminToken::rotate(&store);
     let outcome = match &rotated {
         Ok(_) => crate::audit::AuditOutcome::Succeeded,
         Err(_) => crate::audit::AuditOutcome::Failed,
     };
-    let why = rotated.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
+    let why = rotated
+        .as_ref()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     audit.end(entry, outcome, why).await?;
     let (_, fresh) = rotated?;
     show_new_token(&fresh);

@@ -168,12 +168,18 @@ mod tests {
         let a = audit.begin(&client, "connect", "a").unwrap();
         audit.end(a, AuditOutcome::Failed, "refused").await.unwrap();
         let b = audit.begin(&client, "retryJobs", "b").unwrap();
-        let all = audit.list(10, None, &AuditFilter::default()).unwrap().unwrap();
+        let all = audit
+            .list(10, None, &AuditFilter::default())
+            .unwrap()
+            .unwrap();
         let ids: Vec<u64> = all.items.iter().map(|(e, _)| e.id).collect();
         assert_eq!(ids, [b, a]);
         assert_eq!(all.items[0].0.outcome, AuditOutcome::Pending);
         assert_eq!(all.items[1].0.result.as_deref(), Some("refused"));
-        let first = audit.list(1, None, &AuditFilter::default()).unwrap().unwrap();
+        let first = audit
+            .list(1, None, &AuditFilter::default())
+            .unwrap()
+            .unwrap();
         assert!(first.has_next_page);
         let next = audit
             .list(1, first.end_cursor().as_deref(), &AuditFilter::default())

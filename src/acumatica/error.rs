@@ -147,17 +147,23 @@ impl Error {
                 "check the record in Acumatica, then retry the job"
             }
             Error::Permanent { reason, .. } => match reason {
-                R::Invalid => "correct the fields named (in the store order or in Acumatica), then retry the job",
+                R::Invalid => {
+                    "correct the fields named (in the store order or in Acumatica), then retry the job"
+                }
                 R::BadCredentials | R::Unauthorized | R::SessionEnded => {
                     "check the username, password, client ID and secret on the Connection page and connect again"
                 }
-                R::Forbidden => "give the API user rights on the form (or turn the feature on) in Acumatica, then retry",
+                R::Forbidden => {
+                    "give the API user rights on the form (or turn the feature on) in Acumatica, then retry"
+                }
                 R::SetupNotEntered => "complete the form's setup in Acumatica, then retry",
                 R::UndefinedCompany => "check the tenant in the Base URL on the Connection page",
                 R::UnknownField | R::EndpointMissing => {
                     "check the endpoint name and version on the Connection page"
                 }
-                R::Config | R::Protocol => "check the Base URL and the settings on the Connection page",
+                R::Config | R::Protocol => {
+                    "check the Base URL and the settings on the Connection page"
+                }
             },
         }
     }
@@ -691,22 +697,58 @@ mod tests {
         use crate::domain::ErrorClass as C;
         let class = |code, body: &str, op| classify(code, body, op).error_class();
         assert_eq!(class(503, "", WRITE), C::Transient);
-        assert_eq!(class(500, &business("System.Exception"), Op::Read), C::Transient);
+        assert_eq!(
+            class(500, &business("System.Exception"), Op::Read),
+            C::Transient
+        );
         assert_eq!(class(429, "", WRITE), C::Transient);
         assert_eq!(class(500, "API Login Limit", Op::Token), C::Transient);
         assert_eq!(class(422, "{}", WRITE), C::Data);
         assert_eq!(class(400, "{}", WRITE), C::Data);
         assert_eq!(class(412, "", INSERT), C::Data);
         assert_eq!(class(412, "", UPDATE), C::Data);
-        assert_eq!(class(500, &business("PX.Data.NoEntitySatisfiesTheConditionException"), Op::Read), C::Data);
+        assert_eq!(
+            class(
+                500,
+                &business("PX.Data.NoEntitySatisfiesTheConditionException"),
+                Op::Read
+            ),
+            C::Data
+        );
         assert_eq!(class(401, "", Op::Read), C::Configuration);
         assert_eq!(class(403, "", Op::Read), C::Configuration);
         assert_eq!(class(404, "", Op::Read), C::Configuration);
-        assert_eq!(class(400, r#"{"error":"invalid_grant"}"#, Op::Token), C::Configuration);
-        assert_eq!(class(500, &business("PX.Data.PXSetupNotEnteredException"), Op::Read), C::Configuration);
-        assert_eq!(class(500, &business("PX.Data.PXUndefinedCompanyException"), Op::Read), C::Configuration);
-        assert_eq!(class(500, &business("System.Collections.Generic.KeyNotFoundException"), Op::Read), C::Configuration);
-        let unreachable = Error::Unreachable { message: "refused".into() };
+        assert_eq!(
+            class(400, r#"{"error":"invalid_grant"}"#, Op::Token),
+            C::Configuration
+        );
+        assert_eq!(
+            class(
+                500,
+                &business("PX.Data.PXSetupNotEnteredException"),
+                Op::Read
+            ),
+            C::Configuration
+        );
+        assert_eq!(
+            class(
+                500,
+                &business("PX.Data.PXUndefinedCompanyException"),
+                Op::Read
+            ),
+            C::Configuration
+        );
+        assert_eq!(
+            class(
+                500,
+                &business("System.Collections.Generic.KeyNotFoundException"),
+                Op::Read
+            ),
+            C::Configuration
+        );
+        let unreachable = Error::Unreachable {
+            message: "refused".into(),
+        };
         assert_eq!(unreachable.error_class(), C::Transient);
         assert_eq!(Error::config("no tenant").error_class(), C::Configuration);
         for e in [classify(422, "{}", WRITE), classify(401, "", Op::Read)] {

@@ -114,7 +114,10 @@ impl AuditQuery {
         let first = first_of(first)?;
         let f = filter.unwrap_or_default();
         let filter = lib::AuditFilter {
-            action: f.action.map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()),
+            action: f
+                .action
+                .map(|a| a.trim().to_owned())
+                .filter(|a| !a.is_empty()),
             from: f.from.map(|t| t.0.get("filter.from")).transpose()?,
             to: f.to.map(|t| t.0.get("filter.to")).transpose()?,
         };

@@ -186,18 +186,26 @@ impl ConnectionMutation {
     /// Forgets the token and credentials at once and enqueues a SIGN_OUT job for the old session.
     async fn reset_connection(&self, ctx: &Context<'_>) -> ApiResult<AcumaticaConnection> {
         let run = async { Ok(state(ctx).connection.reset().await?.into()) };
-        audited(ctx, "resetConnection", "the Acumatica connection", run, |_| {
-            String::new()
-        })
+        audited(
+            ctx,
+            "resetConnection",
+            "the Acumatica connection",
+            run,
+            |_| String::new(),
+        )
         .await
     }
 
     /// Enqueues a REFRESH_LOOKUPS job (NOT_CONNECTED when there is no connection).
     async fn refresh_lookups(&self, ctx: &Context<'_>) -> ApiResult<Job> {
         let run = async { Ok(Job(state(ctx).connection.refresh_lookups().await?)) };
-        audited(ctx, "refreshLookups", "Acumatica's lookup lists", run, |j| {
-            format!("job {}", j.0.id)
-        })
+        audited(
+            ctx,
+            "refreshLookups",
+            "Acumatica's lookup lists",
+            run,
+            |j| format!("job {}", j.0.id),
+        )
         .await
     }
 }

@@ -396,7 +396,10 @@ impl OrdersMutation {
             let mut jobs = state(ctx).orders.request_sync(&[number]).await?;
             Ok(super::jobs::Job(jobs.remove(0)))
         };
-        super::audit::audited(ctx, "syncOrder", summary, run, |j| format!("job {}", j.0.id)).await
+        super::audit::audited(ctx, "syncOrder", summary, run, |j| {
+            format!("job {}", j.0.id)
+        })
+        .await
     }
 
     /// All or nothing: an unknown number fails the whole call.

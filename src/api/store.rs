@@ -155,7 +155,10 @@ impl StoreMutation {
                 .import_orders(since, until)
                 .await?))
         };
-        super::audit::audited(ctx, "importOrders", summary, run, |j| format!("job {}", j.0.id)).await
+        super::audit::audited(ctx, "importOrders", summary, run, |j| {
+            format!("job {}", j.0.id)
+        })
+        .await
     }
 }
 

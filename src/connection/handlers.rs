@@ -81,7 +81,7 @@ impl Connection {
             Ok(t) => t,
             Err(e) => {
                 return self
-                    .connect_failed(payload.generation, Outcome::config(e))
+                    .connect_failed(payload.generation, outcome_of(&e))
                     .await;
             }
         };
@@ -93,7 +93,7 @@ impl Connection {
         );
         if let Err(e) = client.check_endpoint().await {
             return self
-                .connect_failed(payload.generation, Outcome::config(e))
+                .connect_failed(payload.generation, outcome_of(&e))
                 .await;
         }
         ctx.progress(3, Some(4), Some("Storing the OAuth token".into()));
@@ -112,9 +112,7 @@ impl Connection {
             Ok(true) => {}
             Ok(false) => {
                 let _ = client.sign_out().await;
-                return Outcome::config(
-                    "Superseded: the connection changed while this job ran.",
-                );
+                return Outcome::config("Superseded: the connection changed while this job ran.");
             }
             Err(e) => return Outcome::transient(e),
         }
@@ -140,7 +138,9 @@ impl Connection {
     /// Records why a CONNECT attempt failed, and passes its outcome on.
     async fn connect_failed(&self, generation: u64, outcome: Outcome) -> Outcome {
         let reason = match &outcome {
-            Outcome::Permanent(_, e) | Outcome::Transient(e) | Outcome::RetryAfter(_, e) => e.clone(),
+            Outcome::Permanent(_, e) | Outcome::Transient(e) | Outcome::RetryAfter(_, e) => {
+                e.clone()
+            }
             _ => return outcome,
         };
         if let Err(e) = self

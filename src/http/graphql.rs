@@ -30,9 +30,12 @@ fn client_of(extensions: &Extensions, headers: &HeaderMap) -> ClientAddress {
         peer: extensions
             .get::<ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip().to_string()),
-        forwarded_for: headers
-            .get("x-forwarded-for")
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).chars().take(200).collect()),
+        forwarded_for: headers.get("x-forwarded-for").map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .chars()
+                .take(200)
+                .collect()
+        }),
     }
 }
 

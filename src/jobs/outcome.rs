@@ -24,8 +24,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::backoff::Backoff;
-use crate::domain::ErrorClass;
 use super::record::{JobRecord, JobStatus, Parked};
+use crate::domain::ErrorClass;
 
 /// The longest a retry waits (a `Retry-After` of decades must not park a job for good).
 pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(3600);
@@ -257,7 +257,13 @@ mod tests {
         assert_eq!(j.status, JobStatus::Failed);
         assert_eq!(j.attempts, 1);
         assert_eq!(j.error_class, Some(ErrorClass::Data));
-        let j = settle(&running(1, 12), &Outcome::transient("503"), Utc::now(), &b(), false);
+        let j = settle(
+            &running(1, 12),
+            &Outcome::transient("503"),
+            Utc::now(),
+            &b(),
+            false,
+        );
         assert_eq!(j.error_class, Some(ErrorClass::Transient));
         let j = settle(&j, &Outcome::Done, Utc::now(), &b(), false);
         assert_eq!(j.error_class, None);

@@ -24,10 +24,10 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use super::JobsError;
-use crate::domain::ErrorClass;
 use super::backoff::Backoff;
 use super::outcome::{Outcome, settle};
 use super::record::{Attempt, JobKind, JobRecord, JobStatus, NewJob};
+use crate::domain::ErrorClass;
 use crate::store::{Store, decode, encode, trees};
 
 type TxResult<T, E = JobsError> = Result<T, ConflictableTransactionError<E>>;
