@@ -945,7 +945,7 @@ mod tests {
         assert_eq!(q.claim(&JobKind::SYNC_ORDER, 1, "w").unwrap().0.len(), 1);
         q.finish(
             first.job.id,
-            &Outcome::permanent("no"),
+            &Outcome::data("no"),
             &Backoff::new(Default::default()),
             false,
         )
@@ -1057,8 +1057,7 @@ mod tests {
         q.claim(&JobKind::SYNC_ORDER, 2, "w").unwrap();
         let bo = Backoff::new(Default::default());
         q.finish(a.id, &Outcome::Done, &bo, false).unwrap();
-        q.finish(b.id, &Outcome::permanent("x"), &bo, false)
-            .unwrap();
+        q.finish(b.id, &Outcome::data("x"), &bo, false).unwrap();
         assert_eq!(
             q.prune_succeeded(Utc::now() - chrono::Duration::hours(1))
                 .unwrap(),
