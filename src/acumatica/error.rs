@@ -122,7 +122,19 @@ impl Error {
         match self {
             Error::Transient { .. } | Error::Unreachable { .. } => ErrorClass::Transient,
             Error::NotFound { .. } | Error::AlreadyExists { .. } => ErrorClass::Data,
-            Error::Permanent { reason, .. } => match reason {
+            Error::Permanent {
+                reason,
+                field_errors,
+                ..
+            } => match reason {
+                // Refused only for values the sync settings give (order type, warehouse,
+                // classes, tax category): the settings are wrong, not the order.
+                R::Invalid
+                    if !field_errors.is_empty()
+                        && field_errors.iter().all(|f| is_setting_field(&f.field)) =>
+                {
+                    ErrorClass::Configuration
+                }
                 R::Invalid => ErrorClass::Data,
                 R::Config
                 | R::BadCredentials
@@ -147,6 +159,9 @@ impl Error {
                 "check the record in Acumatica, then retry the job"
             }
             Error::Permanent { reason, .. } => match reason {
+                R::Invalid if self.error_class() == ErrorClass::Configuration => {
+                    "check the sync settings named (order type, warehouse, classes, tax category) on the Settings page, then retry the job"
+                }
                 R::Invalid => {
                     "correct the fields named (in the store order or in Acumatica), then retry the job"
                 }
@@ -477,6 +492,15 @@ fn token_error(status: StatusCode, json: Option<&Value>) -> Option<Error> {
     }
 }
 
+/// A field whose value comes from the sync settings rather than from the order.
+fn is_setting_field(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    matches!(
+        name,
+        "OrderType" | "WarehouseID" | "CustomerClass" | "ItemClass" | "TaxCategory" | "Subaccount"
+    )
+}
+
 fn is_login_limit(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
     lower.contains("api login limit") || lower.contains("concurrent api logins")
@@ -745,6 +769,19 @@ mod tests {
                 Op::Read
             ),
             C::Configuration
+        );
+        let settings = r#"{"error":"x","OrderType":{"value":"ZZ","error":"'Order Type' cannot be found in the system."},
+            "Details":[{"WarehouseID":{"value":"NOPE","error":"'Warehouse' cannot be found."}}]}"#;
+        assert_eq!(
+            class(422, settings, WRITE),
+            C::Configuration,
+            "refused settings"
+        );
+        let mixed = r#"{"error":"x","OrderType":{"value":"ZZ","error":"no"},"CustomerID":{"value":"C","error":"no"}}"#;
+        assert_eq!(
+            class(422, mixed, WRITE),
+            C::Data,
+            "the order's own data too"
         );
         let unreachable = Error::Unreachable {
             message: "refused".into(),

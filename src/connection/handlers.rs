@@ -32,7 +32,9 @@ pub fn outcome_of(e: &acumatica::Error) -> Outcome {
     let class = e.error_class();
     if class != ErrorClass::Transient {
         let fix = e.what_to_fix();
-        return Outcome::permanent(class, format!("{e}. To fix: {fix}."));
+        let what = e.to_string();
+        let what = what.trim_end_matches(['.', ' ']);
+        return Outcome::permanent(class, format!("{what}. To fix: {fix}."));
     }
     match e.retry_after() {
         Some(d) => Outcome::RetryAfter(d, e.to_string()),
