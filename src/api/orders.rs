@@ -414,7 +414,18 @@ impl OrdersMutation {
                 format!("at most {} orders at once", crate::paging::MAX_PAGE),
             ));
         }
-        let summary = format!("{} orders: {}", numbers.len(), numbers.join(", "));
+        let shown: Vec<&str> = numbers.iter().take(20).map(|n| n.trim()).collect();
+        let more = numbers.len().saturating_sub(shown.len());
+        let summary = format!(
+            "{} orders: {}{}",
+            numbers.len(),
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
         let run = async { Ok(state(ctx).orders.request_sync(&numbers).await?) };
         let jobs = super::audit::audited(ctx, "syncOrders", summary, run, |j| {
             format!("{} jobs", j.len())
