@@ -32,6 +32,7 @@ pub async fn serve_with(config: ServeConfig, setup: impl FnOnce(&AppState)) -> a
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, data_dir = %state.config.data_dir.display(), "acumatica-bridge is listening");
     let router = crate::http::router(state.clone());
+    let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
@@ -44,7 +45,28 @@ pub async fn serve_with(config: ServeConfig, setup: impl FnOnce(&AppState)) -> a
 /// `acumatica-bridge rotate-token`.
 pub async fn rotate_token(data_dir: &Path) -> anyhow::Result<()> {
     let store = Store::open(data_dir, 8 << 20)?;
-    let (_, fresh) = AdminToken::rotate(&store)?;
+    let audit = crate::audit::Audit::open(&store)?;
+    let client = crate::audit::ClientAddress {
+        peer: Some("command line".into()),
+        forwarded_for: None,
+    };
+    let entry = audit.begin(
+        &client,
+        "rotateToken",
+        "admin token rotated with the rotate-token command",
+    )?;
+    let rotated = AdminToken::rotate(&store);
+    let outcome = match &rotated {
+        Ok(_) => crate::audit::AuditOutcome::Succeeded,
+        Err(_) => crate::audit::AuditOutcome::Failed,
+    };
+    let why = rotated
+        .as_ref()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    audit.end(entry, outcome, why).await?;
+    let (_, fresh) = rotated?;
     show_new_token(&fresh);
     Ok(())
 }

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
+use crate::domain::ErrorClass;
 use crate::domain::order::{NewOrder, Order, PaymentStatus, SyncStatus};
 use crate::domain::settings::OrderSyncMode;
 use crate::events::Bus;
@@ -54,6 +55,8 @@ struct IndexEntry {
     email: String,
     payment: PaymentStatus,
     sync: SyncStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    class: Option<ErrorClass>,
 }
 
 /// Filters of [`Orders::list`].
@@ -64,6 +67,8 @@ pub struct OrderFilter {
     /// The start of the number (leading zeros optional), of the e-mail or of its domain,
     /// case-insensitive (see `orders/search.rs`).
     pub search: Option<String>,
+    /// The class of the sync's last error.
+    pub error_class: Option<ErrorClass>,
 }
 
 impl OrderFilter {
@@ -71,6 +76,7 @@ impl OrderFilter {
     fn matches(&self, e: &IndexEntry) -> bool {
         self.sync_status.is_none_or(|s| s == e.sync)
             && self.payment_status.is_none_or(|p| p == e.payment)
+            && self.error_class.is_none_or(|c| e.class == Some(c))
     }
 }
 
@@ -206,6 +212,7 @@ fn index_entry(o: &Order) -> IndexEntry {
         email: o.data.email.clone(),
         payment: o.data.payment_status,
         sync: o.sync.status,
+        class: o.sync.error_class,
     }
 }
 
@@ -329,6 +336,7 @@ impl Orders {
             let mut next = current?;
             let before = next.sync.clone();
             next.sync.status = status;
+            next.sync.error_class = job.error_class;
             if !next.sync.job_ids.contains(&id) {
                 next.sync.job_ids.push(id.clone());
             }
@@ -533,7 +541,13 @@ impl Orders {
         let (keys, total_count, has_next_page) = match needle {
             None => {
                 let (keys, more) = self.walk(first, &start, filter)?;
-                (keys, self.count(filter)? as usize, more)
+                // The kept counts know statuses, not error classes: a class is counted by
+                // walking the list index (its entries are small; no order is decoded).
+                let total = match filter.error_class {
+                    None => self.count(filter)? as usize,
+                    Some(_) => self.count_walking(filter)?,
+                };
+                (keys, total, more)
             }
             Some(n) => self.search(first, &start, filter, &n)?,
         };
@@ -550,6 +564,16 @@ impl Orders {
             has_next_page,
             total_count,
         })
+    }
+
+    /// How many list entries pass the filter's statuses and class, walking them all.
+    fn count_walking(&self, filter: &OrderFilter) -> Result<usize, OrdersError> {
+        let mut n = 0;
+        for entry in self.index.iter() {
+            let (_, value) = entry?;
+            n += filter.matches(&decode(&value)?) as usize;
+        }
+        Ok(n)
     }
 
     /// Without a search: walks the list index from the cursor to the end of the page.
@@ -586,7 +610,9 @@ impl Orders {
         filter: &OrderFilter,
         needle: &str,
     ) -> Result<(Vec<Vec<u8>>, usize, bool), OrdersError> {
-        let by_status = filter.sync_status.is_some() || filter.payment_status.is_some();
+        let by_status = filter.sync_status.is_some()
+            || filter.payment_status.is_some()
+            || filter.error_class.is_some();
         let mut total = 0;
         let mut keys = Vec::new();
         let mut more = false;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::audit::Audit;
 use crate::auth::AdminToken;
 use crate::config::ServeConfig;
 use crate::connection::{ClientSettings, Connection};
@@ -31,6 +32,7 @@ pub struct AppState {
     pub token: AdminToken,
     pub vault: Vault,
     pub metrics: Metrics,
+    pub audit: Audit,
 }
 
 impl AppState {
@@ -69,7 +71,9 @@ impl AppState {
             orders.clone(),
             config.store_import(),
         )?;
+        let audit = Audit::open(&store)?;
         let state = AppState {
+            audit,
             syncer,
             store_import,
             orders,

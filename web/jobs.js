@@ -1,5 +1,6 @@
-// The jobs list: a count per status (one tab each), a kind filter, cursor paging, "Retry all
-// failed", and live updates through jobUpdates. The filters live in the hash
+// The jobs list: a count per status (one tab each), kind, error class and order-number prefix
+// filters, cursor paging, "Retry all failed", bulk retry / cancel of every job matching the
+// filters (jobsCount first, then "Retry 37 jobs?"), and live updates through jobUpdates. The filters live in the hash
 // (#/jobs?status=FAILED&kind=CONNECT) so a reload or a shared link keeps them.
 
 import { gql, subscribe } from "./graphql.js";
@@ -23,12 +24,18 @@ const JOBS = `query Jobs($first: Int, $after: String, $filter: JobFilter, $kind:
   jobs(first: $first, after: $after, filter: $filter) {
     totalCount
     pageInfo { hasNextPage endCursor }
-    edges { node { id kind status attempts maxAttempts lastError orderNumber updatedAt nextRunAt waitingFor } }
+    edges { node { id kind status attempts maxAttempts lastError errorClass orderNumber updatedAt nextRunAt waitingFor } }
   }
   all: jobs(first: 1, filter: { kind: $kind }) { totalCount }
   ${STATUSES.map((s) => `${s}: jobs(first: 1, filter: { status: ${s}, kind: $kind }) { totalCount }`).join("\n  ")}
 }`;
 const RETRY_FAILED = `mutation RetryFailed($filter: JobFilter!) { retryJobs(filter: $filter) { id } }`;
+const COUNT = `query BulkCount($filter: JobFilter, $action: JobAction) { jobsCount(filter: $filter, action: $action) }`;
+const BULK = {
+  RETRY: { mutation: `mutation BulkRetry($filter: JobFilter!) { retryJobs(filter: $filter) { id } }`, verb: "Retry", done: "will run again" },
+  CANCEL: { mutation: `mutation BulkCancel($filter: JobFilter!) { cancelJobs(filter: $filter) }`, verb: "Cancel", done: "canceled" },
+};
+const ERROR_CLASS = { DATA: "Data", TRANSIENT: "Transient", CONFIGURATION: "Configuration" };
 const UPDATES = `subscription JobUpdates { jobUpdates { id } }`;
 
 /** The hash of the list as last shown, so a job page can link back to it. */
@@ -39,6 +46,8 @@ export function render({ main, query, onCleanup, signal }) {
   const state = {
     status: JOB_STATUS[query.get("status")] ? query.get("status") : "",
     kind: JOB_KIND[query.get("kind")] ? query.get("kind") : "",
+    errorClass: ERROR_CLASS[query.get("class")] ? query.get("class") : "",
+    prefix: (query.get("prefix") ?? "").trim(),
     cursors: [null],
     counts: null,
   };
@@ -53,6 +62,15 @@ export function render({ main, query, onCleanup, signal }) {
     h("option", { value: "" }, "All kinds"),
     Object.entries(JOB_KIND).map(([value, label]) => h("option", { value, selected: value === state.kind }, label)),
   );
+  const classSelect = h(
+    "select",
+    { id: "jobs-class" },
+    h("option", { value: "" }, "All error classes"),
+    Object.entries(ERROR_CLASS).map(([value, label]) => h("option", { value, selected: value === state.errorClass }, label)),
+  );
+  const prefixInput = h("input", { id: "jobs-prefix", type: "search", value: state.prefix, placeholder: "e.g. XC-10", autocomplete: "off" });
+  const bulkRetry = h("button", { type: "button", class: "button", id: "jobs-bulk-retry" }, "Retry matching…");
+  const bulkCancel = h("button", { type: "button", class: "button", id: "jobs-bulk-cancel" }, "Cancel matching…");
   const retryAll = h(
     "button",
     { type: "button", class: "button", id: "retry-all-failed", hidden: true },
@@ -72,7 +90,9 @@ export function render({ main, query, onCleanup, signal }) {
       "div",
       { class: "filters jobs-filters" },
       h("div", { class: "field" }, h("label", { for: "jobs-kind" }, "Kind"), kindSelect),
-      h("div", { class: "filters-end" }, retryAll),
+      h("div", { class: "field" }, h("label", { for: "jobs-class" }, "Error class"), classSelect),
+      h("div", { class: "field" }, h("label", { for: "jobs-prefix" }, "Order number starts with"), prefixInput),
+      h("div", { class: "filters-end" }, bulkRetry, bulkCancel, retryAll),
     ),
     results,
     pager,
@@ -84,6 +104,66 @@ export function render({ main, query, onCleanup, signal }) {
     keepInHash();
     load();
   });
+  classSelect.addEventListener("change", () => {
+    state.errorClass = classSelect.value;
+    state.cursors = [null];
+    keepInHash();
+    load();
+  });
+  const prefixChanged = debounce(() => {
+    state.prefix = prefixInput.value.trim();
+    state.cursors = [null];
+    keepInHash();
+    load();
+  }, 300);
+  onCleanup(() => prefixChanged.cancel());
+  prefixInput.addEventListener("input", () => prefixChanged());
+  bulkRetry.addEventListener("click", () => bulk("RETRY", bulkRetry));
+  bulkCancel.addEventListener("click", () => bulk("CANCEL", bulkCancel));
+
+  // The filter shown: what the list, the count and the bulk action all read.
+  function currentFilter() {
+    const filter = {};
+    if (state.status) filter.status = state.status;
+    if (state.kind) filter.kind = state.kind;
+    if (state.errorClass) filter.errorClass = state.errorClass;
+    if (state.prefix) filter.orderNumberPrefix = state.prefix;
+    return filter;
+  }
+
+  async function bulk(action, button) {
+    const { mutation, verb, done } = BULK[action];
+    const filter = currentFilter();
+    button.disabled = true;
+    try {
+      const n = (await gql(COUNT, { filter, action })).jobsCount;
+      if (signal.aborted) return;
+      if (n === 0) {
+        toast(action === "RETRY" ? "No failed or canceled job matches these filters." : "No queued or scheduled job matches these filters.");
+        return;
+      }
+      const jobsWord = n === 1 ? "job" : "jobs";
+      const yes = await confirmDialog({
+        title: `${verb} ${n} ${jobsWord}?`,
+        message:
+          action === "RETRY"
+            ? `Every failed or canceled job matching the filters (${n}) runs again from its first attempt.`
+            : `Every queued or scheduled job matching the filters (${n}) is canceled; running jobs end on their own.`,
+        confirmLabel: `${verb} ${n} ${jobsWord}`,
+      });
+      if (!yes || signal.aborted) return;
+      const data = await gql(mutation, { filter });
+      if (signal.aborted) return;
+      const count = action === "RETRY" ? data.retryJobs.length : data.cancelJobs;
+      toast(`${count} ${count === 1 ? "job" : "jobs"} ${done}.`);
+      messages.replaceChildren();
+      load();
+    } catch (e) {
+      if (!signal.aborted) messages.replaceChildren(notice("error", `The jobs were not changed: ${describeError(e)}`));
+    } finally {
+      button.disabled = false;
+    }
+  }
   prev.addEventListener("click", () => {
     if (state.cursors.length > 1) {
       state.cursors.pop();
@@ -137,6 +217,8 @@ export function render({ main, query, onCleanup, signal }) {
     const q = new URLSearchParams();
     if (state.status) q.set("status", state.status);
     if (state.kind) q.set("kind", state.kind);
+    if (state.errorClass) q.set("class", state.errorClass);
+    if (state.prefix) q.set("prefix", state.prefix);
     const hash = `#/jobs${q.size ? `?${q}` : ""}`;
     lastJobsHash = hash;
     if (location.hash !== hash) history.replaceState(null, "", hash);
@@ -146,6 +228,8 @@ export function render({ main, query, onCleanup, signal }) {
     const q = new URLSearchParams();
     if (status) q.set("status", status);
     if (state.kind) q.set("kind", state.kind);
+    if (state.errorClass) q.set("class", state.errorClass);
+    if (state.prefix) q.set("prefix", state.prefix);
     return `#/jobs${q.size ? `?${q}` : ""}`;
   }
 
@@ -173,9 +257,7 @@ export function render({ main, query, onCleanup, signal }) {
   async function load() {
     const seq = ++loadSeq;
     results.setAttribute("aria-busy", "true");
-    const filter = {};
-    if (state.status) filter.status = state.status;
-    if (state.kind) filter.kind = state.kind;
+    const filter = currentFilter();
     let data;
     try {
       data = await gql(JOBS, {
@@ -218,7 +300,7 @@ export function render({ main, query, onCleanup, signal }) {
         h(
           "div",
           { class: "card empty", id: "jobs-empty" },
-          h("p", {}, state.status || state.kind ? "No jobs match these filters." : "No jobs yet."),
+          h("p", {}, state.status || state.kind || state.errorClass || state.prefix ? "No jobs match these filters." : "No jobs yet."),
           h(
             "p",
             { class: "muted" },
@@ -264,7 +346,15 @@ function table(jobs) {
             h(
               "td",
               { "data-label": "Last error", class: "job-error" },
-              j.lastError ? h("span", { title: j.lastError }, j.lastError) : j.waitingFor ? h("span", { class: "muted" }, `Waiting for ${j.waitingFor}`) : "",
+              j.lastError
+                ? h(
+                    "span",
+                    { title: j.lastError },
+                    j.errorClass ? h("span", { class: "badge", "data-class": j.errorClass }, ERROR_CLASS[j.errorClass] ?? j.errorClass) : "",
+                    j.errorClass ? " " : "",
+                    j.lastError,
+                  )
+                : j.waitingFor ? h("span", { class: "muted" }, `Waiting for ${j.waitingFor}`) : "",
             ),
             h("td", { "data-label": "Updated" }, time(j.updatedAt)),
           ),

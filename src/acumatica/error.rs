@@ -20,7 +20,7 @@ use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
 use serde_json::Value;
 
-use crate::domain::FieldError;
+use crate::domain::{ErrorClass, FieldError};
 
 /// Why a transient error happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +96,7 @@ pub enum Error {
 
 /// What the job layer does with an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
+pub enum ErrorKind {
     Transient,
     Unreachable,
     Permanent,
@@ -105,26 +105,94 @@ pub enum ErrorClass {
 }
 
 impl Error {
-    pub fn class(&self) -> ErrorClass {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Transient { .. } => ErrorClass::Transient,
-            Error::Unreachable { .. } => ErrorClass::Unreachable,
-            Error::Permanent { .. } => ErrorClass::Permanent,
-            Error::NotFound { .. } => ErrorClass::NotFound,
-            Error::AlreadyExists { .. } => ErrorClass::AlreadyExists,
+            Error::Transient { .. } => ErrorKind::Transient,
+            Error::Unreachable { .. } => ErrorKind::Unreachable,
+            Error::Permanent { .. } => ErrorKind::Permanent,
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
+        }
+    }
+
+    /// The operator's class of this failure (the one policy for sync and connection jobs):
+    /// TRANSIENT is retried automatically, DATA and CONFIGURATION fail at once.
+    pub fn error_class(&self) -> ErrorClass {
+        use PermanentReason as R;
+        match self {
+            Error::Transient { .. } | Error::Unreachable { .. } => ErrorClass::Transient,
+            Error::NotFound { .. } | Error::AlreadyExists { .. } => ErrorClass::Data,
+            Error::Permanent {
+                reason,
+                field_errors,
+                ..
+            } => match reason {
+                // Refused only for values the sync settings give (order type, warehouse,
+                // classes, tax category): the settings are wrong, not the order.
+                R::Invalid
+                    if !field_errors.is_empty()
+                        && field_errors.iter().all(|f| is_setting_field(&f.field)) =>
+                {
+                    ErrorClass::Configuration
+                }
+                R::Invalid => ErrorClass::Data,
+                R::Config
+                | R::BadCredentials
+                | R::Unauthorized
+                | R::SessionEnded
+                | R::Forbidden
+                | R::SetupNotEntered
+                | R::UndefinedCompany
+                | R::UnknownField
+                | R::EndpointMissing
+                | R::Protocol => ErrorClass::Configuration,
+            },
+        }
+    }
+
+    /// What an operator should do about a failure that is not retried automatically.
+    pub fn what_to_fix(&self) -> &'static str {
+        use PermanentReason as R;
+        match self {
+            Error::Transient { .. } | Error::Unreachable { .. } => "",
+            Error::NotFound { .. } | Error::AlreadyExists { .. } => {
+                "check the record in Acumatica, then retry the job"
+            }
+            Error::Permanent { reason, .. } => match reason {
+                R::Invalid if self.error_class() == ErrorClass::Configuration => {
+                    "check the sync settings named (order type, warehouse, classes, tax category) on the Settings page, then retry the job"
+                }
+                R::Invalid => {
+                    "correct the fields named (in the store order or in Acumatica), then retry the job"
+                }
+                R::BadCredentials | R::Unauthorized | R::SessionEnded => {
+                    "check the username, password, client ID and secret on the Connection page and connect again"
+                }
+                R::Forbidden => {
+                    "give the API user rights on the form (or turn the feature on) in Acumatica, then retry"
+                }
+                R::SetupNotEntered => "complete the form's setup in Acumatica, then retry",
+                R::UndefinedCompany => "check the tenant in the Base URL on the Connection page",
+                R::UnknownField | R::EndpointMissing => {
+                    "check the endpoint name and version on the Connection page"
+                }
+                R::Config | R::Protocol => {
+                    "check the Base URL and the settings on the Connection page"
+                }
+            },
         }
     }
 
     pub fn is_transient(&self) -> bool {
-        self.class() == ErrorClass::Transient
+        self.kind() == ErrorKind::Transient
     }
 
     pub fn is_permanent(&self) -> bool {
-        self.class() == ErrorClass::Permanent
+        self.kind() == ErrorKind::Permanent
     }
 
     pub fn is_unreachable(&self) -> bool {
-        self.class() == ErrorClass::Unreachable
+        self.kind() == ErrorKind::Unreachable
     }
 
     /// True when a failed write may nevertheless have been applied (timeout after sending, a
@@ -424,6 +492,15 @@ fn token_error(status: StatusCode, json: Option<&Value>) -> Option<Error> {
     }
 }
 
+/// A field whose value comes from the sync settings rather than from the order.
+fn is_setting_field(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    matches!(
+        name,
+        "OrderType" | "WarehouseID" | "CustomerClass" | "ItemClass" | "TaxCategory" | "Subaccount"
+    )
+}
+
 fn is_login_limit(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
     lower.contains("api login limit") || lower.contains("concurrent api logins")
@@ -602,13 +679,13 @@ mod tests {
             &business("PX.Api.ContractBased.NoEntitySatisfiesTheConditionException"),
             Op::Read,
         );
-        assert_eq!(e.class(), ErrorClass::NotFound);
+        assert_eq!(e.kind(), ErrorKind::NotFound);
         let e = classify(
             500,
             &business("PX.Api.ContractBased.OutcomeEntityHasErrorsException"),
             WRITE,
         );
-        assert_eq!(e.class(), ErrorClass::AlreadyExists);
+        assert_eq!(e.kind(), ErrorKind::AlreadyExists);
         for (ex, reason) in [
             (
                 "PX.Data.PXSetupNotEnteredException`1[[PX.Objects.SO.SOSetup]]",
@@ -640,9 +717,86 @@ mod tests {
     }
 
     #[test]
+    fn each_kind_has_its_operator_class() {
+        use crate::domain::ErrorClass as C;
+        let class = |code, body: &str, op| classify(code, body, op).error_class();
+        assert_eq!(class(503, "", WRITE), C::Transient);
+        assert_eq!(
+            class(500, &business("System.Exception"), Op::Read),
+            C::Transient
+        );
+        assert_eq!(class(429, "", WRITE), C::Transient);
+        assert_eq!(class(500, "API Login Limit", Op::Token), C::Transient);
+        assert_eq!(class(422, "{}", WRITE), C::Data);
+        assert_eq!(class(400, "{}", WRITE), C::Data);
+        assert_eq!(class(412, "", INSERT), C::Data);
+        assert_eq!(class(412, "", UPDATE), C::Data);
+        assert_eq!(
+            class(
+                500,
+                &business("PX.Data.NoEntitySatisfiesTheConditionException"),
+                Op::Read
+            ),
+            C::Data
+        );
+        assert_eq!(class(401, "", Op::Read), C::Configuration);
+        assert_eq!(class(403, "", Op::Read), C::Configuration);
+        assert_eq!(class(404, "", Op::Read), C::Configuration);
+        assert_eq!(
+            class(400, r#"{"error":"invalid_grant"}"#, Op::Token),
+            C::Configuration
+        );
+        assert_eq!(
+            class(
+                500,
+                &business("PX.Data.PXSetupNotEnteredException"),
+                Op::Read
+            ),
+            C::Configuration
+        );
+        assert_eq!(
+            class(
+                500,
+                &business("PX.Data.PXUndefinedCompanyException"),
+                Op::Read
+            ),
+            C::Configuration
+        );
+        assert_eq!(
+            class(
+                500,
+                &business("System.Collections.Generic.KeyNotFoundException"),
+                Op::Read
+            ),
+            C::Configuration
+        );
+        let settings = r#"{"error":"x","OrderType":{"value":"ZZ","error":"'Order Type' cannot be found in the system."},
+            "Details":[{"WarehouseID":{"value":"NOPE","error":"'Warehouse' cannot be found."}}]}"#;
+        assert_eq!(
+            class(422, settings, WRITE),
+            C::Configuration,
+            "refused settings"
+        );
+        let mixed = r#"{"error":"x","OrderType":{"value":"ZZ","error":"no"},"CustomerID":{"value":"C","error":"no"}}"#;
+        assert_eq!(
+            class(422, mixed, WRITE),
+            C::Data,
+            "the order's own data too"
+        );
+        let unreachable = Error::Unreachable {
+            message: "refused".into(),
+        };
+        assert_eq!(unreachable.error_class(), C::Transient);
+        assert_eq!(Error::config("no tenant").error_class(), C::Configuration);
+        for e in [classify(422, "{}", WRITE), classify(401, "", Op::Read)] {
+            assert!(!e.what_to_fix().is_empty(), "{e:?}");
+        }
+    }
+
+    #[test]
     fn conditional_puts() {
-        assert_eq!(classify(412, "", INSERT).class(), ErrorClass::AlreadyExists);
-        assert_eq!(classify(412, "", UPDATE).class(), ErrorClass::NotFound);
+        assert_eq!(classify(412, "", INSERT).kind(), ErrorKind::AlreadyExists);
+        assert_eq!(classify(412, "", UPDATE).kind(), ErrorKind::NotFound);
     }
 
     #[test]

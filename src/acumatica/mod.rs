@@ -33,6 +33,6 @@ pub use entities::{
     Address, Contact, Customer, CustomerClass, DocContact, Entity, ItemClass, SalesOrder,
     SalesOrderDetail, ShippingSettings, StockItem, Subaccount, TaxCategory, Totals, Warehouse,
 };
-pub use error::{Error, ErrorClass, PermanentReason, TransientReason};
+pub use error::{Error, ErrorKind, PermanentReason, TransientReason};
 pub use filter::{Filter, Literal};
 pub use query::Query;

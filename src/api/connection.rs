@@ -4,6 +4,7 @@
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, Subscription};
 use futures::{Stream, StreamExt};
 
+use super::audit::audited;
 use super::error::{ApiError, ApiResult};
 use super::jobs::Job;
 use super::scalars::DateTime;
@@ -170,17 +171,42 @@ impl ConnectionMutation {
     /// Validates the input, stores it (secrets encrypted) and enqueues a CONNECT job.
     /// Refused with CONFLICT while CONNECTED: reset first.
     async fn connect(&self, ctx: &Context<'_>, input: ConnectInput) -> ApiResult<Job> {
-        Ok(Job(state(ctx).connection.connect(input.into()).await?))
+        let summary = format!(
+            "Base URL {}, user {}, client ID {}, endpoint {} {}",
+            input.base_url.trim(),
+            input.username.trim(),
+            input.client_id.trim(),
+            input.endpoint_name.trim(),
+            input.endpoint_version.trim()
+        );
+        let run = async { Ok(Job(state(ctx).connection.connect(input.into()).await?)) };
+        audited(ctx, "connect", summary, run, |j| format!("job {}", j.0.id)).await
     }
 
     /// Forgets the token and credentials at once and enqueues a SIGN_OUT job for the old session.
     async fn reset_connection(&self, ctx: &Context<'_>) -> ApiResult<AcumaticaConnection> {
-        Ok(state(ctx).connection.reset().await?.into())
+        let run = async { Ok(state(ctx).connection.reset().await?.into()) };
+        audited(
+            ctx,
+            "resetConnection",
+            "the Acumatica connection",
+            run,
+            |_| String::new(),
+        )
+        .await
     }
 
     /// Enqueues a REFRESH_LOOKUPS job (NOT_CONNECTED when there is no connection).
     async fn refresh_lookups(&self, ctx: &Context<'_>) -> ApiResult<Job> {
-        Ok(Job(state(ctx).connection.refresh_lookups().await?))
+        let run = async { Ok(Job(state(ctx).connection.refresh_lookups().await?)) };
+        audited(
+            ctx,
+            "refreshLookups",
+            "Acumatica's lookup lists",
+            run,
+            |j| format!("job {}", j.0.id),
+        )
+        .await
     }
 }
 

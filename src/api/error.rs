@@ -37,6 +37,20 @@ impl ApiError {
         }
     }
 
+    /// How the audit log tells the failure: its code and message (an internal error's
+    /// details stay in the log).
+    pub fn summary(&self) -> String {
+        let code = self.code();
+        match self {
+            ApiError::BadInput { field, message } => format!("{code}: {field}: {message}"),
+            ApiError::NotFound(m)
+            | ApiError::Conflict(m)
+            | ApiError::NotConnected(m)
+            | ApiError::Unavailable(m) => format!("{code}: {m}"),
+            ApiError::Internal(_) | ApiError::Missed(_) => format!("{code}: internal error"),
+        }
+    }
+
     fn code(&self) -> &'static str {
         match self {
             ApiError::BadInput { .. } => "BAD_INPUT",

@@ -1,10 +1,12 @@
-//! Jobs in the GraphQL API: `jobs`, `job`, `retryJob`, `retryJobs`, `cancelJob`, `pruneJobs`
-//! and `jobUpdates`. Only the contract's kinds are shown; jobs of other kinds (registered by
+//! Jobs in the GraphQL API: `jobs`, `job`, `jobsCount`, `retryJob`, `retryJobs`, `cancelJob`,
+//! `cancelJobs`, `pruneJobs` and `jobUpdates`. The bulk actions and `jobsCount` read one
+//! filter (`JobFilter` → [`lib::JobFilter`], matched by `Jobs::bulk_targets`). Only the contract's kinds are shown; jobs of other kinds (registered by
 //! tests or embedding programs) never appear here.
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject, Subscription};
 use futures::{Stream, StreamExt};
 
+use super::audit::audited;
 use super::error::{ApiError, ApiResult};
 use super::page_info::PageInfo;
 use super::scalars::DateTime;
@@ -57,6 +59,37 @@ pub enum JobStatus {
     Canceled,
 }
 
+/// What kind of problem made a job (and its order) fail or wait for a retry: only
+/// TRANSIENT errors are retried automatically.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::ErrorClass")]
+pub enum ErrorClass {
+    /// The order's data or a record was refused (unknown SKU, validation): fix it, then retry.
+    Data,
+    /// Network, timeouts, 5xx, 429: retried automatically.
+    Transient,
+    /// Credentials, permissions, missing settings or setup: fix them, then retry.
+    Configuration,
+}
+
+/// A bulk action by filter, for `jobsCount` to count what it would change.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum JobAction {
+    /// retryJobs: the FAILED or CANCELED jobs.
+    Retry,
+    /// cancelJobs: the QUEUED or RETRY_SCHEDULED jobs.
+    Cancel,
+}
+
+impl From<JobAction> for lib::Bulk {
+    fn from(a: JobAction) -> Self {
+        match a {
+            JobAction::Retry => lib::Bulk::Retry,
+            JobAction::Cancel => lib::Bulk::Cancel,
+        }
+    }
+}
+
 #[derive(SimpleObject)]
 pub struct JobAttempt {
     /// Position in the job's whole history, from 1.
@@ -107,6 +140,11 @@ impl Job {
     async fn last_error(&self) -> Option<&str> {
         self.0.last_error.as_deref()
     }
+    /// The class of the last run's error: DATA and CONFIGURATION fail at once (lastError says
+    /// what to fix), TRANSIENT is retried.
+    async fn error_class(&self) -> Option<ErrorClass> {
+        self.0.error_class.map(Into::into)
+    }
     /// Every attempt, oldest first, across manual retries.
     async fn history(&self) -> Vec<JobAttempt> {
         self.0
@@ -156,21 +194,51 @@ pub struct JobFilter {
     status: Option<JobStatus>,
     kind: Option<JobKind>,
     order_number: Option<String>,
+    error_class: Option<ErrorClass>,
+    /// Jobs of orders whose number starts with this.
+    order_number_prefix: Option<String>,
+    /// Created at or after this time.
+    created_after: Option<DateTime>,
+    /// Created before this time.
+    created_before: Option<DateTime>,
+    /// Finished (SUCCEEDED, FAILED, CANCELED) at or after this time.
+    finished_after: Option<DateTime>,
+    /// Finished before this time.
+    finished_before: Option<DateTime>,
 }
 
-impl From<JobFilter> for lib::JobFilter {
-    fn from(f: JobFilter) -> Self {
-        lib::JobFilter {
-            status: f.status.map(Into::into),
-            kinds: match f.kind {
+fn time(t: Option<DateTime>, field: &str) -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
+    Ok(match t {
+        Some(t) => Some(t.0.get(&format!("filter.{field}"))?),
+        None => None,
+    })
+}
+
+fn text(t: Option<String>) -> Option<String> {
+    t.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty())
+}
+
+impl JobFilter {
+    /// The service's filter, or BAD_INPUT naming the field with a bad time.
+    fn into_lib(self) -> ApiResult<lib::JobFilter> {
+        Ok(lib::JobFilter {
+            status: self.status.map(Into::into),
+            kinds: match self.kind {
                 Some(k) => vec![k.into()],
                 None => lib::JobKind::SHIPPED.to_vec(),
             },
-            order_number: f
-                .order_number
-                .map(|n| n.trim().to_owned())
-                .filter(|n| !n.is_empty()),
-        }
+            order_number: text(self.order_number),
+            error_class: self.error_class.map(Into::into),
+            order_number_prefix: text(self.order_number_prefix),
+            created: lib::TimeRange {
+                from: time(self.created_after, "createdAfter")?,
+                to: time(self.created_before, "createdBefore")?,
+            },
+            finished: lib::TimeRange {
+                from: time(self.finished_after, "finishedAfter")?,
+                to: time(self.finished_before, "finishedBefore")?,
+            },
+        })
     }
 }
 
@@ -216,7 +284,7 @@ impl JobsQuery {
         filter: Option<JobFilter>,
     ) -> ApiResult<JobConnection> {
         let first = first_of(first)?;
-        let filter = lib::JobFilter::from(filter.unwrap_or_default());
+        let filter = filter.unwrap_or_default().into_lib()?;
         let page = state(ctx).jobs.list(first, after.as_deref(), &filter)?;
         let page_info = PageInfo::of(&page);
         Ok(JobConnection {
@@ -231,6 +299,23 @@ impl JobsQuery {
             page_info,
             total_count: page.total_count as i32,
         })
+    }
+
+    /// How many jobs match the filter; with `action`, how many of them that bulk action would
+    /// change (what the console shows before it asks to confirm).
+    async fn jobs_count(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<JobFilter>,
+        action: Option<JobAction>,
+    ) -> ApiResult<i32> {
+        let filter = filter.unwrap_or_default().into_lib()?;
+        let jobs = &state(ctx).jobs;
+        let n = match action {
+            Some(a) => jobs.bulk_targets(a.into(), &filter)?.len(),
+            None => jobs.list(1, None, &filter)?.total_count,
+        };
+        Ok(n as i32)
     }
 
     async fn job(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Job>> {
@@ -249,14 +334,30 @@ impl JobsMutation {
     /// Same job id; attempts start again; history is kept.
     async fn retry_job(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Job> {
         let n = shown(ctx, &id)?;
-        Ok(Job(state(ctx).jobs.retry(n).await?))
+        let run = async { Ok(Job(state(ctx).jobs.retry(n).await?)) };
+        audited(ctx, "retryJob", format!("job {n}"), run, |_| String::new()).await
     }
 
     /// Retries every FAILED or CANCELED job matching the filter (the console's Retry all failed).
     async fn retry_jobs(&self, ctx: &Context<'_>, filter: JobFilter) -> ApiResult<Vec<Job>> {
-        let filter = lib::JobFilter::from(filter);
-        let jobs = state(ctx).jobs.retry_all(&filter).await?;
+        let filter = filter.into_lib()?;
+        let run = async { Ok(state(ctx).jobs.retry_all(&filter).await?) };
+        let jobs = audited(ctx, "retryJobs", filter.describe(), run, |j| {
+            format!("{} jobs retried", j.len())
+        })
+        .await?;
         Ok(jobs.into_iter().map(Job).collect())
+    }
+
+    /// Cancels every QUEUED or RETRY_SCHEDULED job matching the filter (RUNNING ones end on
+    /// their own). Returns how many were canceled; durable when it answers.
+    async fn cancel_jobs(&self, ctx: &Context<'_>, filter: JobFilter) -> ApiResult<i32> {
+        let filter = filter.into_lib()?;
+        let run = async { Ok(state(ctx).jobs.cancel_all(&filter).await?.len() as i32) };
+        audited(ctx, "cancelJobs", filter.describe(), run, |n| {
+            format!("{n} jobs canceled")
+        })
+        .await
     }
 
     /// Cancels a QUEUED or RETRY_SCHEDULED job at once; a RUNNING one stops at its next safe
@@ -264,14 +365,19 @@ impl JobsMutation {
     /// midway.
     async fn cancel_job(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Job> {
         let n = shown(ctx, &id)?;
-        Ok(Job(state(ctx).jobs.cancel(n).await?))
+        let run = async { Ok(Job(state(ctx).jobs.cancel(n).await?)) };
+        audited(ctx, "cancelJob", format!("job {n}"), run, |_| String::new()).await
     }
 
     /// Operator clean-up: deletes the finished jobs (SUCCEEDED, FAILED, CANCELED) matching
     /// the filter; live jobs are never deleted. Returns how many were deleted.
     async fn prune_jobs(&self, ctx: &Context<'_>, filter: JobFilter) -> ApiResult<i32> {
-        let filter = lib::JobFilter::from(filter);
-        Ok(state(ctx).jobs.prune(&filter).await? as i32)
+        let filter = filter.into_lib()?;
+        let run = async { Ok(state(ctx).jobs.prune(&filter).await? as i32) };
+        audited(ctx, "pruneJobs", filter.describe(), run, |n| {
+            format!("{n} jobs deleted")
+        })
+        .await
     }
 }
 

@@ -4,6 +4,7 @@
 //! its own file with its Query, Mutation and Subscription parts; this module merges them.
 //! Resolvers stay thin: they convert input, call the service in [`AppState`], and convert back.
 
+pub mod audit;
 pub mod connection;
 pub mod error;
 pub mod guard;
@@ -28,6 +29,7 @@ pub struct Query(
     jobs::JobsQuery,
     connection::ConnectionQuery,
     store::StoreQuery,
+    audit::AuditQuery,
 );
 
 #[derive(MergedObject, Default)]

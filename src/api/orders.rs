@@ -286,6 +286,10 @@ impl OrderSync<'_> {
     async fn customer_id(&self) -> Option<&str> {
         self.0.sync.customer_id.as_deref()
     }
+    /// The class of its sync job's last error (DATA, TRANSIENT, CONFIGURATION).
+    async fn error_class(&self) -> Option<super::jobs::ErrorClass> {
+        self.0.sync.error_class.map(Into::into)
+    }
     /// The last failure of its sync job, in words a store operator can act on.
     async fn last_error(&self) -> Option<&str> {
         self.0.sync.last_error.as_deref()
@@ -313,6 +317,8 @@ pub struct OrderFilter {
     payment_status: Option<PaymentStatus>,
     /// Case-insensitive substring of the order number or email.
     search: Option<String>,
+    /// Orders whose sync's last error is of this class.
+    error_class: Option<super::jobs::ErrorClass>,
 }
 
 #[derive(SimpleObject)]
@@ -347,6 +353,7 @@ impl OrdersQuery {
             sync_status: filter.sync_status.map(Into::into),
             payment_status: filter.payment_status.map(Into::into),
             search: filter.search.filter(|s| !s.trim().is_empty()),
+            error_class: filter.error_class.map(Into::into),
         };
         let page = state(ctx).orders.list(first, after.as_deref(), &filter)?;
         let page_info = PageInfo::of(&page);
@@ -384,8 +391,15 @@ impl OrdersMutation {
     /// Enqueues a SYNC_ORDER job, or returns the order's live job (moving a scheduled retry
     /// to now). Works in both sync modes; a synced order is confirmed, never created twice.
     async fn sync_order(&self, ctx: &Context<'_>, number: String) -> ApiResult<super::jobs::Job> {
-        let mut jobs = state(ctx).orders.request_sync(&[number]).await?;
-        Ok(super::jobs::Job(jobs.remove(0)))
+        let summary = format!("order {}", number.trim());
+        let run = async {
+            let mut jobs = state(ctx).orders.request_sync(&[number]).await?;
+            Ok(super::jobs::Job(jobs.remove(0)))
+        };
+        super::audit::audited(ctx, "syncOrder", summary, run, |j| {
+            format!("job {}", j.0.id)
+        })
+        .await
     }
 
     /// All or nothing: an unknown number fails the whole call.
@@ -400,7 +414,23 @@ impl OrdersMutation {
                 format!("at most {} orders at once", crate::paging::MAX_PAGE),
             ));
         }
-        let jobs = state(ctx).orders.request_sync(&numbers).await?;
+        let shown: Vec<&str> = numbers.iter().take(20).map(|n| n.trim()).collect();
+        let more = numbers.len().saturating_sub(shown.len());
+        let summary = format!(
+            "{} orders: {}{}",
+            numbers.len(),
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
+        let run = async { Ok(state(ctx).orders.request_sync(&numbers).await?) };
+        let jobs = super::audit::audited(ctx, "syncOrders", summary, run, |j| {
+            format!("{} jobs", j.len())
+        })
+        .await?;
         Ok(jobs.into_iter().map(super::jobs::Job).collect())
     }
 }

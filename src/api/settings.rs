@@ -143,11 +143,15 @@ impl SettingsMutation {
         ctx: &Context<'_>,
         input: SyncSettingsInput,
     ) -> ApiResult<SyncSettings> {
-        let lookups = state(ctx).connection.lookups()?;
-        let saved = state(ctx)
-            .settings
-            .save(input.into(), |next| lookups.check(next))
-            .await?;
-        Ok(saved.into())
+        let run = async {
+            let lookups = state(ctx).connection.lookups()?;
+            let saved = state(ctx)
+                .settings
+                .save(input.into(), |next| lookups.check(next))
+                .await?;
+            Ok(saved.into())
+        };
+        let summary = "the sync settings";
+        super::audit::audited(ctx, "saveSettings", summary, run, |_| String::new()).await
     }
 }

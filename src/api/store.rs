@@ -111,17 +111,27 @@ impl StoreMutation {
         ctx: &Context<'_>,
         input: StoreConnectionInput,
     ) -> ApiResult<StoreConnection> {
+        let summary = format!(
+            "store URL {}, import every {} s",
+            input.store_url.trim(),
+            input
+                .import_interval_seconds
+                .map_or("(default)".to_string(), |s| s.to_string())
+        );
         let input = lib::StoreConnectInput {
             store_url: input.store_url,
             api_token: Secret::new(input.api_token),
             import_interval_seconds: input.import_interval_seconds,
         };
-        Ok(state(ctx).store_import.connect(input).await?.into())
+        let run = async { Ok(state(ctx).store_import.connect(input).await?.into()) };
+        super::audit::audited(ctx, "connectStore", summary, run, |_| String::new()).await
     }
 
     /// Stops the import and forgets the X-Cart token; imported orders stay.
     async fn reset_store_connection(&self, ctx: &Context<'_>) -> ApiResult<StoreConnection> {
-        Ok(state(ctx).store_import.reset().await?.into())
+        let run = async { Ok(state(ctx).store_import.reset().await?.into()) };
+        let summary = "the X-Cart store connection";
+        super::audit::audited(ctx, "resetStoreConnection", summary, run, |_| String::new()).await
     }
 
     /// Enqueues an IMPORT_ORDERS job over orders placed in [since, until) (until defaults
@@ -134,10 +144,21 @@ impl StoreMutation {
     ) -> ApiResult<Job> {
         let since = since.0.get("since")?;
         let until = until.map(|u| u.0.get("until")).transpose()?;
-        Ok(Job(state(ctx)
-            .store_import
-            .import_orders(since, until)
-            .await?))
+        let summary = format!(
+            "orders placed from {}{}",
+            since.to_rfc3339(),
+            until.map_or(String::new(), |u| format!(" before {}", u.to_rfc3339()))
+        );
+        let run = async {
+            Ok(Job(state(ctx)
+                .store_import
+                .import_orders(since, until)
+                .await?))
+        };
+        super::audit::audited(ctx, "importOrders", summary, run, |j| {
+            format!("job {}", j.0.id)
+        })
+        .await
     }
 }
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ConnectPayload, Connection, ends_session, lookups};
 use crate::acumatica::{self, Client, ClientConfig, Tokens};
+use crate::domain::ErrorClass;
 use crate::domain::secret::Secret;
 use crate::jobs::{JobContext, Outcome, wake};
 use crate::secrets::Sealed;
@@ -24,16 +25,16 @@ pub(super) struct SignOutPayload {
     pub client_secret: Option<Sealed>,
 }
 
-/// The job outcome for a client error: permanent errors fail at once, a 429 waits as asked,
-/// anything else is retried with backoff.
+/// The job outcome for a client error, after its class ([`acumatica::Error::error_class`]):
+/// DATA and CONFIGURATION fail at once saying what to fix, a 429 waits as asked, anything
+/// else is retried with backoff.
 pub fn outcome_of(e: &acumatica::Error) -> Outcome {
-    if e.is_permanent()
-        || matches!(
-            e.class(),
-            acumatica::ErrorClass::NotFound | acumatica::ErrorClass::AlreadyExists
-        )
-    {
-        return Outcome::permanent(e);
+    let class = e.error_class();
+    if class != ErrorClass::Transient {
+        let fix = e.what_to_fix();
+        let what = e.to_string();
+        let what = what.trim_end_matches(['.', ' ']);
+        return Outcome::permanent(class, format!("{what}. To fix: {fix}."));
     }
     match e.retry_after() {
         Some(d) => Outcome::RetryAfter(d, e.to_string()),
@@ -65,7 +66,7 @@ impl Connection {
             Err(e) => return Outcome::transient(e),
         };
         if record.generation != payload.generation || record.connected {
-            return Outcome::permanent(
+            return Outcome::config(
                 "Superseded: the connection changed after this job was queued.",
             );
         }
@@ -73,7 +74,7 @@ impl Connection {
             Ok(c) => c,
             Err(e) => {
                 return self
-                    .connect_failed(payload.generation, Outcome::permanent(e))
+                    .connect_failed(payload.generation, Outcome::config(e))
                     .await;
             }
         };
@@ -113,9 +114,7 @@ impl Connection {
             Ok(true) => {}
             Ok(false) => {
                 let _ = client.sign_out().await;
-                return Outcome::permanent(
-                    "Superseded: the connection changed while this job ran.",
-                );
+                return Outcome::config("Superseded: the connection changed while this job ran.");
             }
             Err(e) => return Outcome::transient(e),
         }
@@ -141,7 +140,9 @@ impl Connection {
     /// Records why a CONNECT attempt failed, and passes its outcome on.
     async fn connect_failed(&self, generation: u64, outcome: Outcome) -> Outcome {
         let reason = match &outcome {
-            Outcome::Permanent(e) | Outcome::Transient(e) | Outcome::RetryAfter(_, e) => e.clone(),
+            Outcome::Permanent(_, e) | Outcome::Transient(e) | Outcome::RetryAfter(_, e) => {
+                e.clone()
+            }
             _ => return outcome,
         };
         if let Err(e) = self
@@ -169,8 +170,8 @@ impl Connection {
             open("client_secret", p.client_secret.as_ref()),
         ) {
             (Ok(Some(t)), Ok(r), Ok(c)) => (t, r, c),
-            (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return Outcome::permanent(e),
-            (Ok(None), ..) => return Outcome::permanent("no access token to sign out"),
+            (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return Outcome::config(e),
+            (Ok(None), ..) => return Outcome::config("no access token to sign out"),
         };
         let mut config = ClientConfig::new(
             p.base_url,
@@ -182,7 +183,7 @@ impl Connection {
         self.apply_settings(&mut config);
         let client = match Client::new(config) {
             Ok(c) => c,
-            Err(e) => return Outcome::permanent(e),
+            Err(e) => return outcome_of(&e),
         };
         let now = Utc::now();
         client

@@ -9,7 +9,7 @@ use chrono::Utc;
 
 use super::{Connection, KEY, LookupOption, Lookups};
 use crate::acumatica::{
-    self, Client, CustomerClass, Entity, ErrorClass, ItemClass, Query, Subaccount, TaxCategory,
+    self, Client, CustomerClass, Entity, ErrorKind, ItemClass, Query, Subaccount, TaxCategory,
     Warehouse,
 };
 
@@ -25,8 +25,8 @@ async fn read<E: Entity>(
     let query = Query::new().select(select);
     match client.list_all::<E>(&query, PAGE).await {
         Ok(v) => Ok(v),
-        Err(e) if e.class() == ErrorClass::Permanent && super::ends_session(&e) => Err(e),
-        Err(e) if e.class() == ErrorClass::Permanent => {
+        Err(e) if e.kind() == ErrorKind::Permanent && super::ends_session(&e) => Err(e),
+        Err(e) if e.kind() == ErrorKind::Permanent => {
             unavailable.push((name.to_owned(), e.to_string()));
             Ok(vec![])
         }

@@ -2,6 +2,7 @@
 //! parsed from raw input, so code that holds one knows it is well formed. Nothing here does I/O.
 
 pub mod codes;
+pub mod error_class;
 pub mod money;
 pub mod order;
 pub mod raw;
@@ -9,6 +10,8 @@ pub mod secret;
 pub mod settings;
 
 use std::fmt;
+
+pub use error_class::ErrorClass;
 
 /// A problem with one input field: `field` is a path such as `input.items.2.quantity`.
 #[derive(Debug, Clone, PartialEq, Eq)]

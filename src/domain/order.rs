@@ -112,6 +112,9 @@ pub struct OrderSync {
     /// Fingerprint of the order data the last successful sync sent.
     #[serde(default)]
     pub fingerprint: Option<String>,
+    /// The class of its sync job's last error (mirrored from the job).
+    #[serde(default)]
+    pub error_class: Option<super::ErrorClass>,
 }
 
 /// The identity of a Sales Order create, as sent (see `OrderSync::create_intent`).

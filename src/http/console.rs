@@ -32,6 +32,7 @@ pub(crate) const CONSOLE: &[(&str, &str, &str)] = &[
     ("follow.js", JS, include_str!("../../web/follow.js")),
     ("form.js", JS, include_str!("../../web/form.js")),
     ("jobs.js", JS, include_str!("../../web/jobs.js")),
+    ("audit.js", JS, include_str!("../../web/audit.js")),
     ("job.js", JS, include_str!("../../web/job.js")),
 ];
 pub(crate) const HTML: &str = "text/html; charset=utf-8";

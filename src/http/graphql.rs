@@ -4,6 +4,9 @@
 //! the query string holds; the one exception is a browser opening `/graphql` itself (no query
 //! string, no body), which is sent to the IDE at `/graphiql`.
 //!
+//! Each request carries its client's address ([`ClientAddress`]: the TCP peer from axum's
+//! `ConnectInfo`, and `X-Forwarded-For` as sent) for the audit log.
+//!
 //! The answer's media type follows `Accept`: `application/graphql-response+json` when asked
 //! for (a request error is then 400 without `data`), else `application/json` (always 200).
 
@@ -11,13 +14,30 @@ use std::time::Duration;
 
 use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 
 use super::{Http, refusal};
 use crate::api;
+use crate::audit::ClientAddress;
+
+/// The client of a request: the peer the server accepted (when served with `ConnectInfo`)
+/// and `X-Forwarded-For` as reported (at most 200 characters; never trusted).
+fn client_of(extensions: &Extensions, headers: &HeaderMap) -> ClientAddress {
+    ClientAddress {
+        peer: extensions
+            .get::<ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
+        forwarded_for: headers.get("x-forwarded-for").map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .chars()
+                .take(200)
+                .collect()
+        }),
+    }
+}
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json; charset=utf-8";
 const JSON: &str = "application/json; charset=utf-8";
@@ -87,7 +107,12 @@ fn refuse(status: StatusCode, media: MediaType, message: impl Into<String>) -> R
     )
 }
 
-pub(super) async fn post(State(http): State<Http>, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn post(
+    State(http): State<Http>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Some(refused) = refusal(&http, &headers) {
         return refused;
     }
@@ -122,6 +147,7 @@ pub(super) async fn post(State(http): State<Http>, headers: HeaderMap, body: Byt
             );
         }
     };
+    let request = request.data(client_of(&extensions, &headers));
     execute(&http, request, media).await
 }
 
@@ -137,8 +163,9 @@ pub(super) async fn get(State(http): State<Http>, request: Request) -> Response 
     let Some(media) = media_type(headers) else {
         return not_acceptable();
     };
+    let client = client_of(request.extensions(), headers);
     let request = match async_graphql::http::parse_query_string(query) {
-        Ok(r) => r,
+        Ok(r) => r.data(client),
         Err(e) => {
             return refuse(
                 StatusCode::BAD_REQUEST,

@@ -53,7 +53,7 @@ use crate::paging::{self, Page};
 use crate::store::{Store, StoreError};
 pub use backoff::Backoff;
 pub use outcome::Outcome;
-pub use queue::{JobFilter, JobTx, Limits, Pushed};
+pub use queue::{JobFilter, JobTx, Limits, Pushed, TimeRange};
 pub use record::{Attempt, JobKind, JobRecord, JobStatus, NewJob, Parked, Progress};
 pub use worker::{Handler, JobContext, KindSpec};
 
@@ -123,6 +123,24 @@ pub fn shipped_limits(default_max_attempts: u32) -> Limits {
 
 /// A callback run on every change of a job.
 pub type Hook = Arc<dyn Fn(&JobRecord) + Send + Sync>;
+
+/// A bulk action on the jobs matching a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bulk {
+    /// FAILED or CANCELED jobs run again.
+    Retry,
+    /// QUEUED or RETRY_SCHEDULED jobs end CANCELED.
+    Cancel,
+}
+
+impl Bulk {
+    pub fn applies_to(self, status: JobStatus) -> bool {
+        match self {
+            Bulk::Retry => matches!(status, JobStatus::Failed | JobStatus::Canceled),
+            Bulk::Cancel => matches!(status, JobStatus::Queued | JobStatus::RetryScheduled),
+        }
+    }
+}
 
 /// The job service. Cheap to clone.
 #[derive(Clone)]
@@ -437,21 +455,39 @@ impl Jobs {
         Ok(job)
     }
 
-    /// `retryJobs`: retries every FAILED or CANCELED job matching `filter`. A job whose
-    /// uniqueness key has a live job meanwhile is left as it is.
-    pub async fn retry_all(&self, filter: &JobFilter) -> Result<Vec<JobRecord>, JobsError> {
-        let ids: Vec<u64> = self
-            .inner
+    /// The ids of the jobs a bulk action by `filter` applies to, newest first: what
+    /// `jobsCount(action:)` counts and what `retry_all` / `cancel_all` act on.
+    pub fn bulk_targets(&self, action: Bulk, filter: &JobFilter) -> Result<Vec<u64>, JobsError> {
+        self.inner
             .queue
             .iter_newest(filter)?
             .filter_map(|j| match j {
-                Ok(j) if matches!(j.status, JobStatus::Failed | JobStatus::Canceled) => {
-                    Some(Ok(j.id))
-                }
+                Ok(j) if action.applies_to(j.status) => Some(Ok(j.id)),
                 Ok(_) => None,
                 Err(e) => Some(Err(e)),
             })
-            .collect::<Result<_, _>>()?;
+            .collect()
+    }
+
+    /// `cancelJobs`: cancels every QUEUED or RETRY_SCHEDULED job matching `filter` (a job that
+    /// started running meanwhile is left to end on its own). Durable when it answers.
+    pub async fn cancel_all(&self, filter: &JobFilter) -> Result<Vec<JobRecord>, JobsError> {
+        let mut out = vec![];
+        for id in self.bulk_targets(Bulk::Cancel, filter)? {
+            match self.inner.queue.cancel(id, false) {
+                Ok(j) => out.push(j),
+                Err(JobsError::Conflict(_) | JobsError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.inner.store.flush().await?;
+        Ok(out)
+    }
+
+    /// `retryJobs`: retries every FAILED or CANCELED job matching `filter`. A job whose
+    /// uniqueness key has a live job meanwhile is left as it is.
+    pub async fn retry_all(&self, filter: &JobFilter) -> Result<Vec<JobRecord>, JobsError> {
+        let ids = self.bulk_targets(Bulk::Retry, filter)?;
         let mut out = vec![];
         for id in ids {
             match self.inner.queue.retry(id) {

@@ -8,9 +8,12 @@
 //! | `Done` | SUCCEEDED |
 //! | `Transient` | RETRY_SCHEDULED after a backoff delay, or FAILED once attempts reach max |
 //! | `RetryAfter(d)` | RETRY_SCHEDULED after `d` (a 429's Retry-After), or FAILED at max |
-//! | `Permanent` | FAILED at once |
+//! | `Permanent(class, _)` | FAILED at once, with its class (DATA or CONFIGURATION) |
 //! | `Canceled` | CANCELED at once: the work is no longer wanted (the reason is kept) |
 //! | `NotReady` | QUEUED, parked on a wake condition; the run does not count as an attempt |
+//!
+//! The job's `error_class` follows its last run: TRANSIENT for `Transient` and `RetryAfter`,
+//! the given class for `Permanent`, none after `Done` or `Canceled`.
 //!
 //! A RUNNING job whose cancellation was asked ends CANCELED unless its run was `Done`.
 //! No retry waits longer than [`MAX_RETRY_WAIT`], whatever a server's `Retry-After` said.
@@ -22,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::backoff::Backoff;
 use super::record::{JobRecord, JobStatus, Parked};
+use crate::domain::ErrorClass;
 
 /// The longest a retry waits (a `Retry-After` of decades must not park a job for good).
 pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(3600);
@@ -38,8 +42,9 @@ pub enum Outcome {
     Done,
     /// Worth trying again later (a timeout, a 5xx, a dropped connection).
     Transient(String),
-    /// Trying again cannot help (bad input, a 4xx that will not change).
-    Permanent(String),
+    /// Trying again cannot help (bad data, a 4xx that will not change, a configuration
+    /// problem): FAILED at once with its class.
+    Permanent(ErrorClass, String),
     /// The work is no longer wanted (e.g. the order was canceled while its sync waited).
     Canceled(String),
     /// Try again after this delay, e.g. a 429's Retry-After; counts as an attempt.
@@ -56,8 +61,16 @@ impl Outcome {
     pub fn transient(e: impl std::fmt::Display) -> Outcome {
         Outcome::Transient(e.to_string())
     }
-    pub fn permanent(e: impl std::fmt::Display) -> Outcome {
-        Outcome::Permanent(e.to_string())
+    pub fn permanent(class: ErrorClass, e: impl std::fmt::Display) -> Outcome {
+        Outcome::Permanent(class, e.to_string())
+    }
+    /// A data problem: the order or a record must be fixed first.
+    pub fn data(e: impl std::fmt::Display) -> Outcome {
+        Outcome::permanent(ErrorClass::Data, e)
+    }
+    /// A configuration problem: credentials, rights or settings must be fixed first.
+    pub fn config(e: impl std::fmt::Display) -> Outcome {
+        Outcome::permanent(ErrorClass::Configuration, e)
     }
     pub fn not_ready(until: impl Into<String>, reason: impl Into<String>) -> Outcome {
         Outcome::NotReady {
@@ -70,7 +83,7 @@ impl Outcome {
         match self {
             Outcome::Done | Outcome::NotReady { .. } => None,
             Outcome::Transient(e)
-            | Outcome::Permanent(e)
+            | Outcome::Permanent(_, e)
             | Outcome::Canceled(e)
             | Outcome::RetryAfter(_, e) => Some(e),
         }
@@ -133,6 +146,11 @@ pub fn settle(
             next.run_at = Some(retry_at(now, delay));
         }
     };
+    next.error_class = match outcome {
+        Outcome::Transient(_) | Outcome::RetryAfter(..) => Some(ErrorClass::Transient),
+        Outcome::Permanent(class, _) => Some(*class),
+        _ => None,
+    };
     match outcome {
         Outcome::Done => {
             next.status = JobStatus::Succeeded;
@@ -140,6 +158,7 @@ pub fn settle(
         }
         _ if next.cancel_requested => {
             next.status = JobStatus::Canceled;
+            next.error_class = None;
             next.last_error = outcome.error().map(str::to_owned);
         }
         Outcome::Transient(e) => {
@@ -150,7 +169,7 @@ pub fn settle(
             next.last_error = Some(e.clone());
             retry_in(*d, &mut next);
         }
-        Outcome::Permanent(e) => {
+        Outcome::Permanent(_, e) => {
             next.last_error = Some(e.clone());
             next.status = JobStatus::Failed;
         }
@@ -196,6 +215,7 @@ mod tests {
             progress: None,
             waiting_for: None,
             cancel_requested: false,
+            error_class: None,
         }
     }
 
@@ -229,13 +249,24 @@ mod tests {
     fn permanent_fails_at_once() {
         let j = settle(
             &running(1, 12),
-            &Outcome::permanent("bad"),
+            &Outcome::data("bad"),
             Utc::now(),
             &b(),
             false,
         );
         assert_eq!(j.status, JobStatus::Failed);
         assert_eq!(j.attempts, 1);
+        assert_eq!(j.error_class, Some(ErrorClass::Data));
+        let j = settle(
+            &running(1, 12),
+            &Outcome::transient("503"),
+            Utc::now(),
+            &b(),
+            false,
+        );
+        assert_eq!(j.error_class, Some(ErrorClass::Transient));
+        let j = settle(&j, &Outcome::Done, Utc::now(), &b(), false);
+        assert_eq!(j.error_class, None);
     }
 
     #[test]

@@ -29,6 +29,7 @@ use super::backoff::Backoff;
 use super::listing;
 use super::outcome::{Outcome, settle};
 use super::record::{Attempt, JobKind, JobRecord, JobStatus, NewJob};
+use crate::domain::ErrorClass;
 use crate::store::{Store, decode, encode, trees};
 
 type TxResult<T, E = JobsError> = Result<T, ConflictableTransactionError<E>>;
@@ -49,16 +50,73 @@ impl Limits {
     }
 }
 
-/// What lists filter on.
+/// What lists and bulk actions filter on (the one home of job matching).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobFilter {
     pub status: Option<JobStatus>,
     /// Any of these kinds; empty: every kind.
     pub kinds: Vec<JobKind>,
     pub order_number: Option<String>,
+    pub error_class: Option<ErrorClass>,
+    /// The order number starts with this (case-sensitive, as numbers are stored).
+    pub order_number_prefix: Option<String>,
+    /// Created in `[from, to)`.
+    pub created: TimeRange,
+    /// Finished (SUCCEEDED, FAILED or CANCELED: `updated_at`) in `[from, to)`; live jobs
+    /// never match a finished range.
+    pub finished: TimeRange,
+}
+
+/// A half-open time range; an open end is unbounded.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TimeRange {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl TimeRange {
+    fn is_set(&self) -> bool {
+        self.from.is_some() || self.to.is_some()
+    }
+    fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.from.is_none_or(|f| t >= f) && self.to.is_none_or(|e| t < e)
+    }
 }
 
 impl JobFilter {
+    /// The filter in words, for the audit log ("status FAILED, class DATA").
+    pub fn describe(&self) -> String {
+        let mut parts = vec![];
+        if let Some(s) = self.status {
+            parts.push(format!("status {s}"));
+        }
+        if self.kinds.len() == 1 {
+            parts.push(format!("kind {}", self.kinds[0]));
+        }
+        if let Some(n) = &self.order_number {
+            parts.push(format!("order {n}"));
+        }
+        if let Some(p) = &self.order_number_prefix {
+            parts.push(format!("order number starting {p}"));
+        }
+        if let Some(c) = self.error_class {
+            parts.push(format!("class {}", c.as_str()));
+        }
+        for (name, r) in [("created", &self.created), ("finished", &self.finished)] {
+            if let Some(f) = r.from {
+                parts.push(format!("{name} from {}", f.to_rfc3339()));
+            }
+            if let Some(t) = r.to {
+                parts.push(format!("{name} before {}", t.to_rfc3339()));
+            }
+        }
+        if parts.is_empty() {
+            "every job".into()
+        } else {
+            format!("jobs with {}", parts.join(", "))
+        }
+    }
+
     pub fn matches(&self, j: &JobRecord) -> bool {
         self.status.is_none_or(|s| s == j.status)
             && (self.kinds.is_empty() || self.kinds.contains(&j.kind))
@@ -66,6 +124,15 @@ impl JobFilter {
                 .order_number
                 .as_ref()
                 .is_none_or(|n| j.order_number.as_ref() == Some(n))
+            && self.error_class.is_none_or(|c| j.error_class == Some(c))
+            && self.order_number_prefix.as_ref().is_none_or(|p| {
+                j.order_number
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with(p.as_str()))
+            })
+            && self.created.contains(j.created_at)
+            && (!self.finished.is_set()
+                || (!j.status.is_live() && self.finished.contains(j.updated_at)))
     }
 }
 
@@ -279,6 +346,7 @@ impl<'a> JobTx<'a> {
             progress: None,
             waiting_for: None,
             cancel_requested: false,
+            error_class: None,
         };
         self.put(None, &job)?;
         Ok(Pushed { job, created: true })
@@ -655,6 +723,7 @@ impl Queue {
             next.waiting_for = None;
             next.cancel_requested = false;
             next.progress = None;
+            next.error_class = None;
             tx.put(Some(&job), &next)?;
             Ok(next)
         })?;
@@ -904,7 +973,7 @@ mod tests {
             match n % 4 {
                 0 => drop(q.finish(j.id, &Outcome::Done, &backoff, false).unwrap()),
                 1 => drop(
-                    q.finish(j.id, &Outcome::permanent("no"), &backoff, false)
+                    q.finish(j.id, &Outcome::data("no"), &backoff, false)
                         .unwrap(),
                 ),
                 2 => drop(q.cancel(j.id, true).unwrap()),
@@ -1045,7 +1114,7 @@ mod tests {
         assert_eq!(q.claim(&JobKind::SYNC_ORDER, 1, "w").unwrap().0.len(), 1);
         q.finish(
             first.job.id,
-            &Outcome::permanent("no"),
+            &Outcome::data("no"),
             &Backoff::new(Default::default()),
             false,
         )
@@ -1165,8 +1234,7 @@ mod tests {
         q.claim(&JobKind::SYNC_ORDER, 2, "w").unwrap();
         let bo = Backoff::new(Default::default());
         q.finish(a.id, &Outcome::Done, &bo, false).unwrap();
-        q.finish(b.id, &Outcome::permanent("x"), &bo, false)
-            .unwrap();
+        q.finish(b.id, &Outcome::data("x"), &bo, false).unwrap();
         assert_eq!(
             q.prune_succeeded(Utc::now() - chrono::Duration::hours(1))
                 .unwrap(),

@@ -170,6 +170,9 @@ pub struct JobRecord {
     pub waiting_for: Option<Parked>,
     /// `cancelJob` asked a RUNNING job to stop at its next safe point.
     pub cancel_requested: bool,
+    /// The class of the last run's error (none after success, a cancel or a manual retry).
+    #[serde(default)]
+    pub error_class: Option<crate::domain::ErrorClass>,
 }
 
 impl JobRecord {

@@ -105,7 +105,7 @@ impl JobContext {
     /// The payload as `T`; a payload that does not fit is a permanent failure.
     pub fn payload<T: DeserializeOwned>(&self) -> Result<T, Outcome> {
         serde_json::from_value(self.job.payload.clone())
-            .map_err(|e| Outcome::Permanent(format!("the job's payload is not valid: {e}")))
+            .map_err(|e| Outcome::data(format!("the job's payload is not valid: {e}")))
     }
     /// Records how far the job has got (published to subscribers; written to disk with the
     /// next flush).

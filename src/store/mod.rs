@@ -44,6 +44,8 @@ pub mod trees {
     /// The X-Cart store connection (`xcart` → StoreRecord, with the import's cursors) and
     /// the cursors of running catch-ups (`catchup:<job id>`).
     pub const STORE_CONNECTION: &str = "store_connection";
+    /// The audit log of operator actions: `id (8 bytes BE)` → AuditEntry (see `audit`).
+    pub const AUDIT: &str = "audit";
 }
 
 #[derive(Debug, thiserror::Error)]

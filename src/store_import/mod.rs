@@ -680,7 +680,9 @@ impl StoreImport {
                 retry_after: Some(d),
             })) => Outcome::RetryAfter(d, message),
             Err(RunError::XCart(e @ xcart::Error::Transient { .. })) => Outcome::transient(e),
-            Err(RunError::XCart(e @ xcart::Error::Permanent(_))) => Outcome::permanent(e),
+            Err(RunError::XCart(e @ xcart::Error::Permanent(_))) => {
+                Outcome::permanent(e.error_class(), e)
+            }
             Err(RunError::Local(StoreImportError::NotConnected(why))) => Outcome::not_ready(
                 STORE_CONNECTED,
                 format!(
@@ -715,7 +717,7 @@ impl StoreImport {
         ctx.progress(cursor.done, None, Some("reading orders from X-Cart".into()));
         while let Some(page) = walker.next(&client).await? {
             if ctx.cancel_requested() {
-                return Ok(Outcome::permanent("canceled"));
+                return Ok(Outcome::Canceled("canceled".into()));
             }
             if total.is_none() {
                 total = page

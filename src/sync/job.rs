@@ -55,7 +55,7 @@ impl Syncer {
             .orders
             .get(number)
             .map_err(Outcome::transient)?
-            .ok_or_else(|| Outcome::permanent(format!("Order {number} no longer exists.")))?;
+            .ok_or_else(|| Outcome::data(format!("Order {number} no longer exists.")))?;
         let unpaid = request.automatic && order.data.payment_status != PaymentStatus::Paid;
         if unpaid && !order.sync.create_sent && order.sync.sales_order_nbr.is_none() {
             return Ok(Outcome::Canceled(format!(
@@ -135,14 +135,14 @@ impl Syncer {
         ctx.progress(2, Some(4), Some("Matching the customer".into()));
         let customer = match self.customer(&client, &order.data, &settings).await {
             Ok(c) => c,
-            Err(customers::Problem::Unmatchable(why)) => return Ok(Outcome::Permanent(why)),
+            Err(customers::Problem::Unmatchable(why)) => return Ok(Outcome::data(why)),
             Err(customers::Problem::Acumatica(e)) => return Err(self.failed(&e, generation).await),
         };
         ctx.progress(3, Some(4), Some("Checking the stock items".into()));
         match self.ensure_items(&client, &order.data, &settings).await {
             Ok(()) => {}
             Err(items::Problem::Missing(skus)) => {
-                return Ok(Outcome::Permanent(if skus.len() == 1 {
+                return Ok(Outcome::data(if skus.len() == 1 {
                     format!(
                         "SKU {} is not a stock item in Acumatica and 'create new products' is off: \
                          create it in Acumatica or turn the setting on, then retry.",
@@ -350,7 +350,7 @@ fn two_found(number: &str, a: &SalesOrder, b: &SalesOrder) -> Outcome {
             s.order_nbr.as_deref().unwrap_or("?")
         )
     };
-    Outcome::Permanent(format!(
+    Outcome::data(format!(
         "Two Sales Orders exist in Acumatica for store order {number}: {} and {}. Cancel the extra one in \
          Acumatica, then retry this job.",
         name(a),

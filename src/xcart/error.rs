@@ -36,6 +36,15 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         matches!(self, Error::Transient { .. })
     }
+    /// The operator's class: a refused token or a wrong store URL is CONFIGURATION, the rest
+    /// TRANSIENT (an order the bridge cannot read is DATA, kept in `rejectedOrders`).
+    pub fn error_class(&self) -> crate::domain::ErrorClass {
+        use crate::domain::ErrorClass;
+        match self {
+            Error::Transient { .. } => ErrorClass::Transient,
+            Error::Unauthorized { .. } | Error::Permanent(_) => ErrorClass::Configuration,
+        }
+    }
 }
 
 /// The error of a response with a status other than 2xx. `body` is the text of the response,

@@ -139,7 +139,7 @@ async fn transient_error_is_retried_then_succeeds() {
 async fn permanent_error_fails_after_one_attempt_and_max_attempts_fail() {
     let b = bed(|jobs| {
         jobs.register(KindSpec::new(kind("T_BAD")), |_: JobContext| async {
-            Outcome::permanent("no such customer class")
+            Outcome::data("no such customer class")
         });
         jobs.register(
             KindSpec::new(kind("T_DOWN")).max_attempts(2),
@@ -264,7 +264,7 @@ async fn retry_keeps_id_and_history_and_cancel_stops_jobs() {
             let f = f.clone();
             async move {
                 if f.load(Ordering::SeqCst) {
-                    Outcome::permanent("refused")
+                    Outcome::data("refused")
                 } else {
                     Outcome::Done
                 }

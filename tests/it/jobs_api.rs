@@ -49,7 +49,7 @@ async fn a_subscriber_sees_queued_running_succeeded_in_order() {
                 ctx.progress(1, Some(2), Some("customer classes".into()));
                 g.acquire().await.unwrap().forget();
                 if ctx.job().payload == json!("fail") {
-                    return Outcome::permanent("Acumatica said no");
+                    return Outcome::data("Acumatica said no");
                 }
                 Outcome::Done
             }

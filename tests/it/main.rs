@@ -26,6 +26,7 @@ mod settings;
 mod sync;
 mod sync_ambiguous;
 mod sync_faults;
+mod triage;
 mod xcart;
 mod xcart_e2e;
 mod xcart_hardening;

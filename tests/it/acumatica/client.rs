@@ -335,7 +335,7 @@ async fn errors_are_classified_for_the_job_layer() {
         .get::<Customer>(&["NOSUCHONE"], &Query::new())
         .await
         .unwrap_err();
-    assert_eq!(err.class(), ErrorClass::NotFound, "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err:?}");
 
     let err = c
         .list::<Customer>(&Query::new().select(&["NoSuchField"]))
@@ -424,7 +424,7 @@ async fn unreachable_is_told_apart_and_is_not_ambiguous() {
     config.timeout = Duration::from_secs(1);
     let c = Client::new(config).unwrap();
     let err = c.sign_in().await.unwrap_err();
-    assert_eq!(err.class(), ErrorClass::Unreachable, "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Unreachable, "{err:?}");
     assert!(!err.is_ambiguous());
 }
 
@@ -435,7 +435,7 @@ async fn a_tls_failure_is_unreachable() {
     let mut config = sim.client_config();
     config.base_url = sim.base_url().replace("http://", "https://");
     let err = Client::new(config).unwrap().sign_in().await.unwrap_err();
-    assert_eq!(err.class(), ErrorClass::Unreachable, "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Unreachable, "{err:?}");
     assert_eq!(sim.counters().total, 0, "nothing reached the server's API");
 }
 
@@ -624,7 +624,7 @@ async fn conditional_puts_tell_exists_from_missing() {
         .put(&customer, PutMode::Insert, &Query::new())
         .await
         .unwrap_err();
-    assert_eq!(err.class(), ErrorClass::AlreadyExists, "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists, "{err:?}");
     let ghost = Customer {
         customer_id: Some("GHOST".into()),
         customer_name: Some("G".into()),
@@ -634,7 +634,7 @@ async fn conditional_puts_tell_exists_from_missing() {
         .put(&ghost, PutMode::Update, &Query::new())
         .await
         .unwrap_err();
-    assert_eq!(err.class(), ErrorClass::NotFound, "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err:?}");
     // Found by e-mail (a quote in the value is escaped, not pasted).
     let found: Vec<Customer> = c
         .list(

@@ -7,6 +7,7 @@ mod console;
 mod graphiql;
 mod store;
 mod sync;
+mod triage;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
