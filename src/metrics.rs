@@ -410,23 +410,51 @@ impl Snapshot {
                 .jobs
                 .entry((kind.clone(), job.status.as_str().to_string()))
                 .or_default() += 1;
-            let due = matches!(job.status, JobStatus::Queued | JobStatus::RetryScheduled)
-                && job.waiting_for.is_none()
-                && job.run_at.is_none_or(|t| t <= now);
-            if due {
-                let since = job.run_at.unwrap_or(job.created_at);
-                let age = seconds_between(since, now);
+            if let Some(age) = runnable_age(&job, now) {
                 let oldest = snapshot.oldest_runnable.entry(kind).or_default();
                 *oldest = oldest.max(age);
             }
         }
+        snapshot.import_lag_seconds = import.lag_seconds(now);
         if import.connected {
-            let since = |t: Option<DateTime<Utc>>| t.map_or(0.0, |t| seconds_between(t, now));
-            snapshot.import_lag_seconds = since(import.last_import_at);
-            snapshot.import_cursor_age_seconds = since(import.cursor);
+            snapshot.import_cursor_age_seconds = import.cursor.map_or(0.0, |t| seconds_between(t, now));
         }
         Ok(snapshot)
     }
+}
+
+impl ImportState {
+    /// Now minus the end of the last periodic import that succeeded; 0 while no store is
+    /// connected (the gauge `bridge_xcart_import_lag_seconds` and the IMPORT_LAGGING alert).
+    pub fn lag_seconds(&self, now: DateTime<Utc>) -> f64 {
+        match (self.connected, self.last_import_at) {
+            (true, Some(t)) => seconds_between(t, now),
+            _ => 0.0,
+        }
+    }
+}
+
+/// How long a job has been due to run (QUEUED or RETRY_SCHEDULED past its run time, not
+/// parked), in seconds; None when it is not due. The rule of the
+/// `bridge_job_oldest_runnable_age_seconds` gauge and of the JOB_WAITING alert.
+pub fn runnable_age(job: &JobRecord, now: DateTime<Utc>) -> Option<f64> {
+    let due = matches!(job.status, JobStatus::Queued | JobStatus::RetryScheduled)
+        && job.waiting_for.is_none()
+        && job.run_at.is_none_or(|t| t <= now);
+    due.then(|| seconds_between(job.run_at.unwrap_or(job.created_at), now))
+}
+
+/// The age of the oldest runnable job by kind (kinds with none are left out).
+pub fn oldest_runnable(jobs: &Jobs, now: DateTime<Utc>) -> Result<BTreeMap<String, f64>, crate::jobs::JobsError> {
+    let mut out: BTreeMap<String, f64> = BTreeMap::new();
+    for job in jobs.iter_all()? {
+        let job = job?;
+        if let Some(age) = runnable_age(&job, now) {
+            let oldest = out.entry(job.kind.as_str().to_string()).or_default();
+            *oldest = oldest.max(age);
+        }
+    }
+    Ok(out)
 }
 
 fn seconds_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {

@@ -41,6 +41,9 @@ pub mod trees {
     /// The X-Cart store connection (`xcart` → StoreRecord, with the import's cursors) and
     /// the cursors of running catch-ups (`catchup:<job id>`).
     pub const STORE_CONNECTION: &str = "store_connection";
+    /// Alert rules (`rule:<id>`), incidents (`inc:<id>`) and the open incident of each rule
+    /// and subject (`open:<rule><subject>` → incident id), see `alerts::incidents::keys`.
+    pub const ALERTS: &str = "alerts";
 }
 
 #[derive(Debug, thiserror::Error)]
