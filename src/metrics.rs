@@ -417,7 +417,8 @@ impl Snapshot {
         }
         snapshot.import_lag_seconds = import.lag_seconds(now);
         if import.connected {
-            snapshot.import_cursor_age_seconds = import.cursor.map_or(0.0, |t| seconds_between(t, now));
+            snapshot.import_cursor_age_seconds =
+                import.cursor.map_or(0.0, |t| seconds_between(t, now));
         }
         Ok(snapshot)
     }
@@ -445,7 +446,10 @@ pub fn runnable_age(job: &JobRecord, now: DateTime<Utc>) -> Option<f64> {
 }
 
 /// The age of the oldest runnable job by kind (kinds with none are left out).
-pub fn oldest_runnable(jobs: &Jobs, now: DateTime<Utc>) -> Result<BTreeMap<String, f64>, crate::jobs::JobsError> {
+pub fn oldest_runnable(
+    jobs: &Jobs,
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<String, f64>, crate::jobs::JobsError> {
     let mut out: BTreeMap<String, f64> = BTreeMap::new();
     for job in jobs.iter_all()? {
         let job = job?;

@@ -170,7 +170,9 @@ impl Alerts {
             if let Some(b) = self.inner.tree.get(keys::incident(be(&v)))? {
                 let mut inc: Incident = decode(&b)?;
                 inc.closed_at = Some(now);
-                self.inner.tree.insert(keys::incident(inc.id), encode(&inc))?;
+                self.inner
+                    .tree
+                    .insert(keys::incident(inc.id), encode(&inc))?;
             }
             self.inner.tree.remove(k)?;
         }
@@ -199,7 +201,9 @@ impl Alerts {
             .jobs
             .push_with(&[&tree], |t, q| {
                 let pushed = q.push(&send_job(&send))?;
-                let raw = t[0].get(keys::rule(rule_id))?.ok_or(abort(AlertsError::NoRule(rule_id)))?;
+                let raw = t[0]
+                    .get(keys::rule(rule_id))?
+                    .ok_or(abort(AlertsError::NoRule(rule_id)))?;
                 let mut rule: Rule = decode(&raw).map_err(|e| abort(e.into()))?;
                 if let Some(c) = rule.channels.iter_mut().find(|c| c.id == channel_id) {
                     c.last_test = Some(rules::TestSend {
@@ -241,11 +245,20 @@ impl Alerts {
     }
 
     fn open_incident_id(&self, rule: u64, subject: &str) -> Result<Option<u64>, AlertsError> {
-        Ok(self.inner.tree.get(keys::open(rule, subject))?.map(|v| be(&v)))
+        Ok(self
+            .inner
+            .tree
+            .get(keys::open(rule, subject))?
+            .map(|v| be(&v)))
     }
 
     /// Opens an incident (unless one is open for the subject) and pushes its notifications.
-    async fn open_incident(&self, rule: &Rule, subject: &str, summary: String) -> Result<(), AlertsError> {
+    async fn open_incident(
+        &self,
+        rule: &Rule,
+        subject: &str,
+        summary: String,
+    ) -> Result<(), AlertsError> {
         if self.open_incident_id(rule.id, subject)?.is_some() {
             return Ok(());
         }
@@ -253,7 +266,11 @@ impl Alerts {
         let suppressed = !self.allow_opening(rule.id, now);
         let id = self.inner.store.db().generate_id()? + 1;
         let tree = self.inner.tree.clone();
-        let channels: Vec<u32> = if suppressed { vec![] } else { rule.channels.iter().map(|c| c.id).collect() };
+        let channels: Vec<u32> = if suppressed {
+            vec![]
+        } else {
+            rule.channels.iter().map(|c| c.id).collect()
+        };
         self.inner
             .jobs
             .push_with(&[&tree], |t, q| {
@@ -278,7 +295,13 @@ impl Alerts {
                 Ok(())
             })
             .await?;
-        tracing::info!(rule = rule.id, incident = id, subject, suppressed, "alert incident opened");
+        tracing::info!(
+            rule = rule.id,
+            incident = id,
+            subject,
+            suppressed,
+            "alert incident opened"
+        );
         Ok(())
     }
 
@@ -309,7 +332,12 @@ impl Alerts {
                 Ok(())
             })
             .await?;
-        tracing::info!(rule = rule.id, incident = id, subject, "alert incident resolved");
+        tracing::info!(
+            rule = rule.id,
+            incident = id,
+            subject,
+            "alert incident resolved"
+        );
         Ok(())
     }
 
@@ -353,7 +381,10 @@ impl Alerts {
     fn allow_opening(&self, rule: u64, now: DateTime<Utc>) -> bool {
         let mut opened = self.inner.opened.lock().expect("opened");
         let window = opened.entry(rule).or_default();
-        while window.front().is_some_and(|t| now - *t > chrono::Duration::minutes(1)) {
+        while window
+            .front()
+            .is_some_and(|t| now - *t > chrono::Duration::minutes(1))
+        {
             window.pop_front();
         }
         if window.len() >= MAX_OPENED_PER_MINUTE {
@@ -442,7 +473,9 @@ impl Alerts {
                     let (all, on) = self.subjects(rule, now)?;
                     for subject in all {
                         match on.get(&subject) {
-                            Some(summary) => self.open_incident(rule, &subject, summary.clone()).await?,
+                            Some(summary) => {
+                                self.open_incident(rule, &subject, summary.clone()).await?
+                            }
                             None => self.close_incident(rule, &subject).await?,
                         }
                     }
@@ -474,7 +507,8 @@ impl Alerts {
                     .map_err(|e| AlertsError::Store(StoreError::Decode(e.to_string())))?;
                 for (order, _) in &page.items {
                     let summary = self.order_summary(&order.data.number, status);
-                    self.open_incident(rule, &order_subject(&order.data.number), summary).await?;
+                    self.open_incident(rule, &order_subject(&order.data.number), summary)
+                        .await?;
                 }
                 if !page.has_next_page {
                     break;
@@ -484,7 +518,13 @@ impl Alerts {
         }
         for subject in self.open_subjects(rule.id)? {
             let number = subject.strip_prefix("order:").unwrap_or(&subject);
-            let status = self.inner.orders.get(number).ok().flatten().map(|o| o.sync.status);
+            let status = self
+                .inner
+                .orders
+                .get(number)
+                .ok()
+                .flatten()
+                .map(|o| o.sync.status);
             if status.is_none_or(order_clears) {
                 self.close_incident(rule, &subject).await?;
             }
@@ -521,8 +561,9 @@ impl Alerts {
                     .connection
                     .record()
                     .map_err(|e| AlertsError::Store(StoreError::Decode(e.to_string())))?;
-                if a.base_url.is_some() && !a.connected {
-                    let why = a.last_error.unwrap_or_else(|| "not connected".into());
+                // Lost: not connected with a reason (a connect that failed, a session that
+                // ended); a connect on its way or a deliberate reset is not an incident.
+                if let (false, Some(why)) = (a.connected, a.last_error) {
                     on.insert(all[0].clone(), format!("Acumatica NOT_CONNECTED: {why}"));
                 }
                 let s = self
@@ -532,7 +573,10 @@ impl Alerts {
                     .map_err(|e| AlertsError::Store(StoreError::Decode(e.to_string())))?;
                 if s.store_url.is_some() && (!s.connected || s.last_error.is_some()) {
                     let why = s.last_error.unwrap_or_else(|| "not connected".into());
-                    on.insert(all[1].clone(), format!("X-Cart store connection failing: {why}"));
+                    on.insert(
+                        all[1].clone(),
+                        format!("X-Cart store connection failing: {why}"),
+                    );
                 }
             }
             Condition::JobWaiting => {
@@ -544,7 +588,10 @@ impl Alerts {
                     {
                         on.insert(
                             subject.clone(),
-                            format!("the oldest runnable {kind} job has waited {} minutes", (*age / 60.0).floor()),
+                            format!(
+                                "the oldest runnable {kind} job has waited {} minutes",
+                                (*age / 60.0).floor()
+                            ),
                         );
                     }
                     all.push(subject);
@@ -561,7 +608,10 @@ impl Alerts {
                 if lag > limit {
                     on.insert(
                         all[0].clone(),
-                        format!("the X-Cart import has not succeeded for {} minutes", (lag / 60.0).floor()),
+                        format!(
+                            "the X-Cart import has not succeeded for {} minutes",
+                            (lag / 60.0).floor()
+                        ),
                     );
                 }
             }
@@ -643,12 +693,18 @@ impl Alerts {
                     n.error = None;
                 }
                 Err(e) => {
-                    n.delivery = if last { Delivery::Failed } else { Delivery::Retrying };
+                    n.delivery = if last {
+                        Delivery::Failed
+                    } else {
+                        Delivery::Retrying
+                    };
                     n.error = Some(e.clone());
                 }
             }
         }
-        self.inner.tree.insert(keys::incident(incident), encode(&inc))?;
+        self.inner
+            .tree
+            .insert(keys::incident(incident), encode(&inc))?;
         Ok(())
     }
 }
@@ -687,7 +743,11 @@ fn push_notices(
 }
 
 fn send_job(send: &Send) -> NewJob {
-    NewJob::new(JobKind::SEND_ALERT, serde_json::to_value(send).expect("JSON")).unique(send.unique_key())
+    NewJob::new(
+        JobKind::SEND_ALERT,
+        serde_json::to_value(send).expect("JSON"),
+    )
+    .unique(send.unique_key())
 }
 
 fn order_subject(number: &str) -> String {
@@ -697,7 +757,8 @@ fn order_subject(number: &str) -> String {
 /// Whether an order's status clears its incident: synced, or back to never synced; a retry
 /// on its way (QUEUED, SYNCING) keeps the incident open.
 fn order_clears(status: SyncStatus) -> bool {
-    !ALERTING_SYNC_STATUSES.contains(&status) && !matches!(status, SyncStatus::Queued | SyncStatus::Syncing)
+    !ALERTING_SYNC_STATUSES.contains(&status)
+        && !matches!(status, SyncStatus::Queued | SyncStatus::Syncing)
 }
 
 fn abort(e: AlertsError) -> TxError {

@@ -142,9 +142,8 @@ const MAX_CHANNELS: usize = 10;
 /// for loopback), a host the host rule allows, no credentials.
 pub fn check_webhook_url(text: &str) -> Result<Url, String> {
     let text = text.trim();
-    let url = Url::parse(text).map_err(|e| {
-        format!("\"{text}\" is not a URL ({e}); expected https://host/path")
-    })?;
+    let url = Url::parse(text)
+        .map_err(|e| format!("\"{text}\" is not a URL ({e}); expected https://host/path"))?;
     match url.scheme() {
         "https" => {}
         "http" if crate::acumatica::base_url::is_loopback(&url) => {}
@@ -153,7 +152,11 @@ pub fn check_webhook_url(text: &str) -> Result<Url, String> {
                 "the webhook URL must use https (http is only allowed for loopback hosts), got \"{text}\""
             ));
         }
-        other => return Err(format!("the webhook URL must start with https://, got scheme \"{other}\"")),
+        other => {
+            return Err(format!(
+                "the webhook URL must start with https://, got scheme \"{other}\""
+            ));
+        }
     }
     if url.host().is_none() {
         return Err(format!("the webhook URL \"{text}\" has no host"));
@@ -179,14 +182,17 @@ pub fn check_address(text: &str) -> Result<String, String> {
                 && !domain.ends_with('.')
                 && (domain.contains('.') || domain == "localhost")
                 && t.len() <= 254
-                && t.chars().all(|c| c.is_ascii_graphic() && !"<>(),;:\\\"[]".contains(c))
+                && t.chars()
+                    .all(|c| c.is_ascii_graphic() && !"<>(),;:\\\"[]".contains(c))
         }
         None => false,
     };
     if ok && t.parse::<lettre::Address>().is_ok() {
         Ok(t.to_owned())
     } else {
-        Err(format!("\"{t}\" is not an e-mail address such as ops@example.com"))
+        Err(format!(
+            "\"{t}\" is not an e-mail address such as ops@example.com"
+        ))
     }
 }
 
@@ -206,7 +212,10 @@ impl RuleDraft {
         }
         let minutes = match (self.condition.needs_minutes(), self.minutes) {
             (true, None) => {
-                return Err(FieldError::new("input.minutes", "is required for this condition"));
+                return Err(FieldError::new(
+                    "input.minutes",
+                    "is required for this condition",
+                ));
             }
             (true, Some(n)) if !(1..=MAX_MINUTES).contains(&n) => {
                 return Err(FieldError::new(
@@ -255,7 +264,10 @@ impl RuleDraft {
                 Target::Email(_) => None,
             });
             if w.id.is_some() && kept.is_none() {
-                return Err(FieldError::new(field("id"), "names no webhook channel of this rule"));
+                return Err(FieldError::new(
+                    field("id"),
+                    "names no webhook channel of this rule",
+                ));
             }
             let secret = match (&w.secret, kept) {
                 (Some(s), _) => {
@@ -270,7 +282,10 @@ impl RuleDraft {
                 }
                 (None, Some((_, h))) => h.secret.clone(),
                 (None, None) => {
-                    return Err(FieldError::new(field("secret"), "is required for a new webhook"));
+                    return Err(FieldError::new(
+                        field("secret"),
+                        "is required for a new webhook",
+                    ));
                 }
             };
             let channel_id = id_for(kept.map(|(c, _)| c.id), &mut next_id, &mut used, &field)?;
@@ -288,9 +303,14 @@ impl RuleDraft {
             let host = e.host.trim().to_owned();
             if host.is_empty()
                 || host.len() > 253
-                || !host.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+                || !host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
             {
-                return Err(FieldError::new(field("host"), "must be a host name or IP address"));
+                return Err(FieldError::new(
+                    field("host"),
+                    "must be a host name or IP address",
+                ));
             }
             if !(1..=65535).contains(&e.port) {
                 return Err(FieldError::new(
@@ -304,16 +324,25 @@ impl RuleDraft {
             }
             let mut to = Vec::new();
             for (j, a) in e.to.iter().enumerate() {
-                to.push(check_address(a).map_err(|m| FieldError::new(format!("input.emails.{i}.to.{j}"), m))?);
+                to.push(
+                    check_address(a)
+                        .map_err(|m| FieldError::new(format!("input.emails.{i}.to.{j}"), m))?,
+                );
             }
             let kept = old(e.id).and_then(|c| match &c.target {
                 Target::Email(m) => Some((c, m)),
                 Target::Webhook(_) => None,
             });
             if e.id.is_some() && kept.is_none() {
-                return Err(FieldError::new(field("id"), "names no e-mail channel of this rule"));
+                return Err(FieldError::new(
+                    field("id"),
+                    "names no e-mail channel of this rule",
+                ));
             }
-            let username = e.username.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
+            let username = e
+                .username
+                .map(|u| u.trim().to_owned())
+                .filter(|u| !u.is_empty());
             let password = match (&username, &e.password, kept) {
                 (None, Some(_), _) => {
                     return Err(FieldError::new(field("password"), "needs a username"));
@@ -325,7 +354,10 @@ impl RuleDraft {
                 (Some(_), Some(p), _) => Some(vault.seal(SMTP_PASSWORD_FIELD, p)),
                 (Some(_), None, Some((_, m))) if m.password.is_some() => m.password.clone(),
                 (Some(_), None, _) => {
-                    return Err(FieldError::new(field("password"), "is required with a username"));
+                    return Err(FieldError::new(
+                        field("password"),
+                        "is required with a username",
+                    ));
                 }
             };
             let channel_id = id_for(kept.map(|(c, _)| c.id), &mut next_id, &mut used, &field)?;
@@ -375,7 +407,10 @@ fn id_for(
         }
     };
     if !used.insert(id) {
-        return Err(FieldError::new(field("id"), "names a channel already listed"));
+        return Err(FieldError::new(
+            field("id"),
+            "names a channel already listed",
+        ));
     }
     Ok(id)
 }
@@ -388,7 +423,16 @@ mod tests {
     fn addresses() {
         assert!(check_address("ops@example.com").is_ok());
         assert!(check_address("a@localhost").is_ok());
-        for bad in ["", "ops", "@example.com", "ops@", "a b@example.com", "<a@b.c>", "a@b@c.d", "ops@.com"] {
+        for bad in [
+            "",
+            "ops",
+            "@example.com",
+            "ops@",
+            "a b@example.com",
+            "<a@b.c>",
+            "a@b@c.d",
+            "ops@.com",
+        ] {
             assert!(check_address(bad).is_err(), "{bad}");
         }
     }

@@ -14,7 +14,9 @@ use serde_json::json;
 use sha2::Sha256;
 
 use super::incidents::{Event, Incident};
-use super::rules::{Condition, Email, Rule, SMTP_PASSWORD_FIELD, SmtpTls, WEBHOOK_SECRET_FIELD, Webhook};
+use super::rules::{
+    Condition, Email, Rule, SMTP_PASSWORD_FIELD, SmtpTls, WEBHOOK_SECRET_FIELD, Webhook,
+};
 use crate::secrets::Vault;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -109,7 +111,9 @@ pub async fn webhook(vault: &Vault, hook: &Webhook, n: &Notification<'_>) -> Res
     let client = reqwest::Client::builder()
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
-        .dns_resolver(std::sync::Arc::new(crate::acumatica::base_url::PublicResolver))
+        .dns_resolver(std::sync::Arc::new(
+            crate::acumatica::base_url::PublicResolver,
+        ))
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
     let answer = client
@@ -119,7 +123,10 @@ pub async fn webhook(vault: &Vault, hook: &Webhook, n: &Notification<'_>) -> Res
         .header("X-Bridge-Event", n.event.as_str())
         .header("X-Bridge-Delivery", n.delivery.to_string())
         .header("X-Bridge-Timestamp", n.sent_at.timestamp().to_string())
-        .header("X-Bridge-Signature", signature(secret.expose().as_bytes(), &body))
+        .header(
+            "X-Bridge-Signature",
+            signature(secret.expose().as_bytes(), &body),
+        )
         .body(body)
         .send()
         .await
@@ -178,7 +185,12 @@ pub async fn email(vault: &Vault, mail: &Email, n: &Notification<'_>) -> Result<
         .send(message)
         .await
         .map(|_| ())
-        .map_err(|e| format!("the SMTP server {}:{} refused or failed: {e}", mail.host, mail.port))
+        .map_err(|e| {
+            format!(
+                "the SMTP server {}:{} refused or failed: {e}",
+                mail.host, mail.port
+            )
+        })
 }
 
 fn params(host: &str) -> Result<TlsParameters, String> {

@@ -4,6 +4,7 @@
 //! its own file with its Query, Mutation and Subscription parts; this module merges them.
 //! Resolvers stay thin: they convert input, call the service in [`AppState`], and convert back.
 
+pub mod alerts;
 pub mod connection;
 pub mod error;
 pub mod guard;
@@ -28,6 +29,7 @@ pub struct Query(
     jobs::JobsQuery,
     connection::ConnectionQuery,
     store::StoreQuery,
+    alerts::AlertsQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -37,6 +39,7 @@ pub struct Mutation(
     jobs::JobsMutation,
     connection::ConnectionMutation,
     store::StoreMutation,
+    alerts::AlertsMutation,
 );
 
 #[derive(MergedSubscription, Default)]
