@@ -33,6 +33,7 @@ pub(crate) const CONSOLE: &[(&str, &str, &str)] = &[
     ("form.js", JS, include_str!("../../web/form.js")),
     ("jobs.js", JS, include_str!("../../web/jobs.js")),
     ("job.js", JS, include_str!("../../web/job.js")),
+    ("alerts.js", JS, include_str!("../../web/alerts.js")),
 ];
 pub(crate) const HTML: &str = "text/html; charset=utf-8";
 pub(crate) const CSS: &str = "text/css; charset=utf-8";

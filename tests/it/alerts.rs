@@ -15,7 +15,7 @@ use crate::common::{
     DataDir, Options, RECORD_ORDER, Service, connect_input, order_input, sim_with_tokens,
 };
 
-const SECRET: &str = "whsec-0123456789abcdef";
+pub const SECRET: &str = "whsec-0123456789abcdef";
 const SMTP_PASSWORD: &str = "smtp-pass-9876";
 
 const SAVE_RULE: &str = "mutation($id: ID, $input: AlertRuleInput!) { saveAlertRule(id: $id, input: $input) { id name condition channels { id kind url hasSecret host port tls username hasPassword from to } } }";
@@ -31,12 +31,12 @@ struct Hit {
 }
 
 /// A webhook receiver that answers 500 to its first `fail` requests, then 200.
-struct Receiver {
-    url: String,
+pub struct Receiver {
+    pub url: String,
     hits: Arc<Mutex<Vec<Hit>>>,
 }
 
-async fn receiver(fail: usize) -> Receiver {
+pub async fn receiver(fail: usize) -> Receiver {
     let hits: Arc<Mutex<Vec<Hit>>> = Arc::default();
     let h = hits.clone();
     let app = axum::Router::new().route(
@@ -81,7 +81,7 @@ impl Receiver {
             .map(|h| serde_json::from_slice(&h.body).unwrap())
             .collect()
     }
-    fn events(&self) -> Vec<String> {
+    pub fn events(&self) -> Vec<String> {
         self.delivered()
             .iter()
             .map(|b| b["event"].as_str().unwrap().to_owned())
