@@ -334,7 +334,14 @@ async fn a_failed_order_is_one_incident_notified_once_per_channel_then_resolved(
     let resolved = &hook.delivered()[1];
     assert!(resolved["incident"]["closedAt"].is_string(), "{resolved}");
 
-    let data = s.data(INCIDENTS, json!({})).await;
+    // Each delivery is written back once its job ran.
+    let data = s
+        .wait_for(INCIDENTS, |d| {
+            d["alertIncidents"][0]["notifications"]
+                .as_array()
+                .is_some_and(|n| n.len() == 4 && n.iter().all(|n| n["delivery"] == "SENT"))
+        })
+        .await;
     let incidents = data["alertIncidents"].as_array().unwrap();
     assert_eq!(incidents.len(), 1, "{data:#}");
     let i = &incidents[0];
