@@ -146,6 +146,11 @@ pub struct ServeConfig {
         hide_env_values = true
     )]
     pub metrics_token: Option<String>,
+
+    /// How often alert rules are evaluated (ms); order failures are also seen as they happen.
+    #[arg(long, env = "BRIDGE_ALERT_CHECK_INTERVAL_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(10..=3_600_000), value_name = "MS")]
+    pub alert_check_interval_ms: u64,
 }
 
 impl ServeConfig {

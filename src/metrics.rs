@@ -411,18 +411,40 @@ impl Snapshot {
                     .insert((kind.as_str().to_string(), status.as_str().to_string()), n);
             }
         }
-        for (kind, since) in jobs.oldest_due()? {
-            snapshot
-                .oldest_runnable
-                .insert(kind.as_str().to_string(), seconds_between(since, now));
-        }
+        snapshot.oldest_runnable = oldest_runnable(jobs, now)?;
+        snapshot.import_lag_seconds = import.lag_seconds(now);
         if import.connected {
-            let since = |t: Option<DateTime<Utc>>| t.map_or(0.0, |t| seconds_between(t, now));
-            snapshot.import_lag_seconds = since(import.last_import_at);
-            snapshot.import_cursor_age_seconds = since(import.cursor);
+            snapshot.import_cursor_age_seconds =
+                import.cursor.map_or(0.0, |t| seconds_between(t, now));
         }
         Ok(snapshot)
     }
+}
+
+impl ImportState {
+    /// Now minus the end of the last periodic import that succeeded; 0 while no store is
+    /// connected (the gauge `bridge_xcart_import_lag_seconds` and the IMPORT_LAGGING alert).
+    pub fn lag_seconds(&self, now: DateTime<Utc>) -> f64 {
+        match (self.connected, self.last_import_at) {
+            (true, Some(t)) => seconds_between(t, now),
+            _ => 0.0,
+        }
+    }
+}
+
+/// The age of the oldest runnable job by kind (QUEUED or RETRY_SCHEDULED past its run time,
+/// not parked; kinds with none are left out): the rule of the
+/// `bridge_job_oldest_runnable_age_seconds` gauge and of the JOB_WAITING alert. Reads one
+/// index entry per kind, however many jobs are stored.
+pub fn oldest_runnable(
+    jobs: &Jobs,
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<String, f64>, crate::jobs::JobsError> {
+    Ok(jobs
+        .oldest_due()?
+        .into_iter()
+        .map(|(kind, since)| (kind.as_str().to_string(), seconds_between(since, now)))
+        .collect())
 }
 
 fn seconds_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::alerts::Alerts;
 use crate::audit::Audit;
 use crate::auth::AdminToken;
 use crate::config::ServeConfig;
@@ -32,6 +33,7 @@ pub struct AppState {
     pub token: AdminToken,
     pub vault: Vault,
     pub metrics: Metrics,
+    pub alerts: Alerts,
     pub audit: Audit,
 }
 
@@ -71,8 +73,18 @@ impl AppState {
             orders.clone(),
             config.store_import(),
         )?;
+        let alerts = Alerts::open(
+            &store,
+            vault.clone(),
+            jobs.clone(),
+            orders.clone(),
+            connection.clone(),
+            store_import.clone(),
+            std::time::Duration::from_millis(config.alert_check_interval_ms),
+        )?;
         let audit = Audit::open(&store)?;
         let state = AppState {
+            alerts,
             audit,
             syncer,
             store_import,
@@ -96,6 +108,7 @@ impl AppState {
     pub async fn start(&self, setup: impl FnOnce(&AppState)) -> anyhow::Result<()> {
         self.connection.register();
         self.store_import.register();
+        self.alerts.register();
         let sync_concurrency = (self.config.acumatica_max_concurrency as usize * 2).max(2);
         self.syncer.register(&self.jobs, sync_concurrency);
         setup(self);

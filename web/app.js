@@ -13,6 +13,7 @@ import * as settings from "./settings.js";
 import * as connection from "./connection.js";
 import * as jobs from "./jobs.js";
 import * as job from "./job.js";
+import * as alerts from "./alerts.js";
 import * as audit from "./audit.js";
 
 /** Routes: a pattern on the path after "#", the page, and the navigation entry it lights up. */
@@ -23,6 +24,7 @@ const ROUTES = [
   { pattern: /^\/jobs\/(\d+)$/, page: job, nav: "jobs" },
   { pattern: /^\/connection$/, page: connection, nav: "connection" },
   { pattern: /^\/settings$/, page: settings, nav: "settings" },
+  { pattern: /^\/alerts$/, page: alerts, nav: "alerts" },
   { pattern: /^\/audit$/, page: audit, nav: "audit" },
 ];
 
@@ -31,6 +33,7 @@ const NAV = [
   { id: "jobs", label: "Jobs", href: "#/jobs" },
   { id: "connection", label: "Connection", href: "#/connection" },
   { id: "settings", label: "Settings", href: "#/settings" },
+  { id: "alerts", label: "Alerts", href: "#/alerts" },
   { id: "audit", label: "Audit log", href: "#/audit" },
 ];
 

@@ -189,6 +189,7 @@ export const JOB_KIND = {
   REFRESH_LOOKUPS: "Refresh lists",
   SYNC_ORDER: "Sync order",
   IMPORT_ORDERS: "Import orders",
+  SEND_ALERT: "Send alert",
 };
 
 export function jobBadge(status) {

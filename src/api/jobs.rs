@@ -20,6 +20,8 @@ pub enum JobKind {
     RefreshLookups,
     SyncOrder,
     ImportOrders,
+    /// A notification of an alert incident (or a test alert) to one channel.
+    SendAlert,
 }
 
 impl From<JobKind> for lib::JobKind {
@@ -30,6 +32,7 @@ impl From<JobKind> for lib::JobKind {
             JobKind::RefreshLookups => lib::JobKind::REFRESH_LOOKUPS,
             JobKind::SyncOrder => lib::JobKind::SYNC_ORDER,
             JobKind::ImportOrders => lib::JobKind::IMPORT_ORDERS,
+            JobKind::SendAlert => lib::JobKind::SEND_ALERT,
         }
     }
 }
@@ -42,6 +45,7 @@ impl JobKind {
             JobKind::RefreshLookups,
             JobKind::SyncOrder,
             JobKind::ImportOrders,
+            JobKind::SendAlert,
         ]
         .into_iter()
         .find(|g| lib::JobKind::from(*g) == *k)

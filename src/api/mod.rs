@@ -4,6 +4,7 @@
 //! its own file with its Query, Mutation and Subscription parts; this module merges them.
 //! Resolvers stay thin: they convert input, call the service in [`AppState`], and convert back.
 
+pub mod alerts;
 pub mod audit;
 pub mod connection;
 pub mod error;
@@ -29,6 +30,7 @@ pub struct Query(
     jobs::JobsQuery,
     connection::ConnectionQuery,
     store::StoreQuery,
+    alerts::AlertsQuery,
     audit::AuditQuery,
 );
 
@@ -39,6 +41,7 @@ pub struct Mutation(
     jobs::JobsMutation,
     connection::ConnectionMutation,
     store::StoreMutation,
+    alerts::AlertsMutation,
 );
 
 #[derive(MergedSubscription, Default)]

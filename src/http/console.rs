@@ -34,6 +34,7 @@ pub(crate) const CONSOLE: &[(&str, &str, &str)] = &[
     ("jobs.js", JS, include_str!("../../web/jobs.js")),
     ("audit.js", JS, include_str!("../../web/audit.js")),
     ("job.js", JS, include_str!("../../web/job.js")),
+    ("alerts.js", JS, include_str!("../../web/alerts.js")),
 ];
 pub(crate) const HTML: &str = "text/html; charset=utf-8";
 pub(crate) const CSS: &str = "text/css; charset=utf-8";

@@ -46,6 +46,9 @@ pub mod trees {
     pub const STORE_CONNECTION: &str = "store_connection";
     /// The audit log of operator actions: `id (8 bytes BE)` → AuditEntry (see `audit`).
     pub const AUDIT: &str = "audit";
+    /// Alert rules (`rule:<id>`), incidents (`inc:<id>`) and the open incident of each rule
+    /// and subject (`open:<rule><subject>` → incident id), see `alerts::incidents::keys`.
+    pub const ALERTS: &str = "alerts";
 }
 
 #[derive(Debug, thiserror::Error)]

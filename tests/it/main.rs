@@ -5,6 +5,7 @@
 mod common;
 
 mod acumatica;
+mod alerts;
 mod auth;
 mod browser;
 mod connection;

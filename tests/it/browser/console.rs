@@ -131,7 +131,14 @@ async fn sign_in_refuses_a_wrong_token_and_keeps_the_right_one_for_the_session()
     b.wait_text("nav[aria-label=Main]", "Orders").await;
     assert_eq!(
         b.texts("nav[aria-label=Main] a").await,
-        ["Orders", "Jobs", "Connection", "Settings", "Audit log"]
+        [
+            "Orders",
+            "Jobs",
+            "Connection",
+            "Settings",
+            "Alerts",
+            "Audit log"
+        ]
     );
     b.wait_text(".live", "Live").await;
     b.screenshot("signed-in").await;
