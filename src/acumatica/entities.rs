@@ -1,6 +1,6 @@
 //! Typed entities for what order sync needs, serialised the Acumatica way (see [`super::value`]):
 //! Customer (with its MainContact and Address), StockItem, SalesOrder (with Details,
-//! ShipToAddress, ShipToContact, ShippingSettings, Totals), and the lookups CustomerClass,
+//! ShipToAddress, ShipToContact, ShippingSettings, Totals, Payments), and the lookups CustomerClass,
 //! ItemClass, TaxCategory, Warehouse and Subaccount.
 //!
 //! Every field is optional: a field left `None` is not sent, and one Acumatica did not return
@@ -220,7 +220,25 @@ entity! {
         shipping_settings: ShippingSettings = "ShippingSettings",
         totals: Totals = "Totals",
         details: Vec<SalesOrderDetail> = "Details",
+        /// Payments applied to the order; a new row (no ReferenceNbr) creates a payment.
+        payments: Vec<SalesOrderPayment> = "Payments",
         last_modified: DateTime<FixedOffset> = "LastModified",
+    }
+}
+
+entity! {
+    /// A payment row of a Sales Order (its `Payments` detail).
+    SalesOrderPayment as "SalesOrderPayment" {
+        doc_type: String = "DocType",
+        reference_nbr: String = "ReferenceNbr",
+        status: String = "Status",
+        payment_method: String = "PaymentMethod",
+        cash_account: String = "CashAccount",
+        payment_amount: Decimal = "PaymentAmount",
+        applied_to_order: Decimal = "AppliedToOrder",
+        payment_ref: String = "PaymentRef",
+        external_ref: String = "ExternalRef",
+        hold: bool = "Hold",
     }
 }
 

@@ -31,7 +31,8 @@ pub use client::{Client, ClientConfig, MAX_ANSWER_BYTES, MAX_PAGES, PutMode};
 pub use endpoints::{EndpointRef, Endpoints};
 pub use entities::{
     Address, Contact, Customer, CustomerClass, DocContact, Entity, ItemClass, SalesOrder,
-    SalesOrderDetail, ShippingSettings, StockItem, Subaccount, TaxCategory, Totals, Warehouse,
+    SalesOrderDetail, SalesOrderPayment, ShippingSettings, StockItem, Subaccount, TaxCategory,
+    Totals, Warehouse,
 };
 pub use error::{Error, ErrorClass, PermanentReason, TransientReason};
 pub use filter::{Filter, Literal};

@@ -3,7 +3,9 @@
 //! are released once; shipments made through `POST /_sim/shipments` are listed by
 //! `LastModifiedDateTime`; `CancelSalesOrder` is refused once an order has shipped; the faults
 //! strike actions as they strike PUTs; X-Cart takes shipping status and tracking numbers with the
-//! read/write token only.
+//! read/write token only. Through the service: a PAID order's payment travels inside its one
+//! Sales Order write (once the payment settings are complete), and a lost answer never makes a
+//! second payment.
 
 use acumatica_bridge::sim::acumatica::{
     CLIENT_ID, CLIENT_SECRET, Faults, PASSWORD, RunningSim, SimConfig, Simulator, USERNAME,
@@ -428,4 +430,98 @@ async fn the_store_takes_shipping_status_and_tracking_with_the_read_write_token(
         .await
         .unwrap();
     assert_eq!(read[0]["value"], "1Z999AA10123456784");
+}
+
+const SAVE: &str = "mutation($input: SyncSettingsInput!) { saveSettings(input: $input) { recordPayments paymentType paymentMethod cashAccount paymentsActive } }";
+const PAID_ORDER: &str = "query($n: String!) { order(number: $n) { payments { docType referenceNbr amount appliedToOrder status paymentMethod paymentRef } sync { status unpaidBalance warnings } } }";
+
+#[tokio::test]
+async fn a_paid_order_gets_its_payment_inside_the_one_sales_order_write() {
+    use crate::common::order_input;
+    use crate::sync::{connected, record, settled};
+    let _serial = crate::common::HEAVY.lock().await;
+    let (s, sim) = connected().await;
+    // Off until a method and a cash account are set: no payment.
+    let saved = s
+        .data(SAVE, json!({"input": {"paymentMethod": "CREDITCARD"}}))
+        .await;
+    assert_eq!(saved["saveSettings"]["paymentsActive"], false);
+    assert_eq!(saved["saveSettings"]["recordPayments"], true);
+    record(&s, order_input("2001", "PAID")).await;
+    assert_eq!(settled(&s, "2001").await["sync"]["status"], "SYNCED");
+    assert!(sim.records("Payment").is_empty());
+
+    let saved = s
+        .data(SAVE, json!({"input": {"cashAccount": "10250"}}))
+        .await;
+    assert_eq!(saved["saveSettings"]["paymentsActive"], true);
+    assert_eq!(saved["saveSettings"]["paymentType"], "PREPAYMENT");
+    let bad = s
+        .gql(SAVE, json!({"input": {"cashAccount": "X".repeat(31)}}))
+        .await;
+    assert_eq!(bad["errors"][0]["extensions"]["code"], "BAD_INPUT", "{bad}");
+    sim.reset_counters();
+    record(&s, order_input("2002", "PAID")).await;
+    let o = settled(&s, "2002").await;
+    assert_eq!(o["sync"]["status"], "SYNCED", "{o:#}");
+    let writes: u64 = sim
+        .counters()
+        .by_request
+        .iter()
+        .filter(|(k, _)| k.starts_with("PUT ") || k.starts_with("POST ") && !k.contains("token"))
+        .map(|(_, n)| *n)
+        .sum();
+    assert_eq!(writes, 1, "{:?}", sim.counters().by_request);
+    let payments = sim.records("Payment");
+    assert_eq!(payments.len(), 1);
+    assert_eq!(payments[0]["PaymentRef"], "2002");
+    assert_eq!(payments[0]["PaymentMethod"], "CREDITCARD");
+    assert_eq!(payments[0]["CashAccount"], "10250");
+    assert_eq!(payments[0]["PaymentAmount"], "526.0000");
+    let so = crate::sync::sales_orders_for(&sim, "2002");
+    assert_eq!(so[0]["Totals"]["UnpaidBalance"], "0.0000");
+
+    let shown = s.data(PAID_ORDER, json!({"n": "2002"})).await["order"].clone();
+    assert_eq!(shown["sync"]["unpaidBalance"], "0.00", "{shown:#}");
+    assert_eq!(shown["payments"][0]["docType"], "Prepayment");
+    assert_eq!(shown["payments"][0]["amount"], "526.00");
+    assert_eq!(shown["payments"][0]["appliedToOrder"], "524.00");
+    assert_eq!(shown["payments"][0]["status"], "Balanced");
+    assert_eq!(
+        shown["payments"][0]["referenceNbr"],
+        payments[0]["ReferenceNbr"]
+    );
+}
+
+#[tokio::test]
+async fn a_payment_sent_with_an_answer_lost_is_not_sent_again() {
+    use crate::common::order_input;
+    use crate::sync::{connected, record, settled};
+    let _serial = crate::common::HEAVY.lock().await;
+    let (s, sim) = connected().await;
+    s.data(
+        SAVE,
+        json!({"input": {"paymentMethod": "CREDITCARD", "cashAccount": "10250"}}),
+    )
+    .await;
+    sim.update_faults(|f| f.commit_then_500 = 3);
+    for n in 0..3 {
+        record(&s, order_input(&format!("30{n}"), "PAID")).await;
+    }
+    for n in 0..3 {
+        let o = settled(&s, &format!("30{n}")).await;
+        assert_eq!(o["sync"]["status"], "SYNCED", "{o:#}");
+    }
+    assert_eq!(sim.sales_orders().len(), 3);
+    let payments = sim.records("Payment");
+    assert_eq!(payments.len(), 3, "one payment per order, none twice");
+    for n in 0..3 {
+        let shown = s.data(PAID_ORDER, json!({"n": format!("30{n}")})).await["order"].clone();
+        assert_eq!(
+            shown["payments"].as_array().map(Vec::len),
+            Some(1),
+            "{shown:#}"
+        );
+        assert_eq!(shown["sync"]["unpaidBalance"], "0.00");
+    }
 }

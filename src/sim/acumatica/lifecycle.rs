@@ -207,7 +207,8 @@ fn method_and_account(
     }
 }
 
-/// Checks the new rows of a Sales Order's `Payments` detail (each becomes a payment).
+/// Checks the new rows of a Sales Order's `Payments` detail (each becomes a payment). A row
+/// without `AppliedToOrder` applies what it can: the payment's amount, at most the balance.
 pub fn order_payment_rows(
     state: &State,
     record: &Value,
@@ -241,7 +242,7 @@ pub fn order_payment_rows(
                 "'Payment Amount' must be greater than 0.".into(),
             );
         }
-        total += dec(row, "AppliedToOrder").unwrap_or(amount);
+        total += dec(row, "AppliedToOrder").unwrap_or_default();
     }
     if total > Decimal::ZERO && total > unpaid(state, record, None) {
         errors.insert(
@@ -270,7 +271,13 @@ pub fn after_save(state: &mut State, entity: &str, record: Value) -> Value {
                 .collect();
             for row in new_rows {
                 let amount = dec(&row, "PaymentAmount").unwrap_or_default();
-                let applied = dec(&row, "AppliedToOrder").unwrap_or(amount);
+                let open = state.records["SalesOrder"]
+                    .iter()
+                    .find(|o| text(o, "OrderNbr") == Some(n.as_str()))
+                    .map(|o| unpaid(state, o, None))
+                    .unwrap_or_default();
+                let applied = dec(&row, "AppliedToOrder")
+                    .unwrap_or_else(|| amount.min(open.max(Decimal::ZERO)));
                 let mut p = json!({
                     "Type": text(&row, "DocType").unwrap_or("Prepayment"),
                     "CustomerID": text(&record, "CustomerID"),

@@ -185,6 +185,7 @@ fn entity_fields_exist_in_the_official_schema() {
     problems.extend(check::<StockItem>());
     problems.extend(check::<SalesOrder>());
     problems.extend(check::<SalesOrderDetail>());
+    problems.extend(check::<SalesOrderPayment>());
     problems.extend(check::<ShippingSettings>());
     problems.extend(check::<Totals>());
     problems.extend(check::<CustomerClass>());
