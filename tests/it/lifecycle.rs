@@ -491,6 +491,39 @@ async fn a_paid_order_gets_its_payment_inside_the_one_sales_order_write() {
         shown["payments"][0]["referenceNbr"],
         payments[0]["ReferenceNbr"]
     );
+
+    // The drop-downs' lists, and a value outside them refused with the field named.
+    let l = s
+        .data(
+            "{ lookups { paymentMethods { id description } cashAccounts { id } } }",
+            json!({}),
+        )
+        .await["lookups"]
+        .clone();
+    let ids = |list: &str| -> Vec<String> {
+        l[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        ids("paymentMethods"),
+        ["CASH", "CHECK", "CREDITCARD", "PAYPAL"]
+    );
+    assert_eq!(ids("cashAccounts"), ["10100", "10200", "10250", "10300"]);
+    let bad = s
+        .gql(SAVE, json!({"input": {"paymentMethod": "NOSUCH"}}))
+        .await;
+    assert_eq!(bad["errors"][0]["extensions"]["code"], "BAD_INPUT", "{bad}");
+    assert!(
+        bad["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("paymentMethod"),
+        "{bad}"
+    );
 }
 
 #[tokio::test]

@@ -193,6 +193,8 @@ fn entity_fields_exist_in_the_official_schema() {
     problems.extend(check::<TaxCategory>());
     problems.extend(check::<Warehouse>());
     problems.extend(check::<Subaccount>());
+    problems.extend(check::<PaymentMethod>());
+    problems.extend(check::<PaymentMethodCashAccount>());
     assert!(problems.is_empty(), "{problems:#?}");
     // The test can fail: a misspelt field is caught.
     #[derive(serde::Deserialize)]
