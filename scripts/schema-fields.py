@@ -19,9 +19,11 @@ import json
 import os
 import sys
 
-TYPES = ["Address", "Contact", "Customer", "CustomerClass", "DocContact", "ItemClass",
-         "SalesOrder", "SalesOrderDetail", "ShippingSettings", "StockItem", "Subaccount",
-         "TaxCategory", "Totals", "Warehouse"]
+TYPES = ["Address", "Contact", "Customer", "CustomerClass", "DocContact", "ItemClass", "Payment",
+         "PaymentMethod", "PaymentMethodAllowedCashAccountDetail", "PaymentOrderDetail",
+         "SalesOrder", "SalesOrderDetail", "SalesOrderPayment", "SalesOrderShipment", "Shipment",
+         "ShipmentDetail", "ShipmentOrderDetail", "ShipmentPackage", "ShippingSettings",
+         "StockItem", "Subaccount", "TaxCategory", "Totals", "Warehouse"]
 FILES = {"23.200.001": "eCommerce_23.200.001.swagger.json",
          "24.200.001": "eCommerce_24.200.001.openapi.json"}
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")

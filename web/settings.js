@@ -6,11 +6,12 @@
 import { GraphQLError, gql, subscribe } from "./graphql.js";
 import { LIVE_JOB_STATUSES, describeError, h, jobProgress, notice, time, toast } from "./ui.js";
 
-const LOOKUP_FIELDS = ["customerClass", "itemClass", "postingClass", "reasonCodeSubaccount", "taxCategoryId", "warehouseId"];
-const FIELDS = `orderSyncMode createNewProducts useStoreNumberAsOrderNbr customerIdSource stockItemIdSource salesOrderType orderNumberPrefix orderDateTimeZone ${LOOKUP_FIELDS.join(" ")}`;
+const LOOKUP_FIELDS = ["customerClass", "itemClass", "postingClass", "reasonCodeSubaccount", "taxCategoryId", "warehouseId", "paymentMethod", "cashAccount"];
+const FIELDS = `orderSyncMode createNewProducts useStoreNumberAsOrderNbr customerIdSource stockItemIdSource salesOrderType orderNumberPrefix orderDateTimeZone recordPayments paymentType paymentsActive ${LOOKUP_FIELDS.join(" ")}`;
 const LISTS = `lookups {
   customerClasses { id description } itemClasses { id description } postingClasses { id description }
   subaccounts { id description } taxCategories { id description } warehouses { id description }
+  paymentMethods { id description } cashAccounts { id description }
   refreshedAt unavailable { list reason }
 }`;
 const JOB_FIELDS = `id kind status attempts maxAttempts lastError progress { done total message }`;
@@ -33,6 +34,8 @@ const LOOKUPS = [
   ["reasonCodeSubaccount", "subaccounts", "Reason code subaccount", "The subaccount the bridge's documents use for reason codes."],
   ["taxCategoryId", "taxCategories", "Tax category", "The tax category of the Stock Items the bridge creates; Acumatica computes the tax."],
   ["warehouseId", "warehouses", "Default warehouse", "For order lines whose store location has no warehouse of its own."],
+  ["paymentMethod", "paymentMethods", "Payment method", "The Acumatica payment method a paid order's payment is recorded with."],
+  ["cashAccount", "cashAccounts", "Cash account", "The cash account the payments go to: one the payment method allows."],
 ];
 
 /** Client-side checks, the same rules the API applies (the API has the last word). */
@@ -89,7 +92,17 @@ export async function render({ main, onCleanup, signal }) {
       ["PROFILE_ID", "Profile ID"],
     ], "How the bridge finds the order's customer in Acumatica. Email falls back to the profile ID; phone to email, then the profile ID."),
     stockItemIdSource: selectField("stockItemIdSource", "Stock Item ID", [["SKU", "SKU"]], "Order lines match Acumatica Stock Items whose Inventory ID is the line's SKU."),
+    recordPayments: checkbox(
+      "recordPayments",
+      "Record payments",
+      "A paid order's payment is sent with its Sales Order and applied to it, so the order's unpaid balance is 0.",
+    ),
+    paymentType: selectField("paymentType", "Payment type", [
+      ["PREPAYMENT", "Prepayment"],
+      ["PAYMENT", "Payment"],
+    ], "The kind of Acumatica document the store's payment becomes."),
   };
+  const paymentsHint = h("p", { class: "hint", id: "payments-hint", role: "status" });
 
   const syncSection = h(
     "section",
@@ -104,6 +117,9 @@ export async function render({ main, onCleanup, signal }) {
     h("h2", { id: "acumatica-config-title" }, "Acumatica Configuration"),
     controls.customerIdSource.el,
     controls.stockItemIdSource.el,
+    controls.recordPayments.el,
+    controls.paymentType.el,
+    paymentsHint,
     listsPart,
   );
   const form = h("form", { id: "settings-form", novalidate: true }, syncSection, configSection);
@@ -137,6 +153,14 @@ export async function render({ main, onCleanup, signal }) {
     return !msg;
   };
   const refresh = () => {
+    const on = controls.recordPayments.get();
+    const method = controls.paymentMethod?.get() ?? saved.paymentMethod;
+    const account = controls.cashAccount?.get() ?? saved.cashAccount;
+    paymentsHint.textContent = !on
+      ? "Payments are not recorded in Acumatica."
+      : method && account
+        ? `Payments are recorded with ${method} into cash account ${account}.`
+        : "Payments are not recorded until a payment method and a cash account are chosen below.";
     savebar.hidden = Object.keys(changes()).length === 0;
     document.body.classList.toggle("has-savebar", !savebar.hidden);
   };
@@ -276,6 +300,7 @@ export async function render({ main, onCleanup, signal }) {
 
   fill(saved);
   showLists();
+  refresh();
   form.addEventListener("input", (e) => {
     const name = e.target.name;
     if (controls[name]?.hasError()) validate(name);

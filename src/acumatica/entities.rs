@@ -1,7 +1,7 @@
 //! Typed entities for what order sync needs, serialised the Acumatica way (see [`super::value`]):
 //! Customer (with its MainContact and Address), StockItem, SalesOrder (with Details,
-//! ShipToAddress, ShipToContact, ShippingSettings, Totals), and the lookups CustomerClass,
-//! ItemClass, TaxCategory, Warehouse and Subaccount.
+//! ShipToAddress, ShipToContact, ShippingSettings, Totals, Payments), and the lookups CustomerClass,
+//! ItemClass, TaxCategory, Warehouse, Subaccount and PaymentMethod (with its cash accounts).
 //!
 //! Every field is optional: a field left `None` is not sent, and one Acumatica did not return
 //! reads as `None`. Field names are checked against the official endpoint schema by the test
@@ -220,7 +220,25 @@ entity! {
         shipping_settings: ShippingSettings = "ShippingSettings",
         totals: Totals = "Totals",
         details: Vec<SalesOrderDetail> = "Details",
+        /// Payments applied to the order; a new row (no ReferenceNbr) creates a payment.
+        payments: Vec<SalesOrderPayment> = "Payments",
         last_modified: DateTime<FixedOffset> = "LastModified",
+    }
+}
+
+entity! {
+    /// A payment row of a Sales Order (its `Payments` detail).
+    SalesOrderPayment as "SalesOrderPayment" {
+        doc_type: String = "DocType",
+        reference_nbr: String = "ReferenceNbr",
+        status: String = "Status",
+        payment_method: String = "PaymentMethod",
+        cash_account: String = "CashAccount",
+        payment_amount: Decimal = "PaymentAmount",
+        applied_to_order: Decimal = "AppliedToOrder",
+        payment_ref: String = "PaymentRef",
+        external_ref: String = "ExternalRef",
+        hold: bool = "Hold",
     }
 }
 
@@ -279,6 +297,27 @@ entity! {
     }
 }
 
+entity! {
+    /// A payment method (CA204000). Key: PaymentMethodID. Cash accounts are no entity of the
+    /// Default or eCommerce endpoints: they are learnt from the methods' allowed accounts.
+    PaymentMethod as "PaymentMethod" {
+        payment_method_id: String = "PaymentMethodID",
+        description: String = "Description",
+        active: bool = "Active",
+        use_in_ar: bool = "UseInAR",
+        allowed_cash_accounts: Vec<PaymentMethodCashAccount> = "AllowedCashAccounts",
+    }
+}
+
+entity! {
+    /// A cash account a payment method allows.
+    PaymentMethodCashAccount as "PaymentMethodAllowedCashAccountDetail" {
+        cash_account: String = "CashAccount",
+        description: String = "Description",
+        use_in_ar: bool = "UseInAR",
+    }
+}
+
 macro_rules! top_level {
     ($($name:ident: [$($key:literal),+];)*) => {$(
         impl Entity for $name {
@@ -297,6 +336,7 @@ top_level! {
     TaxCategory: ["TaxCategoryID"];
     Warehouse: ["WarehouseID"];
     Subaccount: ["SubaccountCD"];
+    PaymentMethod: ["PaymentMethodID"];
 }
 
 #[cfg(test)]

@@ -115,6 +115,10 @@ pub struct AcumaticaLookups {
     subaccounts: Vec<LookupOption>,
     tax_categories: Vec<LookupOption>,
     warehouses: Vec<LookupOption>,
+    /// Payment methods used in Accounts Receivable, for the paymentMethod setting.
+    payment_methods: Vec<LookupOption>,
+    /// The cash accounts those payment methods allow (no entity in the standard endpoints).
+    cash_accounts: Vec<LookupOption>,
     refreshed_at: Option<DateTime>,
     /// Lists left empty because Acumatica refused them.
     unavailable: Vec<UnavailableLookup>,
@@ -138,6 +142,8 @@ impl From<lib::Lookups> for AcumaticaLookups {
             subaccounts: options(l.subaccounts),
             tax_categories: options(l.tax_categories),
             warehouses: options(l.warehouses),
+            payment_methods: options(l.payment_methods),
+            cash_accounts: options(l.cash_accounts),
             refreshed_at: l.refreshed_at.map(Into::into),
             unavailable: l
                 .unavailable

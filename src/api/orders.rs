@@ -264,6 +264,41 @@ impl Order {
     async fn sync(&self) -> OrderSync<'_> {
         OrderSync(&self.0)
     }
+    /// The payments recorded in Acumatica for this order (sent with the Sales Order when the
+    /// order was PAID at sync time), as Acumatica last showed them.
+    async fn payments(&self) -> Vec<OrderPayment> {
+        let currency = &self.0.data.currency;
+        self.0
+            .sync
+            .payments
+            .iter()
+            .map(|p| OrderPayment {
+                doc_type: p.doc_type.clone(),
+                reference_nbr: p.reference_nbr.clone(),
+                amount: Decimal::money(p.amount, currency),
+                applied_to_order: p.applied_to_order.map(|a| Decimal::money(a, currency)),
+                status: p.status.clone(),
+                payment_method: p.payment_method.clone(),
+                payment_ref: p.payment_ref.clone(),
+            })
+            .collect()
+    }
+}
+
+/// A payment recorded in Acumatica for an order.
+#[derive(SimpleObject)]
+pub struct OrderPayment {
+    /// Acumatica's document type: Prepayment or Payment.
+    doc_type: String,
+    /// Acumatica's reference number of the payment.
+    reference_nbr: String,
+    amount: Decimal,
+    applied_to_order: Option<Decimal>,
+    /// Acumatica's status (Balanced, Open, ...).
+    status: Option<String>,
+    payment_method: Option<String>,
+    /// The reference the bridge sent (the order's CustomerOrder reference).
+    payment_ref: Option<String>,
 }
 
 /// Where the order stands in its way to Acumatica.
@@ -300,6 +335,14 @@ impl OrderSync<'_> {
     }
     async fn synced_at(&self) -> Option<DateTime> {
         self.0.sync.synced_at.map(Into::into)
+    }
+    /// The Sales Order's unpaid balance in Acumatica, as last read (0 once the payment
+    /// recorded with it is applied).
+    async fn unpaid_balance(&self) -> Option<Decimal> {
+        self.0
+            .sync
+            .unpaid_balance
+            .map(|a| Decimal::money(a, &self.0.data.currency))
     }
     /// The order's jobs, newest first.
     async fn jobs(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::jobs::Job>> {

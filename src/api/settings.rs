@@ -27,6 +27,13 @@ pub enum StockItemIdSource {
     Sku,
 }
 
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::settings::PaymentType")]
+pub enum PaymentType {
+    Prepayment,
+    Payment,
+}
+
 #[derive(SimpleObject)]
 pub struct SyncSettings {
     order_sync_mode: OrderSyncMode,
@@ -49,10 +56,22 @@ pub struct SyncSettings {
     /// The time zone (IANA name, e.g. "Europe/Berlin") whose calendar day of the order's
     /// placement becomes the Sales Order's Date: the ERP's business time zone. Default "UTC".
     order_date_time_zone: String,
+    /// Record a PAID order's payment in Acumatica, inside the Sales Order's create. Default
+    /// true, but no payment is recorded until paymentMethod and cashAccount are set.
+    record_payments: bool,
+    /// Default PREPAYMENT.
+    payment_type: PaymentType,
+    /// Acumatica's PaymentMethodID for the store's payments (e.g. CREDITCARD).
+    payment_method: Option<String>,
+    /// Acumatica's cash account the payments go to (one the payment method allows).
+    cash_account: Option<String>,
+    /// True when payments are recorded now: recordPayments with a method and a cash account.
+    payments_active: bool,
 }
 
 impl From<domain::SyncSettings> for SyncSettings {
     fn from(s: domain::SyncSettings) -> Self {
+        let payments_active = s.payment_account().is_some();
         SyncSettings {
             order_sync_mode: s.order_sync_mode.into(),
             create_new_products: s.create_new_products,
@@ -67,7 +86,12 @@ impl From<domain::SyncSettings> for SyncSettings {
             reason_code_subaccount: s.reason_code_subaccount,
             tax_category_id: s.tax_category_id,
             warehouse_id: s.warehouse_id,
+            payments_active,
             order_date_time_zone: s.order_date_time_zone,
+            record_payments: s.record_payments,
+            payment_type: s.payment_type.into(),
+            payment_method: s.payment_method,
+            cash_account: s.cash_account,
         }
     }
 }
@@ -89,6 +113,10 @@ pub struct SyncSettingsInput {
     tax_category_id: MaybeUndefined<String>,
     warehouse_id: MaybeUndefined<String>,
     order_date_time_zone: MaybeUndefined<String>,
+    record_payments: MaybeUndefined<bool>,
+    payment_type: MaybeUndefined<PaymentType>,
+    payment_method: MaybeUndefined<String>,
+    cash_account: MaybeUndefined<String>,
 }
 
 fn change<T, U: From<T>>(v: MaybeUndefined<T>) -> Change<U> {
@@ -116,6 +144,10 @@ impl From<SyncSettingsInput> for SettingsPatch {
             tax_category_id: change(i.tax_category_id),
             warehouse_id: change(i.warehouse_id),
             order_date_time_zone: change(i.order_date_time_zone),
+            record_payments: change(i.record_payments),
+            payment_type: change(i.payment_type),
+            payment_method: change(i.payment_method),
+            cash_account: change(i.cash_account),
         }
     }
 }

@@ -205,9 +205,9 @@ impl Connection {
             Ok(s) => (s.generation, s.client),
             Err(e) => return Outcome::not_ready(wake::CONNECTED, e.to_string()),
         };
-        ctx.progress(0, Some(5), Some("Reading lists from Acumatica".into()));
+        ctx.progress(0, Some(6), Some("Reading lists from Acumatica".into()));
         let progress =
-            |done: u32, list: &str| ctx.progress(done, Some(5), Some(format!("Read the {list}")));
+            |done: u32, list: &str| ctx.progress(done, Some(6), Some(format!("Read the {list}")));
         match lookups::refresh(self, &client, progress).await {
             Ok(()) => Outcome::Done,
             Err(e) if ends_session(&e) => {

@@ -1,5 +1,6 @@
 //! Reading the settings' drop-down lists from Acumatica: customer classes, item classes,
-//! subaccounts, tax categories and warehouses; posting classes, which no standard endpoint
+//! subaccounts, tax categories, warehouses and payment methods with their cash accounts (no
+//! entity of its own either); posting classes, which no standard endpoint
 //! offers as an entity, are the distinct PostingClass values of the item classes. A list
 //! Acumatica refuses (403: a feature switched off) is left empty with the reason recorded.
 
@@ -9,8 +10,8 @@ use chrono::Utc;
 
 use super::{Connection, KEY, LookupOption, Lookups};
 use crate::acumatica::{
-    self, Client, CustomerClass, Entity, ErrorKind, ItemClass, Query, Subaccount, TaxCategory,
-    Warehouse,
+    self, Client, CustomerClass, Entity, ErrorKind, ItemClass, PaymentMethod, Query, Subaccount,
+    TaxCategory, Warehouse,
 };
 
 const PAGE: u32 = 500;
@@ -48,7 +49,7 @@ fn sorted(mut v: Vec<LookupOption>) -> Vec<LookupOption> {
     v
 }
 
-/// Reads the five lists, calling `progress(done, name)` after each, and stores them.
+/// Reads the six lists, calling `progress(done, name)` after each, and stores them.
 pub(super) async fn refresh(
     connection: &Connection,
     client: &Client,
@@ -95,6 +96,36 @@ pub(super) async fn refresh(
     )
     .await?;
     progress(5, "warehouses");
+    let methods: Vec<PaymentMethod> = match client
+        .list_all::<PaymentMethod>(&Query::new().expand(&["AllowedCashAccounts"]), PAGE)
+        .await
+    {
+        Ok(v) => v,
+        Err(e) if e.kind() == ErrorKind::Permanent && !super::ends_session(&e) => {
+            unavailable.push(("paymentMethods".to_owned(), e.to_string()));
+            unavailable.push(("cashAccounts".to_owned(), e.to_string()));
+            vec![]
+        }
+        Err(e) => return Err(e),
+    };
+    progress(6, "payment methods and cash accounts");
+    let receivable = || {
+        methods
+            .iter()
+            .filter(|m| m.use_in_ar != Some(false) && m.active != Some(false))
+    };
+    let payment_methods = sorted(
+        receivable()
+            .filter_map(|m| option(m.payment_method_id.clone(), m.description.clone()))
+            .collect(),
+    );
+    let cash_accounts = sorted(
+        receivable()
+            .flat_map(|m| m.allowed_cash_accounts.iter().flatten())
+            .filter(|a| a.use_in_ar != Some(false))
+            .filter_map(|a| option(a.cash_account.clone(), a.description.clone()))
+            .collect(),
+    );
     let posting: BTreeSet<String> = item_classes
         .iter()
         .filter_map(|c| c.posting_class.clone())
@@ -145,6 +176,8 @@ pub(super) async fn refresh(
                 .filter_map(|w| option(w.warehouse_id, w.description))
                 .collect(),
         ),
+        payment_methods,
+        cash_accounts,
         refreshed_at: Some(Utc::now()),
         unavailable,
     };

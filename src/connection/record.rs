@@ -86,6 +86,10 @@ pub struct Lookups {
     pub subaccounts: Vec<LookupOption>,
     pub tax_categories: Vec<LookupOption>,
     pub warehouses: Vec<LookupOption>,
+    /// Payment methods used in Accounts Receivable.
+    pub payment_methods: Vec<LookupOption>,
+    /// Not an entity in the standard endpoints: the cash accounts the payment methods allow.
+    pub cash_accounts: Vec<LookupOption>,
     pub refreshed_at: Option<DateTime<Utc>>,
     /// Lists Acumatica refused (e.g. 403: a feature switched off), by list name, with why.
     pub unavailable: Vec<(String, String)>,
@@ -118,6 +122,12 @@ impl Lookups {
                 &self.tax_categories,
             ),
             ("input.warehouseId", &s.warehouse_id, &self.warehouses),
+            (
+                "input.paymentMethod",
+                &s.payment_method,
+                &self.payment_methods,
+            ),
+            ("input.cashAccount", &s.cash_account, &self.cash_accounts),
         ];
         for (field, value, list) in checks {
             let Some(value) = value else { continue };

@@ -115,6 +115,25 @@ pub struct OrderSync {
     /// The class of its sync job's last error (mirrored from the job).
     #[serde(default)]
     pub error_class: Option<super::ErrorClass>,
+    /// The payments Acumatica shows on the Sales Order, as last read back.
+    #[serde(default)]
+    pub payments: Vec<RecordedPayment>,
+    /// The Sales Order's unpaid balance, as last read back.
+    #[serde(default)]
+    pub unpaid_balance: Option<Decimal>,
+}
+
+/// A payment recorded in Acumatica for the order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedPayment {
+    /// Prepayment or Payment.
+    pub doc_type: String,
+    pub reference_nbr: String,
+    pub amount: Decimal,
+    pub applied_to_order: Option<Decimal>,
+    pub status: Option<String>,
+    pub payment_method: Option<String>,
+    pub payment_ref: Option<String>,
 }
 
 /// The identity of a Sales Order create, as sent (see `OrderSync::create_intent`).

@@ -1,4 +1,5 @@
-//! Sync settings: how orders become Sales Orders (mode, matching, classes, warehouse).
+//! Sync settings: how orders become Sales Orders (mode, matching, classes, warehouse) and how
+//! their payments are recorded.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +19,25 @@ pub enum CustomerIdSource {
     Email,
     Phone,
     ProfileId,
+}
+
+/// The kind of Acumatica document a store payment becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PaymentType {
+    #[default]
+    Prepayment,
+    Payment,
+}
+
+impl PaymentType {
+    /// Its name in Acumatica (`DocType`, `Type`).
+    pub fn acumatica(self) -> &'static str {
+        match self {
+            PaymentType::Prepayment => "Prepayment",
+            PaymentType::Payment => "Payment",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +68,14 @@ pub struct SyncSettings {
     /// The time zone (IANA name) whose calendar day of the order's placement becomes the
     /// Sales Order's Date: the ERP's business time zone.
     pub order_date_time_zone: String,
+    /// Record the store's payment of a PAID order in Acumatica (only once a payment method
+    /// and a cash account are set: see [`SyncSettings::payment_account`]).
+    pub record_payments: bool,
+    pub payment_type: PaymentType,
+    /// The Acumatica PaymentMethodID payments are recorded with.
+    pub payment_method: Option<String>,
+    /// The Acumatica CashAccount payments are deposited to (one the method allows).
+    pub cash_account: Option<String>,
 }
 
 impl Default for SyncSettings {
@@ -67,11 +95,24 @@ impl Default for SyncSettings {
             tax_category_id: None,
             warehouse_id: None,
             order_date_time_zone: "UTC".into(),
+            record_payments: true,
+            payment_type: PaymentType::Prepayment,
+            payment_method: None,
+            cash_account: None,
         }
     }
 }
 
 impl SyncSettings {
+    /// The payment method and cash account when payments are recorded: on by default, but
+    /// off until both are set.
+    pub fn payment_account(&self) -> Option<(&str, &str)> {
+        match (&self.payment_method, &self.cash_account) {
+            (Some(m), Some(a)) if self.record_payments => Some((m, a)),
+            _ => None,
+        }
+    }
+
     /// The Sales Order's Date for an order placed at `placed_at`: noon of that calendar day in
     /// the order-date time zone, with the zone's offset (noon, so that a server converting to
     /// a zone up to 11 hours away still lands on the same day).
@@ -120,6 +161,10 @@ pub struct SettingsPatch {
     pub tax_category_id: Change<String>,
     pub warehouse_id: Change<String>,
     pub order_date_time_zone: Change<String>,
+    pub record_payments: Change<bool>,
+    pub payment_type: Change<PaymentType>,
+    pub payment_method: Change<String>,
+    pub cash_account: Change<String>,
 }
 
 impl SettingsPatch {
@@ -181,6 +226,12 @@ impl SettingsPatch {
                 "taxCategoryId",
             ),
             (&mut next.warehouse_id, self.warehouse_id, "warehouseId"),
+            (
+                &mut next.payment_method,
+                self.payment_method,
+                "paymentMethod",
+            ),
+            (&mut next.cash_account, self.cash_account, "cashAccount"),
         ];
         for (slot, change, name) in fields {
             let change = change.map(|v| text(&f(name), &v, 30)).transpose()?;
@@ -195,6 +246,12 @@ impl SettingsPatch {
             zone,
             &f("orderDateTimeZone"),
         )?;
+        required(
+            &mut next.record_payments,
+            self.record_payments,
+            &f("recordPayments"),
+        )?;
+        required(&mut next.payment_type, self.payment_type, &f("paymentType"))?;
         Ok(next)
     }
 }
@@ -303,6 +360,32 @@ mod tests {
         assert_eq!(next.order_number_prefix.as_deref(), Some("XC-"));
         assert_eq!(next.warehouse_id, None);
         assert_eq!(next.sales_order_type, "SO");
+    }
+
+    #[test]
+    fn payments_wait_for_a_method_and_a_cash_account() {
+        let mut s = SyncSettings::default();
+        assert!(s.record_payments);
+        assert_eq!(s.payment_account(), None);
+        s = SettingsPatch {
+            payment_method: Change::Set("CREDITCARD".into()),
+            ..Default::default()
+        }
+        .apply(&s, "input")
+        .unwrap();
+        assert_eq!(s.payment_account(), None);
+        s.cash_account = Some("10250".into());
+        assert_eq!(s.payment_account(), Some(("CREDITCARD", "10250")));
+        s.record_payments = false;
+        assert_eq!(s.payment_account(), None);
+        let long = SettingsPatch {
+            cash_account: Change::Set("X".repeat(31)),
+            ..Default::default()
+        };
+        assert_eq!(
+            long.apply(&s, "input").unwrap_err().field,
+            "input.cashAccount"
+        );
     }
 
     #[test]

@@ -33,9 +33,10 @@ use crate::domain::settings::SyncSettings;
 use crate::jobs::{JobContext, Outcome, wake};
 use crate::orders::SyncRequest;
 
-/// The Sales Order fields read back: enough to link the order and compare totals.
+/// The Sales Order fields read back: enough to link the order, compare totals and show its
+/// payments.
 fn read_back() -> Query {
-    Query::new().expand(&["Totals"])
+    Query::new().expand(&["Totals", "Payments"])
 }
 
 impl Syncer {
@@ -277,6 +278,7 @@ impl Syncer {
         customer_id: Option<String>,
     ) -> Result<Outcome, Outcome> {
         warnings.extend(compare_totals(&order.data, so));
+        warnings.extend(sales_order::balance_left(so));
         let fingerprint = order.data.fingerprint();
         let drifted = order
             .sync
@@ -289,6 +291,8 @@ impl Syncer {
         let (order_type, nbr) = (so.order_type.clone(), so.order_nbr.clone());
         let customer_id = so.customer_id.clone().or(customer_id);
         let keep_fingerprint = order.sync.fingerprint.clone();
+        let payments = sales_order::recorded_payments(so);
+        let unpaid = so.totals.as_ref().and_then(|t| t.unpaid_balance);
         self.orders
             .set_sync(&order.data.number, |s| {
                 s.sales_order_type = order_type.clone().or(s.sales_order_type.take());
@@ -304,6 +308,10 @@ impl Syncer {
                 s.create_sent = true;
                 s.ambiguous_at = None;
                 s.last_error = None;
+                if !payments.is_empty() {
+                    s.payments = payments.clone();
+                }
+                s.unpaid_balance = unpaid.or(s.unpaid_balance);
             })
             .await
             .map_err(Outcome::transient)?;

@@ -5,9 +5,11 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::plan;
-use crate::acumatica::{Address, DocContact, SalesOrder, SalesOrderDetail, ShippingSettings};
+use crate::acumatica::{
+    Address, DocContact, SalesOrder, SalesOrderDetail, SalesOrderPayment, ShippingSettings,
+};
 use crate::domain::money;
-use crate::domain::order::{self, CreateIntent, NewOrder};
+use crate::domain::order::{self, CreateIntent, NewOrder, PaymentStatus};
 use crate::domain::settings::SyncSettings;
 
 /// CustomerOrder and ExternalRef: the prefix setting + the store's order number.
@@ -123,8 +125,60 @@ pub fn build(
             ..Default::default()
         }),
         details: Some(details),
+        payments: payment(order, settings, &intent.customer_order).map(|p| vec![p]),
         ..Default::default()
     }
+}
+
+/// The payment row sent inside the Sales Order's create when the order is PAID and payments
+/// are recorded: the store's total, applied by Acumatica up to the order's balance (its taxes
+/// may differ from the store's, so no AppliedToOrder is sent); PaymentRef is the order's
+/// CustomerOrder reference (the store gives no transaction id through the order API).
+pub fn payment(
+    order: &NewOrder,
+    settings: &SyncSettings,
+    reference: &str,
+) -> Option<SalesOrderPayment> {
+    let (method, account) = settings.payment_account()?;
+    if order.payment_status != PaymentStatus::Paid || order.total <= Decimal::ZERO {
+        return None;
+    }
+    Some(SalesOrderPayment {
+        doc_type: Some(settings.payment_type.acumatica().to_owned()),
+        payment_method: Some(method.to_owned()),
+        cash_account: Some(account.to_owned()),
+        payment_amount: Some(order.total),
+        payment_ref: Some(reference.to_owned()),
+        ..Default::default()
+    })
+}
+
+/// The payments a Sales Order read back shows (rows without a reference are left out).
+pub fn recorded_payments(so: &SalesOrder) -> Vec<order::RecordedPayment> {
+    so.payments
+        .iter()
+        .flatten()
+        .filter_map(|p| {
+            Some(order::RecordedPayment {
+                doc_type: p.doc_type.clone().unwrap_or_else(|| "Payment".into()),
+                reference_nbr: p.reference_nbr.clone()?,
+                amount: p.payment_amount.unwrap_or_default(),
+                applied_to_order: p.applied_to_order,
+                status: p.status.clone(),
+                payment_method: p.payment_method.clone(),
+                payment_ref: p.payment_ref.clone(),
+            })
+        })
+        .collect()
+}
+
+/// A warning when a Sales Order with a payment still has an unpaid balance.
+pub fn balance_left(so: &SalesOrder) -> Option<String> {
+    let paid = so.payments.as_ref().is_some_and(|p| !p.is_empty());
+    let left = so.totals.as_ref()?.unpaid_balance?;
+    (paid && left > Decimal::ZERO).then(|| {
+        format!("Acumatica's unpaid balance is {left} after the payment recorded with the order.")
+    })
 }
 
 /// Warnings when Acumatica's line total or freight differ from the store's by more than one
@@ -245,6 +299,22 @@ mod tests {
             Some(Decimal::new(67, 2)),
             "in proportion: 20 of 30"
         );
+        assert!(
+            so.payments.is_none(),
+            "no payment without method and account"
+        );
+        let paid = SyncSettings {
+            payment_method: Some("CREDITCARD".into()),
+            cash_account: Some("10250".into()),
+            ..settings.clone()
+        };
+        let row = payment(&order(), &paid, "XC-1001").expect("a payment row");
+        assert_eq!(row.payment_amount, Some(Decimal::new(3400, 2)));
+        assert_eq!(row.doc_type.as_deref(), Some("Prepayment"));
+        assert_eq!(row.payment_ref.as_deref(), Some("XC-1001"));
+        let mut unpaid = order();
+        unpaid.payment_status = PaymentStatus::Queued;
+        assert!(payment(&unpaid, &paid, "XC-1001").is_none());
         let freight = so.shipping_settings.unwrap();
         assert_eq!(
             (freight.freight_price, freight.override_freight_price),

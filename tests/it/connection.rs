@@ -375,7 +375,7 @@ async fn the_connection_survives_a_restart_without_signing_in_again() {
         })
         .await;
     assert_eq!(done["status"], "SUCCEEDED", "{done}");
-    assert_eq!(done["progress"]["done"], 5, "one step a list: {done}");
+    assert_eq!(done["progress"]["done"], 6, "one step a list: {done}");
     assert_eq!(
         sim.counters().count("grant password"),
         1,

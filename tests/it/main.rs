@@ -17,6 +17,7 @@ mod http_security;
 mod jobs;
 mod jobs_api;
 mod jobs_stress;
+mod lifecycle;
 mod messages;
 mod metrics;
 mod money;

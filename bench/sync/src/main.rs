@@ -2,7 +2,8 @@
 //!
 //! 1. orders synced per second against the in-process Acumatica simulator, with no latency and
 //!    with 50 ms per request, in the steady state (customer and items known) and with a new
-//!    customer and new items per order; Acumatica requests per order in each case;
+//!    customer and new items per order; Acumatica requests and writes per paid order (its payment
+//!    recorded inside the Sales Order write) and payments recorded per order, in each case;
 //! 2. the real `acumatica-bridge serve` process holding `--stored` orders (100,000 by default):
 //!    p50 and p99 of list, filter and search queries, its peak memory (VmHWM), and the bytes
 //!    on disk per stored order.
@@ -118,13 +119,34 @@ async fn state(dir: &std::path::Path, concurrency: u32) -> anyhow::Result<AppSta
     Ok(state)
 }
 
-/// Syncs `n` orders and returns (orders per second, Acumatica requests per order).
-async fn run(
-    latency_ms: u64,
-    concurrency: u32,
-    n: usize,
-    fresh: bool,
-) -> anyhow::Result<(f64, f64)> {
+/// What one run measured, per order.
+struct Figures {
+    orders_per_sec: f64,
+    /// Acumatica requests per (paid) order.
+    requests: f64,
+    /// Of those, writes (PUT and POST, sign-in left out).
+    writes: f64,
+    /// Payments Acumatica holds per order (1.0: each paid order's payment recorded once).
+    payments: f64,
+}
+
+/// Acumatica writes so far (PUT and POST requests, sign-in and sign-out left out).
+fn writes(sim: &acumatica_bridge::sim::acumatica::RunningSim) -> u64 {
+    sim.counters()
+        .by_request
+        .iter()
+        .filter(|(k, _)| {
+            (k.starts_with("PUT ") || k.starts_with("POST "))
+                && !["token", "logout", "revocation"]
+                    .iter()
+                    .any(|t| k.ends_with(t))
+        })
+        .map(|(_, n)| *n)
+        .sum()
+}
+
+/// Syncs `n` paid orders (payments recorded with the Sales Order) and measures them.
+async fn run(latency_ms: u64, concurrency: u32, n: usize, fresh: bool) -> anyhow::Result<Figures> {
     let sim = Simulator::start(SimConfig::default()).await?;
     let dir = tempfile::tempdir()?;
     let state = state(dir.path(), concurrency).await?;
@@ -137,6 +159,8 @@ async fn run(
     }
     let patch = SettingsPatch {
         create_new_products: Change::Set(true),
+        payment_method: Change::Set("CREDITCARD".into()),
+        cash_account: Change::Set("10250".into()),
         ..Default::default()
     };
     state.settings.save(patch, |_| Ok(())).await?;
@@ -148,6 +172,7 @@ async fn run(
     wait_synced(&state, &["WARM".to_owned()]).await?;
     sim.update_faults(|f| f.latency_ms = latency_ms);
     let before = sim.counters().total;
+    let (writes_before, payments_before) = (writes(&sim), sim.records("Payment").len());
     let numbers: Vec<String> = (0..n).map(|i| format!("B{i:06}")).collect();
     let start = Instant::now();
     futures::stream::iter(numbers.iter().enumerate())
@@ -173,10 +198,15 @@ async fn run(
         .collect::<Result<Vec<_>, _>>()?;
     wait_synced(&state, &numbers).await?;
     let secs = start.elapsed().as_secs_f64();
-    let requests = (sim.counters().total - before) as f64 / n as f64;
+    let figures = Figures {
+        orders_per_sec: n as f64 / secs,
+        requests: (sim.counters().total - before) as f64 / n as f64,
+        writes: (writes(&sim) - writes_before) as f64 / n as f64,
+        payments: (sim.records("Payment").len() - payments_before) as f64 / n as f64,
+    };
     state.jobs.shutdown().await?;
     sim.shutdown().await;
-    Ok((n as f64 / secs, requests))
+    Ok(figures)
 }
 
 async fn wait_synced(state: &AppState, numbers: &[String]) -> anyhow::Result<()> {
@@ -371,17 +401,22 @@ async fn main() -> anyhow::Result<()> {
         "order sync, {} orders a run (in-process simulator, release build)",
         args.orders
     );
-    println!("| latency | concurrency | customers and items | orders/s | requests/order |");
-    println!("|---:|---:|---|---:|---:|");
+    println!(
+        "| latency | concurrency | customers and items | orders/s | requests/paid order | writes/paid order | payments/order |"
+    );
+    println!("|---:|---:|---|---:|---:|---:|---:|");
     for (latency, concurrency) in [(0, 2), (50, 2), (50, 8)] {
         for fresh in [false, true] {
-            let (rate, requests) = run(latency, concurrency, args.orders, fresh).await?;
+            let f = run(latency, concurrency, args.orders, fresh).await?;
             let kind = if fresh {
                 "new per order"
             } else {
                 "known (steady state)"
             };
-            println!("| {latency} ms | {concurrency} | {kind} | {rate:.1} | {requests:.2} |");
+            println!(
+                "| {latency} ms | {concurrency} | {kind} | {:.1} | {:.2} | {:.2} | {:.2} |",
+                f.orders_per_sec, f.requests, f.writes, f.payments
+            );
         }
     }
     if !args.no_memory {

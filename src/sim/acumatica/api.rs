@@ -1,6 +1,7 @@
 //! The Acumatica API as the simulator serves it, under `/t/<tenant>` and at the site root:
 //! `POST /identity/connect/token`, `POST /entity/auth/logout`, `GET /entity`, and
-//! `GET`/`PUT /entity/{Default|eCommerce}/{23.200.001|24.200.001}/{Entity}[/{keys}|/{id}]`.
+//! `GET`/`PUT /entity/{Default|eCommerce}/{23.200.001|24.200.001}/{Entity}[/{keys}|/{id}]`
+//! and the actions `POST …/SalesOrder/CancelSalesOrder` and `POST …/Payment/ReleasePayment`.
 //! Every request is counted, then delayed or failed as the faults say, then answered with
 //! Acumatica's own status codes and bodies (not-found as a 500, 422 bodies that are the entity
 //! with `error`s, 401 for an expired token).
@@ -16,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use rand::Rng;
 use serde_json::{Value, json};
 
+use super::lifecycle;
 use super::records::{self, Out, Shape};
 use super::rules::{self, Reject};
 use super::state::Access;
@@ -158,6 +160,9 @@ pub async fn handle(
             match method {
                 Method::GET if keys.is_empty() => list(&shared, endpoint, version, entity, &query),
                 Method::GET => get(&shared, endpoint, version, entity, keys, &query),
+                Method::POST if keys.len() == 1 => {
+                    action(shared.clone(), entity, keys[0], &body, &faults).await
+                }
                 Method::PUT if keys.is_empty() => {
                     put(
                         shared.clone(),
@@ -347,19 +352,8 @@ async fn put(
     };
     match outcome {
         Ok(saved) => {
-            if take_one(&mut shared.lock().faults.commit_then_500) {
-                return http_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Simulated server error after the record was saved.",
-                    "System.Exception",
-                );
-            }
-            let stall = rand::thread_rng().r#gen::<f64>() < faults.stall_rate;
-            if stall && faults.stall_writes_forever {
-                std::future::pending::<()>().await;
-            }
-            if let (true, Some(ms)) = (stall, faults.stall_writes_ms) {
-                tokio::time::sleep(Duration::from_millis(ms)).await;
+            if let Some(failed) = after_commit(&shared, faults).await {
+                return failed;
             }
             ok(&records::render(
                 version,
@@ -386,6 +380,82 @@ async fn put(
                     .into_response(),
             )
         }
+    }
+}
+
+/// The faults that strike a write after it was saved: "commit then fail" (a 500) and the
+/// stalls. `Some` is the answer to give instead of the real one.
+async fn after_commit(shared: &Shared, faults: &super::state::Faults) -> Option<Response> {
+    if take_one(&mut shared.lock().faults.commit_then_500) {
+        return Some(http_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Simulated server error after the record was saved.",
+            "System.Exception",
+        ));
+    }
+    let stall = rand::thread_rng().r#gen::<f64>() < faults.stall_rate;
+    if stall && faults.stall_writes_forever {
+        std::future::pending::<()>().await;
+    }
+    if let (true, Some(ms)) = (stall, faults.stall_writes_ms) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    None
+}
+
+/// `POST /{Entity}/{Action}` with `{"entity": {...}, "parameters": {...}}`: the actions the
+/// simulator knows run at once and answer 204 (a refusal is a 500 `PXException`); an unknown
+/// action is a 404. Saved actions meet the same faults as saved PUTs.
+async fn action(
+    shared: Arc<Shared>,
+    entity: &str,
+    name: &str,
+    body: &[u8],
+    faults: &super::state::Faults,
+) -> Response {
+    let json: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return bad_request("entity", &e.to_string()),
+    };
+    let given = json.get("entity").cloned().unwrap_or(Value::Null);
+    let run = {
+        let shared = shared.clone();
+        let (entity, name) = (entity.to_string(), name.to_string());
+        move || {
+            let mut s = shared.lock();
+            match (entity.as_str(), name.as_str()) {
+                ("SalesOrder", "CancelSalesOrder") => {
+                    Some(lifecycle::cancel_sales_order(&mut s, &given))
+                }
+                ("Payment", "ReleasePayment") => Some(lifecycle::release_payment(&mut s, &given)),
+                _ => None,
+            }
+        }
+    };
+    let outcome = match faults.delay_commit_ms {
+        Some(ms) => {
+            let held = tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                run()
+            });
+            match held.await {
+                Ok(outcome) => outcome,
+                Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            }
+        }
+        None => run(),
+    };
+    match outcome {
+        None => not_found(),
+        Some(Err(lifecycle::Refused(msg))) => http_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &msg,
+            "PX.Data.PXException",
+        ),
+        Some(Ok(())) => match after_commit(&shared, faults).await {
+            Some(failed) => failed,
+            None => StatusCode::NO_CONTENT.into_response(),
+        },
     }
 }
 

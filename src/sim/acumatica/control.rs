@@ -8,17 +8,19 @@
 //! | `POST /_sim/expire-tokens` | every access token issued so far expires now |
 //! | `POST /_sim/revoke-refresh-tokens` | every refresh token issued so far is revoked |
 //! | `GET /_sim/records/{entity}`, `DELETE /_sim/records/{entity}` | stored records in plain form (no `{"value":…}` wrappers), or remove them |
+//! | `POST /_sim/shipments` | `{"orderType", "orderNbr", "trackingNumbers": [..], "confirmed": true}`: a shipment of the whole order (201 with it; 409 for a missing, canceled or on-hold order) |
 //! | `POST /_sim/reset` | records back to the seed (or empty with `--empty`), tokens and counters cleared |
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::Shared;
+use super::lifecycle::{self, NewShipment};
 use super::state::Faults;
 
 pub fn router() -> Router<Arc<Shared>> {
@@ -32,6 +34,7 @@ pub fn router() -> Router<Arc<Shared>> {
             get(records).delete(delete_records),
         )
         .route("/_sim/reset", post(reset))
+        .route("/_sim/shipments", post(ship))
 }
 
 async fn counters(State(s): State<Arc<Shared>>) -> impl IntoResponse {
@@ -69,6 +72,18 @@ async fn records(State(s): State<Arc<Shared>>, Path(entity): Path<String>) -> im
 async fn delete_records(State(s): State<Arc<Shared>>, Path(entity): Path<String>) -> StatusCode {
     s.lock().records.remove(&entity);
     StatusCode::NO_CONTENT
+}
+
+/// Creates (and confirms) a shipment of an order, as the warehouse would.
+async fn ship(State(s): State<Arc<Shared>>, Json(new): Json<NewShipment>) -> Response {
+    match lifecycle::ship(&mut s.lock(), &new) {
+        Ok(shipment) => (StatusCode::CREATED, Json(shipment)).into_response(),
+        Err(lifecycle::Refused(msg)) => (
+            StatusCode::CONFLICT,
+            Json(serde_json::json!({"message": msg})),
+        )
+            .into_response(),
+    }
 }
 
 async fn reset(State(s): State<Arc<Shared>>) -> StatusCode {

@@ -11,6 +11,7 @@
 pub mod api;
 pub mod control;
 pub mod filter;
+pub mod lifecycle;
 pub mod records;
 pub mod rules;
 pub mod seed;

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Map, Value};
 
+use super::lifecycle;
 use super::state::State;
 
 /// Key fields of the simulated top-level entities.
@@ -21,6 +22,9 @@ pub const ENTITIES: &[(&str, &[&str])] = &[
     ("TaxCategory", &["TaxCategoryID"]),
     ("Warehouse", &["WarehouseID"]),
     ("Subaccount", &["SubaccountCD"]),
+    ("Payment", &["Type", "ReferenceNbr"]),
+    ("PaymentMethod", &["PaymentMethodID"]),
+    ("Shipment", &["ShipmentNbr"]),
 ];
 
 /// The key fields of `entity`, if the simulator serves it.
@@ -48,14 +52,14 @@ pub fn find<'a>(state: &'a State, entity: &str, field: &str, value: &str) -> Opt
     })
 }
 
-fn text<'a>(record: &'a Value, field: &str) -> Option<&'a str> {
+pub(super) fn text<'a>(record: &'a Value, field: &str) -> Option<&'a str> {
     record
         .get(field)
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
 }
 
-fn dec(record: &Value, field: &str) -> Option<Decimal> {
+pub(super) fn dec(record: &Value, field: &str) -> Option<Decimal> {
     match record.get(field)? {
         Value::String(s) => s.parse().ok(),
         Value::Number(n) => n.to_string().parse().ok(),
@@ -76,7 +80,7 @@ fn quantity(d: Decimal) -> Value {
     Value::String(d.to_string())
 }
 
-fn now_text() -> String {
+pub(super) fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
 }
 
@@ -135,7 +139,11 @@ pub fn put(
     match entity {
         "Customer" => customer(state, &mut record, created, &mut errors),
         "StockItem" => stock_item(state, &mut record, created, &mut errors),
-        "SalesOrder" => sales_order(state, &mut record, &input, created, &touched, &mut errors),
+        "SalesOrder" => {
+            sales_order(state, &mut record, &input, created, &touched, &mut errors);
+            lifecycle::order_payment_rows(state, &record, &touched, &mut errors);
+        }
+        "Payment" => lifecycle::payment(state, &mut record, created, &mut errors),
         _ => {
             if created {
                 for k in keys(entity).unwrap_or(&[]) {
@@ -163,7 +171,7 @@ pub fn put(
         Some(i) => list[i] = record.clone(),
         None => list.push(record.clone()),
     }
-    Ok(record)
+    Ok(lifecycle::after_save(state, entity, record))
 }
 
 fn entity_label(entity: &str) -> &str {
@@ -236,7 +244,7 @@ fn merge(
     }
 }
 
-fn set(record: &mut Value, field: &str, value: Value) {
+pub(super) fn set(record: &mut Value, field: &str, value: Value) {
     if let Some(m) = record.as_object_mut() {
         m.insert(field.to_string(), value);
     }

@@ -1,6 +1,7 @@
 //! Believable reference data for a fresh simulator: customer and item classes (each item
 //! class with its posting class), the tax categories TAXABLE and EXEMPT, warehouses,
-//! subaccounts, some stock items and customers. `--empty` starts without any of it.
+//! subaccounts, some stock items and customers, payment methods with their cash accounts.
+//! `--empty` starts without any of it.
 
 use serde_json::{Value, json};
 
@@ -166,4 +167,5 @@ pub fn seed(state: &mut State) {
             ),
         ],
     );
+    put("PaymentMethod", super::lifecycle::seed_payment_methods());
 }

@@ -9,7 +9,12 @@
 //!   `order[date]`, `order[lastRenewDate]` (ties by id). `Accept: application/ld+json` (or
 //!   `.jsonld`) gives a Hydra collection with `hydra:totalItems`, else a plain JSON array.
 //! - `GET /api/orders/{id}`, `GET /api/orders/by_number/{number}`;
-//! - `PUT /api/orders/{id}/payment_status` with `{"code": "P"}` (read/write token only).
+//! - `PUT /api/orders/{id}/payment_status` with `{"code": "P"}` and
+//!   `PUT /api/orders/{id}/shipping_status` with `{"code": "S"}` (read/write token only);
+//! - `GET /api/orders/{id}/tracking_numbers` and `POST /api/orders/{id}/tracking_numbers` with
+//!   `{"value": "1Z…"}` (201 with `{id, date, value}`; read/write token only). The notes give
+//!   the order's `tracking_numbers[] {id, date, value}` but no write path for 5.5; this
+//!   sub-resource, shaped like the status ones, is the simulator's best guess (UNCONFIRMED).
 //!
 //! Every `/api` request needs the `X-Auth-Token` header. Without one: 401
 //! `{"message": "Full authentication is required to access this resource."}`; with a wrong or
@@ -40,6 +45,11 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/api/orders/by_number/{number}", get(by_number))
         .route("/api/orders/{id}", get(by_id))
         .route("/api/orders/{id}/payment_status", put(put_payment_status))
+        .route("/api/orders/{id}/shipping_status", put(put_shipping_status))
+        .route(
+            "/api/orders/{id}/tracking_numbers",
+            get(list_tracking).post(add_tracking),
+        )
 }
 
 /// Answers every other path.
@@ -365,6 +375,86 @@ async fn put_payment_status(
         }
     };
     record(&s, "PUT", "payment_status", "", r)
+}
+
+/// The string field `name` of a JSON object body, if there is one.
+fn body_field(body: &[u8], name: &str) -> Option<String> {
+    serde_json::from_slice::<HashMap<String, Value>>(body)
+        .ok()
+        .and_then(|m| m.get(name).and_then(|c| c.as_str()).map(str::to_owned))
+}
+
+async fn put_shipping_status(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = guard(&s, &headers, Access::Write).await {
+        return record(&s, "PUT", "shipping_status", "", r);
+    }
+    let r = match body_field(&body, "code") {
+        None => api_error(
+            StatusCode::BAD_REQUEST,
+            "code: This value should not be blank.",
+        ),
+        Some(code) => {
+            let mut st = s.lock();
+            if !st.orders.iter().any(|o| o.id.to_string() == id) {
+                api_error(StatusCode::NOT_FOUND, "Not Found")
+            } else {
+                match st.set_shipping_status(&id, &code) {
+                    Ok(o) => Json(json!({"code": o.shipping_code})).into_response(),
+                    Err(e) => api_error(StatusCode::BAD_REQUEST, &e),
+                }
+            }
+        }
+    };
+    record(&s, "PUT", "shipping_status", "", r)
+}
+
+async fn list_tracking(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(r) = guard(&s, &headers, Access::Read).await {
+        return record(&s, "GET", "tracking_numbers", "", r);
+    }
+    let found = s
+        .lock()
+        .orders
+        .iter()
+        .find(|o| o.id.to_string() == id)
+        .map(|o| o.output()["tracking_numbers"].clone());
+    let r = match found {
+        Some(list) => Json(list).into_response(),
+        None => api_error(StatusCode::NOT_FOUND, "Not Found"),
+    };
+    record(&s, "GET", "tracking_numbers", "", r)
+}
+
+async fn add_tracking(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = guard(&s, &headers, Access::Write).await {
+        return record(&s, "POST", "tracking_numbers", "", r);
+    }
+    let r = {
+        let mut st = s.lock();
+        if !st.orders.iter().any(|o| o.id.to_string() == id) {
+            api_error(StatusCode::NOT_FOUND, "Not Found")
+        } else {
+            match st.add_tracking_number(&id, &body_field(&body, "value").unwrap_or_default()) {
+                Ok(t) => (StatusCode::CREATED, Json(t.output())).into_response(),
+                Err(e) => api_error(StatusCode::BAD_REQUEST, &e),
+            }
+        }
+    };
+    record(&s, "POST", "tracking_numbers", "", r)
 }
 
 #[cfg(test)]

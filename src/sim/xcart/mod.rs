@@ -133,6 +133,11 @@ impl RunningSim {
         self.shared.config.read_token.clone()
     }
 
+    /// The read/write API token (needed for write-backs).
+    pub fn write_token(&self) -> String {
+        self.shared.config.write_token.clone()
+    }
+
     /// Places an order (see [`NewSimOrder`] for the defaults).
     pub fn add_order(&self, new: NewSimOrder) -> SimOrder {
         self.shared.lock().add_order(new).expect("a valid order")

@@ -139,7 +139,22 @@ pub struct SimOrder {
     pub shipping_address: Option<SimAddress>,
     pub items: Vec<SimItem>,
     pub surcharges: Vec<SimSurcharge>,
+    /// Tracking numbers written to the order, oldest first.
+    #[serde(default)]
+    pub tracking_numbers: Vec<SimTracking>,
 }
+
+/// A tracking number on an order (`tracking_numbers[] {id, date, value}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimTracking {
+    pub id: i64,
+    /// When it was added, unix seconds.
+    pub date: i64,
+    pub value: String,
+}
+
+/// Shipping status codes a write may set (the notes' §3 table, system-set ones left out).
+pub const SHIPPING_CODES: &[&str] = &["N", "P", "S", "D", "WND", "R"];
 
 /// What `add_order` takes; every field has a default (an order of one AALEGO500 at 30.00 with
 /// 5.00 shipping, awaiting payment, placed now).
@@ -195,10 +210,18 @@ fn status(code: &str, payment: bool) -> Value {
             "P" => (2, "Processing"),
             "S" => (3, "Shipped"),
             "D" => (4, "Delivered"),
+            "WND" => (5, "Will not deliver"),
+            "R" => (6, "Returned"),
             _ => (99, "Custom"),
         }
     };
     json!({"id": id, "code": code, "name": name, "customer_name": name})
+}
+
+impl SimTracking {
+    pub fn output(&self) -> Value {
+        json!({"id": self.id, "date": php_date(self.date), "value": self.value})
+    }
 }
 
 impl SimOrder {
@@ -288,7 +311,7 @@ impl SimOrder {
             "currency": self.currency,
             "stock_status": "",
             "surcharges": surcharges,
-            "tracking_numbers": [],
+            "tracking_numbers": self.tracking_numbers.iter().map(SimTracking::output).collect::<Vec<_>>(),
         })
     }
 }
@@ -393,6 +416,7 @@ impl State {
                     include: false,
                 }]
             }),
+            tracking_numbers: Vec::new(),
         };
         self.orders.push(order.clone());
         Ok(order)
@@ -413,6 +437,42 @@ impl State {
         o.payment_code = code.trim().to_ascii_uppercase();
         o.last_renew_date = o.last_renew_date.max(now());
         Ok(o.clone())
+    }
+
+    /// Sets the shipping status (one of [`SHIPPING_CODES`]) and bumps `lastRenewDate`.
+    pub fn set_shipping_status(&mut self, key: &str, code: &str) -> Result<SimOrder, String> {
+        let code = code.trim().to_ascii_uppercase();
+        if !SHIPPING_CODES.contains(&code.as_str()) {
+            return Err(format!(
+                "code: The shipping status \"{code}\" does not exist."
+            ));
+        }
+        let o = self
+            .find_mut(key)
+            .ok_or_else(|| format!("no order {key}"))?;
+        o.shipping_code = code;
+        o.last_renew_date = o.last_renew_date.max(now());
+        Ok(o.clone())
+    }
+
+    /// Adds a tracking number to the order (a blank one is refused) and bumps `lastRenewDate`.
+    pub fn add_tracking_number(&mut self, key: &str, value: &str) -> Result<SimTracking, String> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Err("value: This value should not be blank.".into());
+        }
+        let o = self
+            .find_mut(key)
+            .ok_or_else(|| format!("no order {key}"))?;
+        let id = o.id * 1000 + o.tracking_numbers.len() as i64 + 1;
+        let t = SimTracking {
+            id,
+            date: now(),
+            value: value.to_string(),
+        };
+        o.tracking_numbers.push(t.clone());
+        o.last_renew_date = o.last_renew_date.max(now());
+        Ok(t)
     }
 
     /// How long to wait before answering, and whether to fail this request with a 500.

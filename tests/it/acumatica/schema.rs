@@ -21,8 +21,18 @@ const TYPES: &[&str] = &[
     "CustomerClass",
     "DocContact",
     "ItemClass",
+    "Payment",
+    "PaymentMethod",
+    "PaymentMethodAllowedCashAccountDetail",
+    "PaymentOrderDetail",
     "SalesOrder",
     "SalesOrderDetail",
+    "SalesOrderPayment",
+    "SalesOrderShipment",
+    "Shipment",
+    "ShipmentDetail",
+    "ShipmentOrderDetail",
+    "ShipmentPackage",
     "ShippingSettings",
     "StockItem",
     "Subaccount",
@@ -175,6 +185,7 @@ fn entity_fields_exist_in_the_official_schema() {
     problems.extend(check::<StockItem>());
     problems.extend(check::<SalesOrder>());
     problems.extend(check::<SalesOrderDetail>());
+    problems.extend(check::<SalesOrderPayment>());
     problems.extend(check::<ShippingSettings>());
     problems.extend(check::<Totals>());
     problems.extend(check::<CustomerClass>());
@@ -182,6 +193,8 @@ fn entity_fields_exist_in_the_official_schema() {
     problems.extend(check::<TaxCategory>());
     problems.extend(check::<Warehouse>());
     problems.extend(check::<Subaccount>());
+    problems.extend(check::<PaymentMethod>());
+    problems.extend(check::<PaymentMethodCashAccount>());
     assert!(problems.is_empty(), "{problems:#?}");
     // The test can fail: a misspelt field is caught.
     #[derive(serde::Deserialize)]

@@ -296,6 +296,27 @@ async fn acumatica_lists_fill_the_settings_drop_downs_and_survive_a_reload() {
                "reasonCodeSubaccount": null, "taxCategoryId": "EXEMPT", "warehouseId": "ECOMMERCE"})
     );
 
+    // Payments: off until a method and a cash account are chosen, as the hint says.
+    b.wait_text(
+        "#payments-hint",
+        "Payments are not recorded until a payment method and a cash account are chosen below.",
+    )
+    .await;
+    b.select("#setting-paymentMethod", "CREDITCARD").await;
+    b.select("#setting-cashAccount", "10250").await;
+    b.wait_text(
+        "#payments-hint",
+        "Payments are recorded with CREDITCARD into cash account 10250.",
+    )
+    .await;
+    b.click("#settings-save").await;
+    b.wait_for("#savebar[hidden]").await;
+    const PAYMENTS: &str = "{ settings { paymentMethod cashAccount paymentsActive } }";
+    assert_eq!(
+        s.data(PAYMENTS, json!({})).await["settings"],
+        json!({"paymentMethod": "CREDITCARD", "cashAccount": "10250", "paymentsActive": true})
+    );
+
     b.client.refresh().await.unwrap();
     b.wait_for("#setting-customerClass option[value='RETAIL']")
         .await;
