@@ -358,7 +358,8 @@ impl OrderSync<'_> {
 pub struct OrderFilter {
     sync_status: Option<SyncStatus>,
     payment_status: Option<PaymentStatus>,
-    /// Case-insensitive substring of the order number or email.
+    /// Finds orders by the start of their number (leading zeros optional), e-mail or e-mail
+    /// domain, case-insensitive: `42`, `M00042`, `ann@`, `shop.example`.
     search: Option<String>,
     /// Orders whose sync's last error is of this class.
     error_class: Option<super::jobs::ErrorClass>,
