@@ -3,4 +3,4 @@
 
 mod client;
 mod schema;
-mod simulator;
+pub mod simulator;

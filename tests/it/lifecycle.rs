@@ -7,9 +7,7 @@
 //! Sales Order write (once the payment settings are complete), and a lost answer never makes a
 //! second payment.
 
-use acumatica_bridge::sim::acumatica::{
-    CLIENT_ID, CLIENT_SECRET, Faults, PASSWORD, RunningSim, SimConfig, Simulator, USERNAME,
-};
+use acumatica_bridge::sim::acumatica::{Faults, RunningSim, SimConfig, Simulator};
 use acumatica_bridge::sim::xcart;
 use serde_json::{Value, json};
 
@@ -29,28 +27,7 @@ impl Sim {
         let sim = Simulator::start(SimConfig::default())
             .await
             .expect("the simulator starts");
-        let form = [
-            ("grant_type", "password"),
-            ("client_id", CLIENT_ID),
-            ("client_secret", CLIENT_SECRET),
-            ("username", USERNAME),
-            ("password", PASSWORD),
-            ("scope", "api"),
-        ];
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form)
-            .finish();
-        let answer: Value = http()
-            .post(format!("{}/identity/connect/token", sim.base_url()))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = answer["access_token"].as_str().unwrap().to_string();
+        let token = crate::acumatica::simulator::token(&sim).await;
         Sim { sim, token }
     }
 

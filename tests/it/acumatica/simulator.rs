@@ -18,7 +18,8 @@ fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-async fn token(sim: &RunningSim) -> String {
+/// A password-grant token from the simulator (checked: Bearer, with a refresh token).
+pub async fn token(sim: &RunningSim) -> String {
     let form = [
         ("grant_type", "password"),
         ("client_id", CLIENT_ID),
