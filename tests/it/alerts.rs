@@ -72,7 +72,7 @@ pub async fn receiver(fail: usize) -> Receiver {
 
 impl Receiver {
     /// The bodies of the requests answered 200.
-    fn delivered(&self) -> Vec<Value> {
+    pub fn delivered(&self) -> Vec<Value> {
         self.hits
             .lock()
             .unwrap()

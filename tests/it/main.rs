@@ -6,6 +6,7 @@ mod common;
 
 mod acumatica;
 mod alerts;
+mod alerts_waiting;
 mod auth;
 mod browser;
 mod connection;
