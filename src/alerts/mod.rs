@@ -656,7 +656,8 @@ impl Alerts {
             rules::Target::Webhook(h) => send::webhook(&self.inner.vault, h, &note).await,
             rules::Target::Email(m) => send::email(&self.inner.vault, m, &note).await,
         };
-        let last = ctx.attempt() >= ctx.job().max_attempts;
+        let last =
+            ctx.attempt() >= ctx.job().max_attempts || result.as_ref().is_err_and(|f| f.permanent);
         if let Some(id) = send.incident_id {
             let _w = self.inner.write.lock().await;
             if let Err(e) = self.note_delivery(id, ctx.id(), ctx.attempt(), &result, last) {
@@ -665,9 +666,13 @@ impl Alerts {
         }
         match result {
             Ok(()) => Outcome::Done,
-            Err(why) => {
-                tracing::warn!(rule = rule.id, channel = channel.id, error = %why, "an alert could not be sent");
-                Outcome::Transient(why)
+            Err(f) => {
+                tracing::warn!(rule = rule.id, channel = channel.id, error = %f.why, "an alert could not be sent");
+                if f.permanent {
+                    Outcome::config(f.why)
+                } else {
+                    Outcome::Transient(f.why)
+                }
             }
         }
     }
@@ -677,7 +682,7 @@ impl Alerts {
         incident: u64,
         job: u64,
         attempt: u32,
-        result: &Result<(), String>,
+        result: &Result<(), send::Failure>,
         last: bool,
     ) -> Result<(), AlertsError> {
         let Some(raw) = self.inner.tree.get(keys::incident(incident))? else {
@@ -698,7 +703,7 @@ impl Alerts {
                     } else {
                         Delivery::Retrying
                     };
-                    n.error = Some(e.clone());
+                    n.error = Some(e.why.clone());
                 }
             }
         }

@@ -102,11 +102,53 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// Why a notification was not delivered, and whether trying again can help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub why: String,
+    /// The receiver refused it for good (a webhook's 4xx other than 408 and 429, an SMTP
+    /// 5xx): retrying the same request cannot succeed, the channel needs fixing.
+    pub permanent: bool,
+}
+
+impl Failure {
+    fn transient(why: impl Into<String>) -> Failure {
+        Failure {
+            why: why.into(),
+            permanent: false,
+        }
+    }
+
+    fn permanent(why: impl Into<String>) -> Failure {
+        Failure {
+            why: why.into(),
+            permanent: true,
+        }
+    }
+}
+
+/// What a webhook's HTTP status says about the delivery.
+fn webhook_answer(status: u16) -> Result<(), Failure> {
+    match status {
+        200..=299 => Ok(()),
+        408 | 425 | 429 => Err(Failure::transient(format!(
+            "the webhook answered HTTP {status}"
+        ))),
+        400..=499 => Err(Failure::permanent(format!(
+            "the webhook refused the alert with HTTP {status}; To fix: check the channel's \
+             URL and that the receiver accepts the bridge's JSON"
+        ))),
+        _ => Err(Failure::transient(format!(
+            "the webhook answered HTTP {status}"
+        ))),
+    }
+}
+
 /// POSTs the notification; a 2xx answer is delivery.
-pub async fn webhook(vault: &Vault, hook: &Webhook, n: &Notification<'_>) -> Result<(), String> {
+pub async fn webhook(vault: &Vault, hook: &Webhook, n: &Notification<'_>) -> Result<(), Failure> {
     let secret = vault
         .open_secret(WEBHOOK_SECRET_FIELD, &hook.secret)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Failure::permanent(e.to_string()))?;
     let body = serde_json::to_vec(&n.body()).expect("JSON");
     let client = reqwest::Client::builder()
         .timeout(TIMEOUT)
@@ -115,7 +157,7 @@ pub async fn webhook(vault: &Vault, hook: &Webhook, n: &Notification<'_>) -> Res
             crate::acumatica::base_url::PublicResolver,
         ))
         .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        .map_err(|e| Failure::transient(format!("cannot build the HTTP client: {e}")))?;
     let answer = client
         .post(&hook.url)
         .header("Content-Type", "application/json")
@@ -130,13 +172,13 @@ pub async fn webhook(vault: &Vault, hook: &Webhook, n: &Notification<'_>) -> Res
         .body(body)
         .send()
         .await
-        .map_err(|e| format!("the webhook could not be reached: {}", without_url(e)))?;
-    let status = answer.status();
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(format!("the webhook answered HTTP {}", status.as_u16()))
-    }
+        .map_err(|e| {
+            Failure::transient(format!(
+                "the webhook could not be reached: {}",
+                without_url(e)
+            ))
+        })?;
+    webhook_answer(answer.status().as_u16())
 }
 
 /// reqwest's error text without the URL (which may carry a token in its path).
@@ -153,18 +195,23 @@ fn without_url(e: reqwest::Error) -> String {
 }
 
 /// Sends the notification as a plain-text e-mail to every recipient.
-pub async fn email(vault: &Vault, mail: &Email, n: &Notification<'_>) -> Result<(), String> {
-    let from: Mailbox = mail.from.parse().map_err(|e| format!("from: {e}"))?;
+pub async fn email(vault: &Vault, mail: &Email, n: &Notification<'_>) -> Result<(), Failure> {
+    let from: Mailbox = mail
+        .from
+        .parse()
+        .map_err(|e| Failure::permanent(format!("from: {e}")))?;
     let mut message = Message::builder()
         .from(from)
         .subject(n.subject_line())
         .header(ContentType::TEXT_PLAIN);
     for to in &mail.to {
-        message = message.to(to.parse().map_err(|e| format!("to: {e}"))?);
+        message = message.to(to
+            .parse()
+            .map_err(|e| Failure::permanent(format!("to: {e}")))?);
     }
     let message = message
         .body(n.text())
-        .map_err(|e| format!("cannot build the e-mail: {e}"))?;
+        .map_err(|e| Failure::permanent(format!("cannot build the e-mail: {e}")))?;
     let tls = match mail.tls {
         SmtpTls::None => Tls::None,
         SmtpTls::Starttls => Tls::Required(params(&mail.host)?),
@@ -177,7 +224,7 @@ pub async fn email(vault: &Vault, mail: &Email, n: &Notification<'_>) -> Result<
     if let (Some(user), Some(sealed)) = (&mail.username, &mail.password) {
         let password = vault
             .open_secret(SMTP_PASSWORD_FIELD, sealed)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Failure::permanent(e.to_string()))?;
         builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
     }
     builder
@@ -186,20 +233,40 @@ pub async fn email(vault: &Vault, mail: &Email, n: &Notification<'_>) -> Result<
         .await
         .map(|_| ())
         .map_err(|e| {
-            format!(
+            let why = format!(
                 "the SMTP server {}:{} refused or failed: {e}",
                 mail.host, mail.port
-            )
+            );
+            // A 5xx reply refuses this message for good (a bad recipient, a refused
+            // sender, wrong credentials); 4xx replies and network failures may pass later.
+            if e.is_permanent() {
+                Failure::permanent(format!(
+                    "{why}; To fix: check the channel's sender, recipients and credentials"
+                ))
+            } else {
+                Failure::transient(why)
+            }
         })
 }
 
-fn params(host: &str) -> Result<TlsParameters, String> {
-    TlsParameters::new(host.to_owned()).map_err(|e| format!("TLS: {e}"))
+fn params(host: &str) -> Result<TlsParameters, Failure> {
+    TlsParameters::new(host.to_owned()).map_err(|e| Failure::permanent(format!("TLS: {e}")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_webhook_refusal_is_permanent_but_throttling_and_server_errors_are_not() {
+        assert_eq!(webhook_answer(204), Ok(()));
+        for status in [400, 401, 403, 404, 410, 422] {
+            assert!(webhook_answer(status).unwrap_err().permanent, "{status}");
+        }
+        for status in [408, 425, 429, 500, 502, 503] {
+            assert!(!webhook_answer(status).unwrap_err().permanent, "{status}");
+        }
+    }
 
     #[test]
     fn signature_is_hmac_sha256_hex() {

@@ -6,7 +6,7 @@ mod common;
 
 mod acumatica;
 mod alerts;
-mod alerts_waiting;
+mod alerts_more;
 mod auth;
 mod browser;
 mod connection;

@@ -1,8 +1,9 @@
-//! The two alert conditions measured in minutes, end to end: a SYNC_ORDER job kept waiting
-//! while every worker is held by a stalled Acumatica write (JOB_WAITING), and an X-Cart store
-//! that answers 500 to every import (IMPORT_LAGGING). Both rules are set to one minute, so this
-//! test waits a little over a minute: it opens one incident each, then clears both causes and
-//! sees each closed with a RESOLVED notification.
+//! Alerts beyond `alerts.rs`: the two conditions measured in minutes, end to end (a
+//! SYNC_ORDER job kept waiting while every worker is held by a stalled Acumatica write:
+//! JOB_WAITING; an X-Cart store that answers 500 to every import: IMPORT_LAGGING; both rules
+//! set to one minute, so that test waits a little over a minute, opens one incident each,
+//! clears both causes and sees each closed with a RESOLVED notification), and a channel that
+//! refuses for good (a webhook's 404), which fails at once instead of being retried.
 
 use std::time::{Duration, Instant};
 
@@ -160,4 +161,49 @@ async fn a_job_kept_waiting_and_a_lagging_import_each_open_one_incident_then_res
     let list = incidents["alertIncidents"].as_array().unwrap();
     assert_eq!(list.len(), 2, "{incidents:#}");
     assert!(list.iter().all(|i| i["state"] == "CLOSED"), "{incidents:#}");
+}
+
+#[tokio::test]
+async fn a_webhook_that_refuses_for_good_fails_at_once_with_what_to_fix() {
+    let hook = receiver(0).await;
+    let s = Service::start().await;
+    let rule = s
+        .data(
+            SAVE_RULE,
+            json!({"input": {"name": "Wrong URL", "condition": "CONNECTION_LOST",
+                             "webhooks": [{"url": hook.url.replace("/hook", "/no-such-hook"),
+                                           "secret": crate::alerts::SECRET}]}}),
+        )
+        .await;
+    let id = rule["saveAlertRule"]["id"].as_str().unwrap().to_owned();
+    let job = s
+        .data(
+            "mutation($r: ID!) { sendTestAlert(ruleId: $r, channelId: 1) { id } }",
+            json!({"r": id}),
+        )
+        .await["sendTestAlert"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = s
+        .wait_job(&job, |j| {
+            j["status"] == "FAILED" || j["status"] == "SUCCEEDED"
+        })
+        .await;
+    let job = s
+        .data(
+            "query($id: ID!) { job(id: $id) { status attempts errorClass lastError } }",
+            json!({"id": job}),
+        )
+        .await["job"]
+        .clone();
+    assert_eq!(job["status"], "FAILED", "{done} {job}");
+    assert_eq!(job["attempts"], 1, "a 404 is not retried: {job}");
+    assert_eq!(job["errorClass"], "CONFIGURATION", "{job}");
+    let error = job["lastError"].as_str().unwrap();
+    assert!(
+        error.contains("HTTP 404") && error.contains("To fix"),
+        "{error}"
+    );
+    assert!(hook.delivered().is_empty());
 }
