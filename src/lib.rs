@@ -12,6 +12,7 @@
 //! [`state`] holds the opened services; [`cli`] and [`app`] tie it together; `main.rs` only calls [`cli::main`].
 
 pub mod acumatica;
+pub mod aftercare;
 pub mod alerts;
 pub mod api;
 pub mod app;

@@ -22,7 +22,9 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use crate::domain::ErrorClass;
-use crate::domain::order::{NewOrder, Order, PaymentStatus, SyncStatus};
+use crate::domain::aftercare::{Cancellation, Refund, settled};
+use crate::domain::money;
+use crate::domain::order::{NewOrder, Order, OrderSync, PaymentStatus, SyncStatus};
 use crate::domain::settings::OrderSyncMode;
 use crate::events::Bus;
 use crate::jobs::{JobKind, JobRecord, JobStatus, Jobs, JobsError, NewJob};
@@ -106,6 +108,64 @@ pub fn sync_job(number: &str, automatic: bool) -> NewJob {
     NewJob::new(JobKind::SYNC_ORDER, payload)
         .unique(format!("sync:{number}"))
         .order(number.to_owned())
+}
+
+/// What a CANCEL_ORDER job carries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CancelRequest {
+    pub number: String,
+}
+
+/// The CANCEL_ORDER job for order `number`: one live job per order.
+pub fn cancel_job(number: &str) -> NewJob {
+    let payload = serde_json::to_value(CancelRequest {
+        number: number.to_owned(),
+    })
+    .expect("payload serialises");
+    NewJob::new(JobKind::CANCEL_ORDER, payload)
+        .unique(format!("cancel:{number}"))
+        .order(number.to_owned())
+}
+
+/// What a synced order's change in the store means after its Sales Order (in the same
+/// transaction as the change): a refund is recorded and leaves the order NEEDS_ATTENTION; a
+/// cancellation asks for the Sales Order's cancellation. True when a CANCEL_ORDER job is due.
+fn follow_store_change(before: &Order, next: &mut Order, now: DateTime<Utc>) -> bool {
+    let sync = &next.sync;
+    // A Sales Order exists, or a create may have made one.
+    let linked = sync.sales_order_nbr.is_some() || sync.create_sent;
+    let refunded = next.data.refunded();
+    if linked && refunded > sync.refunded_total() {
+        let currency = next.data.currency.clone();
+        let amount = money::at_currency_scale(refunded - sync.refunded_total(), &currency);
+        let so = sales_order_name(&next.sync);
+        next.sync.refunds.push(Refund {
+            amount,
+            refunded_total: money::at_currency_scale(refunded, &currency),
+            at: now,
+        });
+        next.sync.raise(
+            format!(
+                "refund of {amount} {currency} to be handled in Acumatica: the store refunded it after the order became {so}; create the credit memo (or return order) there, then mark this resolved"
+            ),
+            now,
+        );
+    }
+    let in_flight = matches!(next.sync.status, SyncStatus::Queued | SyncStatus::Syncing);
+    let newly_canceled = next.data.is_canceled() && !before.data.is_canceled();
+    if newly_canceled && (linked || in_flight) && next.sync.cancellation.is_none() {
+        next.sync.cancellation = Some(Cancellation::new(now));
+        return true;
+    }
+    false
+}
+
+/// "Sales Order SO 000012", or "a Sales Order" while it is not linked yet.
+pub fn sales_order_name(sync: &OrderSync) -> String {
+    match (&sync.sales_order_type, &sync.sales_order_nbr) {
+        (Some(t), Some(n)) => format!("Sales Order {t} {n}"),
+        _ => "a Sales Order".to_owned(),
+    }
 }
 
 /// The orders service. Cheap to clone.
@@ -270,6 +330,12 @@ impl Orders {
                     next.sync.status = SyncStatus::Queued;
                     next.sync.job_ids.push(pushed.job.id.to_string());
                 }
+                if let Some(before) = &current
+                    && follow_store_change(before, &mut next, now)
+                {
+                    let pushed = q.push(&cancel_job(&number))?;
+                    next.sync.job_ids.push(pushed.job.id.to_string());
+                }
                 write(t, current.as_ref(), &next)?;
                 Ok((next, how))
             })
@@ -335,7 +401,13 @@ impl Orders {
         let changed = self.update(number, |current| {
             let mut next = current?;
             let before = next.sync.clone();
-            next.sync.status = status;
+            // An order that needs a person stays so once its sync is done.
+            next.sync.status = match status {
+                SyncStatus::Synced if next.sync.open_attention().is_some() => {
+                    SyncStatus::NeedsAttention
+                }
+                s => s,
+            };
             next.sync.error_class = job.error_class;
             if !next.sync.job_ids.contains(&id) {
                 next.sync.job_ids.push(id.clone());
@@ -416,6 +488,45 @@ impl Orders {
         self.store.flush().await?;
         self.bus.publish(order.clone());
         Ok(order)
+    }
+
+    /// Resolves what order `number` needs a person for, with the operator's `note`: the
+    /// attention is kept, marked resolved, and the order is SYNCED again (NOT_SYNCED when it
+    /// has no Sales Order). Durable when it returns. `Ok(None)`: the order needs no attention.
+    pub async fn resolve_attention(
+        &self,
+        number: &str,
+        note: Option<String>,
+    ) -> Result<Option<Order>, OrdersError> {
+        let now = Utc::now();
+        let changed = self.update(number, |current| {
+            let mut next = current?;
+            let mut resolved = false;
+            for a in next
+                .sync
+                .attention
+                .iter_mut()
+                .filter(|a| a.resolved_at.is_none())
+            {
+                a.resolved_at = Some(now);
+                a.resolution = note.clone();
+                resolved = true;
+            }
+            if next.sync.status == SyncStatus::NeedsAttention {
+                next.sync.status = settled(next.sync.sales_order_nbr.is_some());
+                resolved = true;
+            }
+            Some((next, resolved))
+        })?;
+        match changed {
+            None => Err(OrdersError::NotFound(number.trim().to_owned())),
+            Some((_, false)) => Ok(None),
+            Some((order, true)) => {
+                self.store.flush().await?;
+                self.bus.publish(order.clone());
+                Ok(Some(order))
+            }
+        }
     }
 
     /// Atomically reads the order `number`, lets `change` decide its next state (or `None` to

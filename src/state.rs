@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::aftercare::Aftercare;
 use crate::alerts::Alerts;
 use crate::audit::Audit;
 use crate::auth::AdminToken;
@@ -35,6 +36,7 @@ pub struct AppState {
     pub metrics: Metrics,
     pub alerts: Alerts,
     pub audit: Audit,
+    pub aftercare: Aftercare,
 }
 
 impl AppState {
@@ -83,7 +85,9 @@ impl AppState {
             std::time::Duration::from_millis(config.alert_check_interval_ms),
         )?;
         let audit = Audit::open(&store)?;
+        let aftercare = Aftercare::new(&orders, &connection, config.ambiguous_recheck_delay());
         let state = AppState {
+            aftercare,
             alerts,
             audit,
             syncer,
@@ -111,6 +115,7 @@ impl AppState {
         self.alerts.register();
         let sync_concurrency = (self.config.acumatica_max_concurrency as usize * 2).max(2);
         self.syncer.register(&self.jobs, sync_concurrency);
+        self.aftercare.register(&self.jobs);
         setup(self);
         self.metrics.watch_jobs(&self.jobs, &self.orders);
         self.orders.reconcile()?;

@@ -190,6 +190,7 @@ export const JOB_KIND = {
   SYNC_ORDER: "Sync order",
   IMPORT_ORDERS: "Import orders",
   SEND_ALERT: "Send alert",
+  CANCEL_ORDER: "Cancel order",
 };
 
 export function jobBadge(status) {

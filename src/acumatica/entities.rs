@@ -222,7 +222,19 @@ entity! {
         details: Vec<SalesOrderDetail> = "Details",
         /// Payments applied to the order; a new row (no ReferenceNbr) creates a payment.
         payments: Vec<SalesOrderPayment> = "Payments",
+        /// The order's shipments (read with `$expand=Shipments`).
+        shipments: Vec<SalesOrderShipment> = "Shipments",
         last_modified: DateTime<FixedOffset> = "LastModified",
+    }
+}
+
+entity! {
+    /// A shipment row of a Sales Order (its `Shipments` detail).
+    SalesOrderShipment as "SalesOrderShipment" {
+        shipment_nbr: String = "ShipmentNbr",
+        shipment_type: String = "ShipmentType",
+        status: String = "Status",
+        shipped_qty: Decimal = "ShippedQty",
     }
 }
 

@@ -445,13 +445,11 @@ impl Alerts {
     }
 
     fn order_summary(&self, number: &str, status: SyncStatus) -> String {
-        let error = self
-            .inner
-            .orders
-            .get(number)
-            .ok()
-            .flatten()
-            .and_then(|o| o.sync.last_error);
+        let order = self.inner.orders.get(number).ok().flatten();
+        let error = order.and_then(|o| match status {
+            SyncStatus::NeedsAttention => o.sync.open_attention().map(|a| a.reason.clone()),
+            _ => o.sync.last_error,
+        });
         match error {
             Some(e) => format!("order {number} sync {}: {e}", status.as_str()),
             None => format!("order {number} sync {}", status.as_str()),

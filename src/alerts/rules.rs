@@ -11,9 +11,8 @@ use crate::domain::order::SyncStatus;
 use crate::domain::secret::Secret;
 use crate::secrets::{Sealed, Vault};
 
-/// The order sync statuses that open an incident for rule condition `OrderSync`. A status
-/// added later (NEEDS_ATTENTION) is one more entry here.
-pub const ALERTING_SYNC_STATUSES: &[SyncStatus] = &[SyncStatus::Failed];
+/// The order sync statuses that open an incident for rule condition `OrderSync`.
+pub const ALERTING_SYNC_STATUSES: &[SyncStatus] = &[SyncStatus::Failed, SyncStatus::NeedsAttention];
 
 /// What a rule watches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,6 +22,8 @@ pub enum JobKind {
     ImportOrders,
     /// A notification of an alert incident (or a test alert) to one channel.
     SendAlert,
+    /// Cancels an order's Sales Order after the store canceled the order.
+    CancelOrder,
 }
 
 impl From<JobKind> for lib::JobKind {
@@ -33,6 +35,7 @@ impl From<JobKind> for lib::JobKind {
             JobKind::SyncOrder => lib::JobKind::SYNC_ORDER,
             JobKind::ImportOrders => lib::JobKind::IMPORT_ORDERS,
             JobKind::SendAlert => lib::JobKind::SEND_ALERT,
+            JobKind::CancelOrder => lib::JobKind::CANCEL_ORDER,
         }
     }
 }
@@ -46,6 +49,7 @@ impl JobKind {
             JobKind::SyncOrder,
             JobKind::ImportOrders,
             JobKind::SendAlert,
+            JobKind::CancelOrder,
         ]
         .into_iter()
         .find(|g| lib::JobKind::from(*g) == *k)

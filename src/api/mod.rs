@@ -4,6 +4,7 @@
 //! its own file with its Query, Mutation and Subscription parts; this module merges them.
 //! Resolvers stay thin: they convert input, call the service in [`AppState`], and convert back.
 
+pub mod aftercare;
 pub mod alerts;
 pub mod audit;
 pub mod connection;
@@ -42,6 +43,7 @@ pub struct Mutation(
     connection::ConnectionMutation,
     store::StoreMutation,
     alerts::AlertsMutation,
+    aftercare::AftercareMutation,
 );
 
 #[derive(MergedSubscription, Default)]

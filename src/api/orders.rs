@@ -24,7 +24,9 @@ pub enum PaymentStatus {
 
 /// NOT_SYNCED: no sync job yet. QUEUED: a job waits, also for a scheduled retry (lastError
 /// tells the last failure). SYNCING: a job runs. SYNCED: a Sales Order exists. FAILED: the job
-/// ended FAILED or CANCELED; final until retried.
+/// ended FAILED or CANCELED; final until retried. NEEDS_ATTENTION: synced, then something
+/// happened that a person must handle in Acumatica (a refund, a cancellation after shipping):
+/// `sync.attention` says what; `resolveAttention` ends it.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(remote = "crate::domain::order::SyncStatus", name = "OrderSyncStatus")]
 pub enum SyncStatus {
@@ -33,6 +35,7 @@ pub enum SyncStatus {
     Syncing,
     Synced,
     Failed,
+    NeedsAttention,
 }
 
 #[derive(InputObject)]
@@ -82,6 +85,9 @@ pub struct OrderInput {
     tax_total: Option<Decimal>,
     /// Lines + shipping + tax - discount, within one cent.
     total: Decimal,
+    /// What the store has refunded so far, for a partial refund (a REFUNDED order without
+    /// it counts as refunded in full). At most the total.
+    refunded_total: Option<Decimal>,
 }
 
 impl From<AddressInput> for AddressDraft {
@@ -128,6 +134,7 @@ impl From<OrderInput> for OrderDraft {
             discount_total: i.discount_total.map(|d| d.0),
             tax_total: i.tax_total.map(|d| d.0),
             total: i.total.0,
+            refunded_total: i.refunded_total.map(|d| d.0),
         }
     }
 }
@@ -264,6 +271,20 @@ impl Order {
     async fn sync(&self) -> OrderSync<'_> {
         OrderSync(&self.0)
     }
+    /// Refunds the store reported after the order was synced, oldest first.
+    async fn refunds(&self) -> Vec<super::aftercare::OrderRefund> {
+        let currency = &self.0.data.currency;
+        self.0
+            .sync
+            .refunds
+            .iter()
+            .map(|r| super::aftercare::OrderRefund::of(r, currency))
+            .collect()
+    }
+    /// The cancellation of its Sales Order, once the store canceled the order.
+    async fn cancellation(&self) -> Option<super::aftercare::OrderCancellation> {
+        self.0.sync.cancellation.as_ref().map(Into::into)
+    }
     /// The payments recorded in Acumatica for this order (sent with the Sales Order when the
     /// order was PAID at sync time), as Acumatica last showed them.
     async fn payments(&self) -> Vec<OrderPayment> {
@@ -343,6 +364,14 @@ impl OrderSync<'_> {
             .sync
             .unpaid_balance
             .map(|a| Decimal::money(a, &self.0.data.currency))
+    }
+    /// Why the order is NEEDS_ATTENTION (null when it is not).
+    async fn attention(&self) -> Option<super::aftercare::OrderAttention> {
+        self.0.sync.open_attention().map(Into::into)
+    }
+    /// Everything the order needed a person for, oldest first, resolved or not.
+    async fn attention_history(&self) -> Vec<super::aftercare::OrderAttention> {
+        self.0.sync.attention.iter().map(Into::into).collect()
     }
     /// The order's jobs, newest first.
     async fn jobs(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::jobs::Job>> {

@@ -26,7 +26,7 @@ use crate::acumatica::{self, BaseUrl, Client, ClientConfig};
 use crate::domain::FieldError;
 use crate::domain::secret::Secret;
 use crate::events::Bus;
-use crate::jobs::{JobKind, JobRecord, Jobs, JobsError, KindSpec, NewJob};
+use crate::jobs::{JobKind, JobRecord, Jobs, JobsError, KindSpec, NewJob, Outcome, wake};
 use crate::secrets::Vault;
 use crate::store::{self, Store, StoreError, Typed, decode, encode, trees};
 pub use handlers::outcome_of;
@@ -412,6 +412,32 @@ impl Connection {
         if slot.as_ref().is_some_and(|(g, _)| *g == generation) {
             *slot = None;
         }
+    }
+
+    /// The job outcome of a failed request to Acumatica, for every job that writes there: a
+    /// session that ended waits for a new connection, an outage waits for Acumatica to answer
+    /// again (neither uses up attempts), a write that may have been saved is retried after
+    /// `recheck` (the next attempt reads before writing: `then` says how), a 429 waits as
+    /// asked, other transient errors back off, DATA and CONFIGURATION fail ([`outcome_of`]).
+    pub async fn failure_outcome(
+        &self,
+        e: &acumatica::Error,
+        generation: u64,
+        recheck: std::time::Duration,
+        then: &str,
+    ) -> Outcome {
+        if ends_session(e) {
+            self.session_ended(generation, &e.to_string()).await;
+            return Outcome::not_ready(wake::CONNECTED, e.to_string());
+        }
+        if e.is_unreachable() {
+            self.report_unreachable();
+            return Outcome::not_ready(wake::REACHABLE, e.to_string());
+        }
+        if e.is_ambiguous() {
+            return Outcome::RetryAfter(recheck, format!("{e}; it may have been saved: {then}"));
+        }
+        outcome_of(e)
     }
 
     /// Called by jobs that found Acumatica unreachable: probes it in the background and

@@ -1,6 +1,7 @@
 //! The plain types the bridge talks in: orders, money, settings. They validate when they are
 //! parsed from raw input, so code that holds one knows it is well formed. Nothing here does I/O.
 
+pub mod aftercare;
 pub mod codes;
 pub mod error_class;
 pub mod money;

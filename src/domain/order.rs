@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::aftercare::{Attention, Cancellation, Refund};
 use super::raw::{RawDateTime, RawDecimal};
 use super::{FieldError, codes, money};
 
@@ -31,15 +32,19 @@ pub enum SyncStatus {
     Syncing,
     Synced,
     Failed,
+    /// Synced, then something happened that the bridge leaves to a person (a refund, a
+    /// cancellation after shipping): see `OrderSync::attention`.
+    NeedsAttention,
 }
 
 impl SyncStatus {
-    pub const ALL: [SyncStatus; 5] = [
+    pub const ALL: [SyncStatus; 6] = [
         SyncStatus::NotSynced,
         SyncStatus::Queued,
         SyncStatus::Syncing,
         SyncStatus::Synced,
         SyncStatus::Failed,
+        SyncStatus::NeedsAttention,
     ];
 
     /// The contract's name (`NOT_SYNCED`, …).
@@ -50,6 +55,7 @@ impl SyncStatus {
             SyncStatus::Syncing => "SYNCING",
             SyncStatus::Synced => "SYNCED",
             SyncStatus::Failed => "FAILED",
+            SyncStatus::NeedsAttention => "NEEDS_ATTENTION",
         }
     }
 }
@@ -121,6 +127,44 @@ pub struct OrderSync {
     /// The Sales Order's unpaid balance, as last read back.
     #[serde(default)]
     pub unpaid_balance: Option<Decimal>,
+    /// Why the order needs (or needed) a person, oldest first; the last one unresolved is
+    /// why it is NEEDS_ATTENTION.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attention: Vec<Attention>,
+    /// Refunds the store reported after the sync, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refunds: Vec<Refund>,
+    /// The Sales Order's cancellation, once the store canceled the order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<Cancellation>,
+}
+
+impl OrderSync {
+    /// The attention not yet resolved, if any.
+    pub fn open_attention(&self) -> Option<&Attention> {
+        self.attention
+            .iter()
+            .rev()
+            .find(|a| a.resolved_at.is_none())
+    }
+
+    /// Records why the order needs a person and makes it NEEDS_ATTENTION.
+    pub fn raise(&mut self, reason: String, at: DateTime<Utc>) {
+        self.attention.push(Attention {
+            reason,
+            raised_at: at,
+            resolved_at: None,
+            resolution: None,
+        });
+        self.status = SyncStatus::NeedsAttention;
+    }
+
+    /// The refunded total already recorded.
+    pub fn refunded_total(&self) -> Decimal {
+        self.refunds
+            .last()
+            .map_or(Decimal::ZERO, |r| r.refunded_total)
+    }
 }
 
 /// A payment recorded in Acumatica for the order.
@@ -169,9 +213,30 @@ pub struct NewOrder {
     pub discount_total: Option<Decimal>,
     pub tax_total: Option<Decimal>,
     pub total: Decimal,
+    /// What the store has refunded of the order so far (a partial refund); a REFUNDED order
+    /// without it counts as refunded in full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded_total: Option<Decimal>,
 }
 
 impl NewOrder {
+    /// What the store has refunded of the order so far.
+    pub fn refunded(&self) -> Decimal {
+        match (self.payment_status, self.refunded_total) {
+            (_, Some(r)) => r,
+            (PaymentStatus::Refunded, None) => self.total,
+            _ => Decimal::ZERO,
+        }
+    }
+
+    /// Canceled or declined in the store: its Sales Order should not go on.
+    pub fn is_canceled(&self) -> bool {
+        matches!(
+            self.payment_status,
+            PaymentStatus::Canceled | PaymentStatus::Declined
+        )
+    }
+
     /// A fingerprint of everything a sync sends: when it changes after a sync, the order
     /// "changed after sync".
     pub fn fingerprint(&self) -> String {
@@ -281,6 +346,8 @@ pub struct OrderDraft {
     pub discount_total: Option<RawDecimal>,
     pub tax_total: Option<RawDecimal>,
     pub total: RawDecimal,
+    /// What the store has refunded so far (a partial refund).
+    pub refunded_total: Option<RawDecimal>,
 }
 
 /// Longest order number, SKU or identifier accepted (Acumatica's key fields are short).
@@ -327,6 +394,15 @@ impl OrderDraft {
         let discount_total = amount("discountTotal", self.discount_total)?;
         let tax_total = amount("taxTotal", self.tax_total)?;
         let total = money::check_amount(&f("total"), self.total.get(&f("total"))?)?;
+        let refunded_total = amount("refundedTotal", self.refunded_total)?;
+        if let Some(r) = refunded_total
+            && r > total
+        {
+            return Err(FieldError::new(
+                f("refundedTotal"),
+                format!("{r} is more than the order's total {total}"),
+            ));
+        }
         // Each line is at most MAX_AMOUNT (checked per item), so neither this sum nor the
         // total below can overflow; checked all the same.
         let too_big = |field: String| {
@@ -381,6 +457,7 @@ impl OrderDraft {
             discount_total,
             tax_total,
             total,
+            refunded_total,
         })
     }
 }
@@ -550,6 +627,7 @@ mod tests {
             discount_total: Some(RawDecimal::parse("1.50")),
             tax_total: Some(RawDecimal::parse("2.00")),
             total: RawDecimal::parse("26.00"),
+            refunded_total: None,
         }
     }
 

@@ -20,8 +20,8 @@ pub mod sales_order;
 use std::time::Duration;
 
 use crate::acumatica;
-use crate::connection::{Connection, ends_session};
-use crate::jobs::{JobKind, Jobs, KindSpec, Outcome, wake};
+use crate::connection::Connection;
+use crate::jobs::{JobKind, Jobs, KindSpec, Outcome};
 use crate::orders::Orders;
 use crate::settings::Settings;
 use crate::store::{self, Store};
@@ -72,28 +72,16 @@ impl Syncer {
         );
     }
 
-    /// The outcome of a failed request to Acumatica: a session that ended waits for a new
-    /// connection, an outage waits for Acumatica to answer again (neither uses up attempts),
-    /// a 429 waits as asked, other transient errors back off, permanent ones fail.
+    /// The outcome of a failed request to Acumatica (the connection's one policy; an
+    /// ambiguous create is looked up before any new one).
     async fn failed(&self, e: &acumatica::Error, generation: u64) -> Outcome {
-        if ends_session(e) {
-            self.connection
-                .session_ended(generation, &e.to_string())
-                .await;
-            return Outcome::not_ready(wake::CONNECTED, e.to_string());
-        }
-        if e.is_unreachable() {
-            self.connection.report_unreachable();
-            return Outcome::not_ready(wake::REACHABLE, e.to_string());
-        }
-        if e.is_ambiguous() {
-            // A customer or stock item create that may have been saved: the next attempt
-            // looks it up first, once Acumatica has had time to run it.
-            return Outcome::RetryAfter(
+        self.connection
+            .failure_outcome(
+                e,
+                generation,
                 self.recheck_delay,
-                format!("{e}; it may have been saved: looked up again before any new create"),
-            );
-        }
-        crate::connection::outcome_of(e)
+                "looked up again before any new create",
+            )
+            .await
     }
 }

@@ -263,6 +263,7 @@ mod tests {
             discount_total: Some(RawDecimal::parse("1.00")),
             tax_total: None,
             total: RawDecimal::parse("34.00"),
+            refunded_total: None,
         }
         .validate("input")
         .unwrap()

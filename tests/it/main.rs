@@ -5,6 +5,7 @@
 mod common;
 
 mod acumatica;
+mod aftercare;
 mod alerts;
 mod alerts_more;
 mod auth;
