@@ -3,7 +3,8 @@
 //! JOB_WAITING; an X-Cart store that answers 500 to every import: IMPORT_LAGGING; both rules
 //! set to one minute, so that test waits a little over a minute, opens one incident each,
 //! clears both causes and sees each closed with a RESOLVED notification), and a channel that
-//! refuses for good (a webhook's 404), which fails at once instead of being retried.
+//! refuses for good (a webhook's 404), which fails at once instead of being retried; an order
+//! that needs attention (a refund after sync) is one ORDER_SYNC incident, resolved with it.
 
 use std::time::{Duration, Instant};
 
@@ -206,4 +207,63 @@ async fn a_webhook_that_refuses_for_good_fails_at_once_with_what_to_fix() {
         "{error}"
     );
     assert!(hook.delivered().is_empty());
+}
+
+#[tokio::test]
+async fn an_order_that_needs_attention_is_one_incident_resolved_with_it() {
+    let _heavy = crate::common::HEAVY.lock().await;
+    let hook = receiver(0).await;
+    let sim = sim_with_tokens(3600).await;
+    let mut options = crate::common::Options::default();
+    options
+        .env
+        .push(("BRIDGE_ALERT_CHECK_INTERVAL_MS".into(), "200".into()));
+    let s = Service::start_with(crate::common::DataDir::new(), options).await;
+    assert_eq!(s.connect_to(&sim).await["status"], "SUCCEEDED");
+    s.data(
+        SAVE_RULE,
+        json!({"input": {"name": "Orders", "condition": "ORDER_SYNC",
+                         "webhooks": [{"url": hook.url, "secret": crate::alerts::SECRET}]}}),
+    )
+    .await;
+    s.data(RECORD_ORDER, json!({"input": order_input("N1", "PAID")}))
+        .await;
+    let status = "query { order(number: \"N1\") { sync { status } } }";
+    s.wait_for(status, |d| d["order"]["sync"]["status"] == "SYNCED")
+        .await;
+    // Refunded in the store after the sync: the order needs a person.
+    s.data(
+        RECORD_ORDER,
+        json!({"input": order_input("N1", "REFUNDED")}),
+    )
+    .await;
+    wait_for(&s, "the incident opened", Duration::from_secs(20), || {
+        deliveries(&hook, "order:N1").len() == 1
+    })
+    .await;
+    let opened = deliveries(&hook, "order:N1");
+    assert_eq!(opened[0].0, "OPENED");
+    assert!(
+        opened[0].1.contains("NEEDS_ATTENTION") && opened[0].1.contains("refund of 526.00 USD"),
+        "{opened:?}"
+    );
+    s.data(
+        "mutation { resolveAttention(number: \"N1\", note: \"credit memo made\") { number } }",
+        json!({}),
+    )
+    .await;
+    wait_for(&s, "the incident resolved", Duration::from_secs(20), || {
+        deliveries(&hook, "order:N1").len() == 2
+    })
+    .await;
+    assert_eq!(deliveries(&hook, "order:N1")[1].0, "RESOLVED");
+    let incidents: Value = s.data(INCIDENTS, json!({})).await;
+    let mine: Vec<&Value> = incidents["alertIncidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["subject"] == "order:N1")
+        .collect();
+    assert_eq!(mine.len(), 1, "one incident: {incidents:#}");
+    assert_eq!(mine[0]["state"], "CLOSED");
 }
