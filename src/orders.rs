@@ -146,7 +146,7 @@ fn follow_store_change(before: &Order, next: &mut Order, now: DateTime<Utc>) -> 
         });
         next.sync.raise(
             format!(
-                "refund of {amount} {currency} to be handled in Acumatica: the store refunded it after the order became {so}; create the credit memo (or return order) there, then mark this resolved"
+                "refund of {amount} {currency} to be handled in Acumatica: the store refunded it after the order was synced to {so}; create the credit memo (or return order) there, then mark this resolved"
             ),
             now,
         );

@@ -1,11 +1,14 @@
-// One order: lines, totals, customer, addresses, payment history and the sync panel (status,
-// Sales Order, customer, warnings, last error, every job with its attempts, and Sync / Re-sync),
+// One order: lines, totals, customer, addresses, payment history, the sync panel (status,
+// Sales Order, customer, warnings, last error, every job with its attempts, and Sync / Re-sync)
+// and what came after the Sales Order (attention with Mark resolved, cancellation, refunds),
 // kept current through orderUpdates(number); the running job's steps come from
 // jobUpdates(kind: SYNC_ORDER).
 
+import { AFTERCARE_FIELDS, ATTENTION_FIELDS, aftercareCard } from "./aftercare.js";
 import { gql, subscribe } from "./graphql.js";
 import { lastListHash } from "./orders.js";
 import {
+  JOB_KIND,
   LIVE_JOB_STATUSES,
   PAYMENT_STATUS,
   describeError,
@@ -24,7 +27,7 @@ import {
   toast,
 } from "./ui.js";
 
-const JOB_FIELDS = `id status attempts maxAttempts lastError nextRunAt waitingFor createdAt updatedAt orderNumber
+const JOB_FIELDS = `id kind status attempts maxAttempts lastError nextRunAt waitingFor createdAt updatedAt orderNumber
   progress { done total message } history { number startedAt finishedAt error }`;
 
 const ORDER_FIELDS = `number profileId email phone placedAt recordedAt updatedAt currency paymentStatus
@@ -33,7 +36,8 @@ const ORDER_FIELDS = `number profileId email phone placedAt recordedAt updatedAt
   shippingAddress { firstName lastName company street street2 city state postalCode country phone }
   items { sku name price quantity warehouseId }
   shippingCost discountTotal taxTotal total
-  sync { status salesOrderType salesOrderNbr customerId lastError warnings syncedAt jobs { ${JOB_FIELDS} } }`;
+  ${AFTERCARE_FIELDS}
+  sync { status salesOrderType salesOrderNbr customerId lastError warnings syncedAt ${ATTENTION_FIELDS} jobs { ${JOB_FIELDS} } }`;
 
 const ORDER = `query Order($number: String!) { order(number: $number) { ${ORDER_FIELDS} } }`;
 const UPDATES = `subscription OrderUpdates($number: String) { orderUpdates(number: $number) { ${ORDER_FIELDS} } }`;
@@ -46,6 +50,7 @@ const SYNC_EXPLAINED = {
   SYNCING: "A sync job is running.",
   SYNCED: "A Sales Order exists in Acumatica for this order.",
   FAILED: "The sync job failed or was canceled; the order stays failed until it is synced again.",
+  NEEDS_ATTENTION: "Synced, then something happened in the store that must be handled in Acumatica by a person: see below.",
 };
 
 export async function render({ main, params, onCleanup, signal }) {
@@ -91,7 +96,7 @@ export async function render({ main, params, onCleanup, signal }) {
     }
     order = o;
     const focused = document.activeElement?.id;
-    body.replaceChildren(...orderView(o, panel()));
+    body.replaceChildren(...orderView(o, panel(), aftercareCard(o, { onResolved: reload })));
     if (focused) document.getElementById(focused)?.focus();
   };
 
@@ -240,6 +245,7 @@ function syncHistory(jobs) {
           "p",
           { class: "sync-job-head" },
           h("a", { href: `#/jobs/${j.id}` }, `Job #${j.id}`),
+          h("span", { class: "sync-job-kind" }, JOB_KIND[j.kind] ?? j.kind),
           jobBadge(j.status),
           h("span", { class: "muted" }, `attempt ${j.attempts} of ${j.maxAttempts} · created `, timeSeconds(j.createdAt)),
         ),
@@ -293,7 +299,7 @@ function syncHistory(jobs) {
   );
 }
 
-function orderView(o, panel) {
+function orderView(o, panel, aftercare) {
   const subtotal = sum(o.items.map((i) => times(i.price, i.quantity)));
   return [
     h(
@@ -303,6 +309,7 @@ function orderView(o, panel) {
       h("p", { class: "page-summary" }, "Placed ", time(o.placedAt), " · recorded by the bridge ", time(o.recordedAt)),
     ),
     panel,
+    aftercare,
     h(
       "div",
       { class: "order-grid" },

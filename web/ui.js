@@ -37,6 +37,7 @@ export const SYNC_STATUS = {
   SYNCING: { label: "Syncing", tone: "yellow" },
   SYNCED: { label: "Synced", tone: "green" },
   FAILED: { label: "Failed", tone: "red" },
+  NEEDS_ATTENTION: { label: "Needs attention", tone: "yellow" },
 };
 
 export const PAYMENT_STATUS = {

@@ -35,6 +35,7 @@ pub(crate) const CONSOLE: &[(&str, &str, &str)] = &[
     ("audit.js", JS, include_str!("../../web/audit.js")),
     ("job.js", JS, include_str!("../../web/job.js")),
     ("alerts.js", JS, include_str!("../../web/alerts.js")),
+    ("aftercare.js", JS, include_str!("../../web/aftercare.js")),
 ];
 pub(crate) const HTML: &str = "text/html; charset=utf-8";
 pub(crate) const CSS: &str = "text/css; charset=utf-8";

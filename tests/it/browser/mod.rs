@@ -3,6 +3,7 @@
 //! screenshots of its key states under `target/screenshots/` and fails on any console error.
 
 mod acumatica;
+mod aftercare;
 mod alerts;
 mod console;
 mod graphiql;
