@@ -4,7 +4,9 @@
 //! console and GraphiQL without an Acumatica instance or a store.
 //!
 //! Nothing is inserted by hand: the demo calls the same services the GraphQL mutations call
-//! (connect, recordOrder, syncOrder), and the jobs do the rest.
+//! (connect, saveSettings, recordOrder, syncOrder), and the jobs do the rest. Paid orders get
+//! their payment with the Sales Order; D-1002 is canceled in the store once synced, and its
+//! Sales Order is canceled.
 
 use std::time::Duration;
 
@@ -12,9 +14,10 @@ use chrono::Utc;
 
 use crate::config::ServeConfig;
 use crate::connection::ConnectInput;
-use crate::domain::order::{AddressDraft, ItemDraft, OrderDraft, PaymentStatus};
+use crate::domain::order::{AddressDraft, ItemDraft, OrderDraft, PaymentStatus, SyncStatus};
 use crate::domain::raw::{RawDateTime, RawDecimal};
 use crate::domain::secret::Secret;
+use crate::domain::settings::{Change, SettingsPatch};
 use crate::sim::acumatica::{CLIENT_ID, CLIENT_SECRET, PASSWORD, SimConfig, Simulator, USERNAME};
 use crate::state::AppState;
 
@@ -140,6 +143,17 @@ async fn populate(state: &AppState, base_url: &str) -> anyhow::Result<()> {
             1,
         ),
     ];
+    // Payments recorded with each paid order's Sales Order (the simulator's card method and
+    // its clearing account).
+    if state.settings.get()?.payment_method.is_none() {
+        let patch = SettingsPatch {
+            payment_method: Change::Set("CREDITCARD".into()),
+            cash_account: Change::Set("10250".into()),
+            ..Default::default()
+        };
+        state.settings.save(patch, |_| Ok(())).await?;
+    }
+    let mut drafts = std::collections::HashMap::new();
     for (i, (number, email, first, last, payment, sku, price, qty)) in
         samples.into_iter().enumerate()
     {
@@ -182,9 +196,9 @@ async fn populate(state: &AppState, base_url: &str) -> anyhow::Result<()> {
             tax_total: None,
             total: RawDecimal::Valid(total),
             refunded_total: None,
-        }
-        .validate("demo")?;
-        state.orders.record(order).await?;
+        };
+        drafts.insert(number, order.clone());
+        state.orders.record(order.validate("demo")?).await?;
     }
     // An order synced by hand, as an operator would from the console.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -195,7 +209,26 @@ async fn populate(state: &AppState, base_url: &str) -> anyhow::Result<()> {
     {
         state.orders.request_sync(&["D-1005".to_owned()]).await?;
     }
+    // D-1002 is canceled in the store once synced, before anything shipped: its Sales Order
+    // is canceled by a CANCEL_ORDER job.
+    if let Some(mut draft) = drafts.remove("D-1002") {
+        synced(state, "D-1002").await?;
+        draft.payment_status = PaymentStatus::Canceled;
+        state.orders.record(draft.validate("demo")?).await?;
+    }
     Ok(())
+}
+
+/// Waits (30 s at most) until order `number` is SYNCED.
+async fn synced(state: &AppState, number: &str) -> anyhow::Result<()> {
+    for _ in 0..300 {
+        let status = state.orders.get(number)?.map(|o| o.sync.status);
+        if status == Some(SyncStatus::Synced) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("order {number} was not synced within 30 s")
 }
 
 /// Connects the X-Cart store simulator, places two orders after the connect (the periodic

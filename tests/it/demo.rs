@@ -42,6 +42,18 @@ async fn the_demo_connects_and_syncs_its_sample_orders() {
     );
     assert_eq!(status("D-1005")["status"], "SYNCED", "synced on request");
 
+    // A paid order's payment is applied; D-1002, canceled in the store, has its Sales Order
+    // canceled.
+    let life = "{ paid: order(number: \"D-1001\") { payments { amount } sync { unpaidBalance } } canceled: order(number: \"D-1002\") { paymentStatus cancellation { canceledAt outcome } } }";
+    let d = s
+        .wait_for(life, |d| {
+            d["canceled"]["cancellation"]["canceledAt"].is_string()
+        })
+        .await;
+    assert_eq!(d["paid"]["sync"]["unpaidBalance"], "0.00", "{d:#}");
+    assert_eq!(d["paid"]["payments"].as_array().map(Vec::len), Some(1));
+    assert_eq!(d["canceled"]["paymentStatus"], "CANCELED");
+
     // The X-Cart store's orders: two placed after the connect, three older ones caught up.
     let q = "{ storeConnection { status } orders(filter: {search: \"XC-\"}) { totalCount } all: orders { totalCount } }";
     let d = s
