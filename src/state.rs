@@ -15,6 +15,7 @@ use crate::metrics::Metrics;
 use crate::orders::Orders;
 use crate::secrets::Vault;
 use crate::settings::Settings;
+use crate::shipments::Shipments;
 use crate::store::Store;
 use crate::store_import::StoreImport;
 use crate::sync::Syncer;
@@ -35,6 +36,7 @@ pub struct AppState {
     pub metrics: Metrics,
     pub alerts: Alerts,
     pub audit: Audit,
+    pub shipments: Shipments,
 }
 
 impl AppState {
@@ -83,7 +85,17 @@ impl AppState {
             std::time::Duration::from_millis(config.alert_check_interval_ms),
         )?;
         let audit = Audit::open(&store)?;
+        let shipments = Shipments::open(
+            &store,
+            jobs.clone(),
+            orders.clone(),
+            settings.clone(),
+            connection.clone(),
+            store_import.clone(),
+            config.shipment_poll_interval(),
+        )?;
         let state = AppState {
+            shipments,
             alerts,
             audit,
             syncer,
@@ -109,6 +121,7 @@ impl AppState {
         self.connection.register();
         self.store_import.register();
         self.alerts.register();
+        self.shipments.register();
         let sync_concurrency = (self.config.acumatica_max_concurrency as usize * 2).max(2);
         self.syncer.register(&self.jobs, sync_concurrency);
         setup(self);

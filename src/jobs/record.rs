@@ -23,15 +23,17 @@ impl JobKind {
     pub const SYNC_ORDER: JobKind = JobKind(Cow::Borrowed("SYNC_ORDER"));
     pub const IMPORT_ORDERS: JobKind = JobKind(Cow::Borrowed("IMPORT_ORDERS"));
     pub const SEND_ALERT: JobKind = JobKind(Cow::Borrowed("SEND_ALERT"));
+    pub const WRITE_BACK: JobKind = JobKind(Cow::Borrowed("WRITE_BACK"));
 
     /// The kinds of the contract, the only ones the GraphQL API shows.
-    pub const SHIPPED: [JobKind; 6] = [
+    pub const SHIPPED: [JobKind; 7] = [
         JobKind::CONNECT,
         JobKind::SIGN_OUT,
         JobKind::REFRESH_LOOKUPS,
         JobKind::SYNC_ORDER,
         JobKind::IMPORT_ORDERS,
         JobKind::SEND_ALERT,
+        JobKind::WRITE_BACK,
     ];
 
     /// A kind by name: upper-case letters, digits and `_`, 1 to 64 of them.
