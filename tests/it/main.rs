@@ -33,3 +33,4 @@ mod triage;
 mod xcart;
 mod xcart_e2e;
 mod xcart_hardening;
+mod shipments;
