@@ -307,12 +307,18 @@ async fn shipments_are_written_back_exactly_once_through_kills_and_store_faults(
             .count()
     };
     // Killed with SIGKILL three times while write-backs run, started again each time.
+    let mut at_kill = vec![];
     while kills < 3 {
         tokio::time::sleep(Duration::from_millis(700)).await;
+        at_kill.push(done(&store));
         let d = s.kill();
         kills += 1;
         s = start_in(d).await;
     }
+    assert!(
+        at_kill.iter().any(|&n| n > 0 && n < N),
+        "no kill landed during the write-backs: {at_kill:?}"
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     while done(&store) < N {
         assert!(
@@ -347,7 +353,7 @@ async fn shipments_are_written_back_exactly_once_through_kills_and_store_faults(
     }
     assert_eq!(missing, 0);
     eprintln!(
-        "{N} shipments written back through {kills} kills in {:?}; store requests {}",
+        "{N} shipments written back through {kills} kills (done at each: {at_kill:?}) in {:?}; store requests {}",
         started.elapsed(),
         store.counters().total
     );
