@@ -1,7 +1,8 @@
 // One order: lines, totals, customer, addresses, payment history and the sync panel (status,
 // Sales Order, customer, warnings, last error, every job with its attempts, and Sync / Re-sync),
 // kept current through orderUpdates(number); the running job's steps come from
-// jobUpdates(kind: SYNC_ORDER).
+// jobUpdates(kind: SYNC_ORDER); below it the shipments written back to the store, each with its
+// WRITE_BACK job.
 
 import { gql, subscribe } from "./graphql.js";
 import { lastListHash } from "./orders.js";
@@ -24,7 +25,7 @@ import {
   toast,
 } from "./ui.js";
 
-const JOB_FIELDS = `id status attempts maxAttempts lastError nextRunAt waitingFor createdAt updatedAt orderNumber
+const JOB_FIELDS = `id kind status attempts maxAttempts lastError nextRunAt waitingFor createdAt updatedAt orderNumber
   progress { done total message } history { number startedAt finishedAt error }`;
 
 const ORDER_FIELDS = `number profileId email phone placedAt recordedAt updatedAt currency paymentStatus
@@ -33,7 +34,8 @@ const ORDER_FIELDS = `number profileId email phone placedAt recordedAt updatedAt
   shippingAddress { firstName lastName company street street2 city state postalCode country phone }
   items { sku name price quantity warehouseId }
   shippingCost discountTotal taxTotal total
-  sync { status salesOrderType salesOrderNbr customerId lastError warnings syncedAt jobs { ${JOB_FIELDS} } }`;
+  sync { status salesOrderType salesOrderNbr customerId lastError warnings syncedAt jobs { ${JOB_FIELDS} } }
+  shipments { number status trackingNumbers shippedAt storeShippingStatus writtenBackAt job { id kind status } }`;
 
 const ORDER = `query Order($number: String!) { order(number: $number) { ${ORDER_FIELDS} } }`;
 const UPDATES = `subscription OrderUpdates($number: String) { orderUpdates(number: $number) { ${ORDER_FIELDS} } }`;
@@ -67,7 +69,7 @@ export async function render({ main, params, onCleanup, signal }) {
 
   const panel = () =>
     syncPanel(order, {
-      jobs: order.sync.jobs.map(newest),
+      jobs: order.sync.jobs.filter((j) => j.kind === "SYNC_ORDER").map(newest),
       starting,
       startError,
       onSync,
@@ -91,7 +93,7 @@ export async function render({ main, params, onCleanup, signal }) {
     }
     order = o;
     const focused = document.activeElement?.id;
-    body.replaceChildren(...orderView(o, panel()));
+    body.replaceChildren(...orderView(o, panel()), shipmentsView(o));
     if (focused) document.getElementById(focused)?.focus();
   };
 
@@ -223,6 +225,47 @@ function syncPanel(o, { jobs, starting, startError, onSync }) {
         )
       : null,
     jobs.length ? syncHistory(jobs) : null,
+  );
+}
+
+const STORE_SHIPPING = { S: "Shipped", P: "Processing (part of the order shipped)" };
+
+/** The Acumatica shipments written back to the store, and write-backs on their way. */
+function shipmentsView(o) {
+  const pending = o.sync.jobs.filter((j) => j.kind === "WRITE_BACK" && !o.shipments.some((s) => s.job?.id === j.id));
+  if (!o.shipments.length && !pending.length) return h("div", { id: "order-shipments" });
+  const jobLink = (j) => (j ? h("span", {}, " · ", h("a", { href: `#/jobs/${j.id}` }, `WRITE_BACK job #${j.id}`), " ", jobBadge(j.status)) : null);
+  return h(
+    "section",
+    { class: "card", id: "order-shipments", "aria-labelledby": "shipments-title" },
+    h("h2", { id: "shipments-title" }, "Shipments"),
+    h(
+      "ul",
+      { class: "shipment-list" },
+      o.shipments.map((s) =>
+        h(
+          "li",
+          { class: "shipment", "data-shipment": s.number },
+          h("strong", {}, `${STORE_SHIPPING[s.storeShippingStatus] ?? s.storeShippingStatus}: `),
+          s.trackingNumbers.length
+            ? h("span", {}, "tracking ", s.trackingNumbers.map((t, i) => [i ? ", " : "", h("span", { class: "mono shipment-tracking" }, t)]))
+            : h("span", { class: "muted" }, "no tracking number"),
+          ", written to the store at ",
+          time(s.writtenBackAt),
+          h("span", { class: "muted" }, ` (Acumatica shipment ${s.number}, ${s.status})`),
+          jobLink(s.job),
+        ),
+      ),
+      pending.map((j) =>
+        h(
+          "li",
+          { class: "shipment shipment-pending", "data-job": j.id },
+          "A shipment is being written to the store",
+          j.lastError ? h("span", { class: "shipment-error" }, `: ${j.lastError}`) : null,
+          jobLink(j),
+        ),
+      ),
+    ),
   );
 }
 
