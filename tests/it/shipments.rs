@@ -18,23 +18,23 @@ use crate::common::{DataDir, Service, sim_with_tokens};
 use crate::xcart::{CONNECT_STORE, xsim};
 
 const ORDERS: &str = "{ orders(first: 500) { edges { node { number sync { status salesOrderNbr jobs { id kind status } } shipments { number status trackingNumbers shippedAt storeShippingStatus writtenBackAt job { id kind status } } } } } }";
-const JOBS: &str = "query($kind: JobKind) { jobs(first: 500, filter: {kind: $kind}) { totalCount edges { node { id kind status errorClass lastError orderNumber attempts } } } }";
+pub const JOBS: &str = "query($kind: JobKind) { jobs(first: 500, filter: {kind: $kind}) { totalCount edges { node { id kind status errorClass lastError orderNumber attempts } } } }";
 const STORE_ACCESS: &str = "{ storeConnection { status tokenAccess } }";
 
 /// Service options: 200 ms X-Cart import and shipment polls.
-fn options() -> crate::common::Options {
+pub fn options() -> crate::common::Options {
     let mut o = crate::xcart::options();
     o.env
         .push(("BRIDGE_SHIPMENT_POLL_INTERVAL_MS".into(), "200".into()));
     o
 }
 
-async fn start_in(data: DataDir) -> Service {
+pub async fn start_in(data: DataDir) -> Service {
     Service::start_with(data, options()).await
 }
 
 /// Connects Acumatica and the store (with `token`) and turns the write-back on.
-async fn set_up(s: &Service, acumatica: &Acumatica, store: &Store, token: &str) {
+pub async fn set_up(s: &Service, acumatica: &Acumatica, store: &Store, token: &str) {
     assert_eq!(s.connect_to(acumatica).await["status"], "SUCCEEDED");
     let saved = s
         .data(
@@ -46,7 +46,7 @@ async fn set_up(s: &Service, acumatica: &Acumatica, store: &Store, token: &str) 
     connect_store(s, store, token).await;
 }
 
-async fn connect_store(s: &Service, store: &Store, token: &str) {
+pub async fn connect_store(s: &Service, store: &Store, token: &str) {
     let c = s
         .data(
             CONNECT_STORE,
@@ -57,7 +57,7 @@ async fn connect_store(s: &Service, store: &Store, token: &str) {
 }
 
 /// Adds paid orders `<prefix>1..=n` to the store.
-fn place(store: &Store, prefix: &str, n: usize) {
+pub fn place(store: &Store, prefix: &str, n: usize) {
     for i in 1..=n {
         store.add_order(NewSimOrder {
             order_number: Some(format!("{prefix}{i}")),
@@ -102,7 +102,7 @@ async fn wait_orders(
 }
 
 /// Waits until the `n` orders are synced; returns their Sales Order numbers by order.
-async fn synced(s: &Service, n: usize, secs: u64) -> HashMap<String, String> {
+pub async fn synced(s: &Service, n: usize, secs: u64) -> HashMap<String, String> {
     let o = wait_orders(s, secs, "orders synced", |o| {
         o.len() == n
             && o.values()
@@ -115,7 +115,7 @@ async fn synced(s: &Service, n: usize, secs: u64) -> HashMap<String, String> {
 }
 
 /// Ships Sales Order `nbr` in Acumatica with `tracking`, as the warehouse would.
-async fn ship(acumatica: &Acumatica, nbr: &str, tracking: &[&str]) {
+pub async fn ship(acumatica: &Acumatica, nbr: &str, tracking: &[&str]) {
     let r = reqwest::Client::new()
         .post(format!("{}/_sim/shipments", acumatica.root_url()))
         .json(&json!({"orderType": "SO", "orderNbr": nbr, "trackingNumbers": tracking, "confirmed": true}))
@@ -125,11 +125,11 @@ async fn ship(acumatica: &Acumatica, nbr: &str, tracking: &[&str]) {
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
 }
 
-fn tracking_of(o: &SimOrder) -> Vec<String> {
+pub fn tracking_of(o: &SimOrder) -> Vec<String> {
     o.tracking_numbers.iter().map(|t| t.value.clone()).collect()
 }
 
-fn store_order(store: &Store, number: &str) -> SimOrder {
+pub fn store_order(store: &Store, number: &str) -> SimOrder {
     store
         .orders()
         .into_iter()
