@@ -250,7 +250,11 @@ impl Orders {
     }
 
     /// The order linked to Sales Order `order_type` `nbr`, found through the index.
-    pub fn by_sales_order(&self, order_type: &str, nbr: &str) -> Result<Option<Order>, OrdersError> {
+    pub fn by_sales_order(
+        &self,
+        order_type: &str,
+        nbr: &str,
+    ) -> Result<Option<Order>, OrdersError> {
         match self.by_so.get(by_sales_order::key(order_type, nbr))? {
             Some(number) => self.get(&String::from_utf8_lossy(&number)),
             None => Ok(None),

@@ -269,7 +269,9 @@ impl Shipments {
                 .by_sales_order(t, n)
                 .map_err(|e| e.to_string())?;
             if let Some(order) = found
-                && !orders.iter().any(|o: &ShippedOrder| o.number == order.data.number)
+                && !orders
+                    .iter()
+                    .any(|o: &ShippedOrder| o.number == order.data.number)
             {
                 orders.push(ShippedOrder {
                     number: order.data.number,

@@ -106,7 +106,10 @@ impl Shipments {
             ctx.progress(
                 i as u32,
                 Some(total),
-                Some(format!("Writing shipment {} to order {}", w.shipment_nbr, this.number)),
+                Some(format!(
+                    "Writing shipment {} to order {}",
+                    w.shipment_nbr, this.number
+                )),
             );
             if let Err(o) = self.write_one(&ctx, &client, &w, this).await {
                 return o;

@@ -42,9 +42,7 @@ use crate::secrets::Vault;
 use crate::store::{self, Store, StoreError, decode, encode, trees};
 use crate::xcart::client::{DateField, OrderQuery};
 use crate::xcart::{self, Client, OrderOutput, StoreUrl};
-pub use record::{
-    ChangeDetection, Cursors, Floor, Rejected, StoreRecord, StoreView, TokenAccess,
-};
+pub use record::{ChangeDetection, Cursors, Floor, Rejected, StoreRecord, StoreView, TokenAccess};
 use walk::{Walker, date_of};
 
 const KEY: &str = "xcart";

@@ -9,9 +9,9 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::Client;
 use super::error::{self, Error};
 use super::model::StatusOutput;
-use super::Client;
 
 /// A tracking number on an order (`tracking_numbers[] {id, date, value}`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -218,7 +218,10 @@ async fn one_poll_is_one_acumatica_request_however_many_orders_shipped() {
         .sum();
     assert_eq!(other, 0, "{:?}", c.by_request);
     let intervals = elapsed.as_millis() as u64 / 200 + 2;
-    assert!(polls >= 1 && polls <= intervals, "{polls} polls in {elapsed:?}");
+    assert!(
+        polls >= 1 && polls <= intervals,
+        "{polls} polls in {elapsed:?}"
+    );
     assert!(polls < 25, "{polls} polls for 25 shipments");
     for number in so.keys() {
         let o = store_order(&store, number);
@@ -251,7 +254,10 @@ async fn a_read_only_token_fails_the_write_back_as_configuration_with_what_to_fi
     assert_eq!(job["orderNumber"], "RO1");
     assert_eq!(job["attempts"], 1, "a refused token is not retried: {job}");
     let why = job["lastError"].as_str().unwrap();
-    assert!(why.contains("read-only") && why.contains("read/write token"), "{why}");
+    assert!(
+        why.contains("read-only") && why.contains("read/write token"),
+        "{why}"
+    );
     assert!(why.contains("Settings → API"), "{why}");
     let access = s.data(STORE_ACCESS, json!({})).await;
     assert_eq!(access["storeConnection"]["tokenAccess"], "READ_ONLY");
