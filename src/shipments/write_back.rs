@@ -184,6 +184,84 @@ impl Shipments {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::order::{AddressDraft, ItemDraft, OrderDraft, PaymentStatus};
+    use crate::domain::raw::{RawDateTime, RawDecimal};
+
+    /// An order of 3 + 2 items.
+    fn order() -> Order {
+        let item = |sku: &str, quantity| ItemDraft {
+            sku: sku.into(),
+            name: "Widget".into(),
+            price: RawDecimal::parse("10.00"),
+            quantity,
+            warehouse_id: None,
+        };
+        let draft = OrderDraft {
+            number: "1001".into(),
+            profile_id: None,
+            email: "ann@example.com".into(),
+            phone: None,
+            placed_at: RawDateTime::parse("2026-01-31T12:00:00Z"),
+            currency: "USD".into(),
+            payment_status: PaymentStatus::Paid,
+            billing_address: AddressDraft {
+                country: "US".into(),
+                ..Default::default()
+            },
+            shipping_address: None,
+            items: vec![item("A", 3), item("B", 2)],
+            shipping_cost: None,
+            discount_total: None,
+            tax_total: None,
+            total: RawDecimal::parse("50.00"),
+        };
+        Order::first(draft.validate("input").unwrap(), Utc::now())
+    }
+
+    fn shipment(nbr: &str, qty: Option<&str>) -> (WriteBack, ShippedOrder) {
+        let this = ShippedOrder {
+            number: "1001".into(),
+            shipped_qty: qty.map(|q| q.parse().unwrap()),
+        };
+        let w = WriteBack {
+            shipment_nbr: nbr.into(),
+            status: "Confirmed".into(),
+            shipped_at: None,
+            tracking_numbers: vec![],
+            orders: vec![this.clone()],
+            version: String::new(),
+        };
+        (w, this)
+    }
+
+    #[test]
+    fn a_shipment_of_part_of_the_order_is_processing_until_the_rest_ships() {
+        let mut o = order();
+        let (w, this) = shipment("000001", Some("3"));
+        assert_eq!(store_status(&o, &w, &this), "P");
+        o.shipments.push(OrderShipment {
+            number: "000001".into(),
+            status: "Confirmed".into(),
+            tracking_numbers: vec![],
+            shipped_at: None,
+            shipped_qty: Some("3".parse().unwrap()),
+            store_status: "P".into(),
+            written_back_at: Utc::now(),
+            job_id: "1".into(),
+        });
+        // The same shipment again counts once.
+        assert_eq!(store_status(&o, &w, &this), "P");
+        let (w, this) = shipment("000002", Some("2"));
+        assert_eq!(store_status(&o, &w, &this), "S");
+        let (w, this) = shipment("000002", None);
+        assert_eq!(
+            store_status(&o, &w, &this),
+            "S",
+            "unknown quantity: shipped"
+        );
+        let (w, this) = shipment("000003", Some("5"));
+        assert_eq!(store_status(&order(), &w, &this), "S");
+    }
 
     #[test]
     fn shipped_and_delivered_are_never_written_back() {
