@@ -40,6 +40,7 @@ const ORDER_FIELDS = `number profileId email phone placedAt recordedAt updatedAt
 const ORDER = `query Order($number: String!) { order(number: $number) { ${ORDER_FIELDS} } }`;
 const UPDATES = `subscription OrderUpdates($number: String) { orderUpdates(number: $number) { ${ORDER_FIELDS} } }`;
 const JOB_UPDATES = `subscription SyncJobs { jobUpdates(kind: SYNC_ORDER) { ${JOB_FIELDS} } }`;
+const WRITE_BACK_UPDATES = `subscription WriteBackJobs { jobUpdates(kind: WRITE_BACK) { id orderNumber } }`;
 const SYNC = `mutation SyncOrder($number: String!) { syncOrder(number: $number) { ${JOB_FIELDS} } }`;
 
 const SYNC_EXPLAINED = {
@@ -145,6 +146,15 @@ export async function render({ main, params, onCleanup, signal }) {
         if (signal.aborted || j.orderNumber !== number) return;
         jobs.set(j.id, newest(j));
         showPanel();
+      },
+      onResync: reload,
+    }),
+  );
+  // A write-back of this order moved (it failed, or waits to retry): read the order again.
+  onCleanup(
+    subscribe(WRITE_BACK_UPDATES, {}, {
+      onData: (data) => {
+        if (!signal.aborted && data.jobUpdates.orderNumber === number) reload();
       },
       onResync: reload,
     }),

@@ -229,26 +229,20 @@ async fn a_shipment_shows_on_its_order_and_a_read_only_token_asks_for_the_read_w
     set_up(&s, &acumatica, &sim, &sim.token()).await;
     place(&sim, "BS", 1);
     let so = synced(&s, 1, 20).await;
-    ship(&acumatica, &so["BS1"], &["1Z999AA10123456784"]).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let id = loop {
-        let jobs = s.data(JOBS, json!({"kind": "WRITE_BACK"})).await;
-        let node = &jobs["jobs"]["edges"][0]["node"];
-        if node["status"] == "FAILED" {
-            break node["id"].as_str().unwrap().to_owned();
-        }
-        assert!(std::time::Instant::now() < deadline, "{jobs}");
-        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-    };
-
     let mut b = Browser::open("store-shipments").await;
     b.sign_in(&s).await;
-    // The failed write-back shows on the order with its reason.
     b.goto(&s.url("/#/orders/BS1")).await;
+    b.wait_text("#sync-status", "Synced").await;
+    // Shipped while the order page is open: its failed write-back shows live, with the reason.
+    ship(&acumatica, &so["BS1"], &["1Z999AA10123456784"]).await;
     b.wait_text("#order-shipments .shipment-pending", "read-only")
         .await;
     b.wait_text("#order-shipments .shipment-pending", "WRITE_BACK job")
         .await;
+    let jobs = s.data(JOBS, json!({"kind": "WRITE_BACK"})).await;
+    let job = &jobs["jobs"]["edges"][0]["node"];
+    assert_eq!(job["status"], "FAILED", "{jobs}");
+    let id = job["id"].as_str().unwrap().to_owned();
 
     // The store section asks for the read/write token, and takes it.
     b.click("nav[aria-label=Main] a[href='#/connection']").await;
