@@ -364,3 +364,35 @@ async fn shipments_are_written_back_exactly_once_through_kills_and_store_faults(
         store.counters().total
     );
 }
+
+#[tokio::test]
+async fn a_store_from_before_the_sales_order_index_is_indexed_once_at_start() {
+    let acumatica = sim_with_tokens(3600).await;
+    let store = xsim(true).await;
+    let s = start_in(DataDir::new()).await;
+    set_up(&s, &acumatica, &store, &store.write_token()).await;
+    place(&store, "OLD", 2);
+    let so = synced(&s, 2, 20).await;
+    let data = s.stop();
+    {
+        // As a build before the index left it: no such tree.
+        let db = data.open_store();
+        assert!(db.drop_tree("orders_by_sales_order").unwrap());
+        db.flush().unwrap();
+    }
+    let s = start_in(data).await;
+    ship(&acumatica, &so["OLD2"], &["1ZOLD2"]).await;
+    wait_orders(
+        &s,
+        20,
+        "the shipment of an order synced before the index",
+        |o| o["OLD2"]["shipments"][0]["writtenBackAt"].is_string(),
+    )
+    .await;
+    let o = store_order(&store, "OLD2");
+    assert_eq!(
+        (o.shipping_code.as_str(), tracking_of(&o)),
+        ("S", vec!["1ZOLD2".to_owned()])
+    );
+    assert_eq!(store_order(&store, "OLD1").shipping_code, "N");
+}
