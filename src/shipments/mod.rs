@@ -7,8 +7,9 @@
 //!   `shipments` tree) and inclusive, so a shipment changed in the cursor's millisecond is
 //!   never missed; what a poll has already seen is skipped by its `seen:<shipmentNbr>` marker
 //!   (the version, its `LastModifiedDateTime`, that was pushed), and job uniqueness removes
-//!   any duplicate left. A first poll (no cursor yet) reads the last [`FIRST_LOOK_BACK_DAYS`]
-//!   days.
+//!   any duplicate left. A shipment changed again while the write-back of its older version
+//!   still waits holds the cursor at its new version until that one is done, then is pushed
+//!   again. A first poll (no cursor yet) reads the last [`FIRST_LOOK_BACK_DAYS`] days.
 //! - For each confirmed shipment of an order the bridge synced (found through the
 //!   `orders_by_sales_order` index, no walk over the orders), the poll pushes a WRITE_BACK job
 //!   unique per shipment (`writeback:<shipmentNbr>`) carrying what the shipment says. The
@@ -209,24 +210,33 @@ impl Shipments {
             let job = self.job_of(s, nbr, &version).map_err(PollError::Local)?;
             work.push((nbr.clone(), version, job));
         }
-        let newest_text = newest.to_rfc3339();
-        let pushed = self
+        let (pushed, cursor) = self
             .inner
             .jobs
             .push_with::<_, JobsError>(&[&self.inner.tree], |t, q| {
                 let mut n = 0;
+                let mut cursor = newest;
                 for (nbr, version, job) in &work {
                     if let Some(job) = job {
+                        if q.live_with_key::<JobsError>(&unique_key(nbr))?.is_some() {
+                            // An older version's write-back still waits: this version is read
+                            // again (the cursor stays at it) once that one is done. Not pushed
+                            // meanwhile, so that the waiting one keeps its backoff.
+                            if let Ok(v) = DateTime::parse_from_rfc3339(version) {
+                                cursor = cursor.min(v);
+                            }
+                            continue;
+                        }
                         q.push::<JobsError>(job)?;
                         n += 1;
                     }
                     t[0].insert(format!("{SEEN}{nbr}").as_bytes(), version_key(version))?;
                 }
-                t[0].insert(CURSOR, newest_text.as_bytes())?;
-                Ok(n)
+                t[0].insert(CURSOR, cursor.to_rfc3339().as_bytes())?;
+                Ok((n, cursor))
             })
             .await?;
-        self.prune_seen(&newest);
+        self.prune_seen(&cursor);
         Ok(pushed)
     }
 
@@ -302,10 +312,15 @@ impl Shipments {
         let payload = serde_json::to_value(payload).map_err(|e| e.to_string())?;
         Ok(Some(
             NewJob::new(JobKind::WRITE_BACK, payload)
-                .unique(format!("writeback:{nbr}"))
+                .unique(unique_key(nbr))
                 .order(first),
         ))
     }
+}
+
+/// The uniqueness key of shipment `nbr`'s WRITE_BACK job.
+fn unique_key(nbr: &str) -> String {
+    format!("writeback:{nbr}")
 }
 
 /// A version (`LastModifiedDateTime`) as bytes that sort in time order: UTC, fixed width.
