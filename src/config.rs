@@ -82,6 +82,12 @@ pub struct ServeConfig {
           value_parser = clap::value_parser!(u64).range(10..=86_400_000), value_name = "MS")]
     pub xcart_poll_interval_ms: Option<u64>,
 
+    /// How often Acumatica's shipments are polled for the write-back to the store (ms), while
+    /// writeBackShipments is on and Acumatica is connected: one request a poll.
+    #[arg(long, env = "BRIDGE_SHIPMENT_POLL_INTERVAL_MS", default_value_t = crate::shipments::DEFAULT_POLL_INTERVAL_MS,
+          value_parser = clap::value_parser!(u64).range(10..=86_400_000), value_name = "MS")]
+    pub shipment_poll_interval_ms: u64,
+
     /// Allow private (10/8, 172.16/12, 192.168/16, fc00::/7), link-local (169.254/16,
     /// fe80::/10) and shared (100.64/10) hosts as the Base URL and the store URL, e.g. for an
     /// on-premises Acumatica. Loopback is always allowed.
@@ -201,6 +207,9 @@ impl ServeConfig {
     }
     pub fn ambiguous_recheck_delay(&self) -> Duration {
         Duration::from_millis(self.ambiguous_recheck_delay_ms)
+    }
+    pub fn shipment_poll_interval(&self) -> Duration {
+        Duration::from_millis(self.shipment_poll_interval_ms)
     }
     /// The X-Cart import's settings.
     pub fn store_import(&self) -> crate::store_import::ImportSettings {

@@ -31,6 +31,7 @@ pub mod orders;
 pub mod paging;
 pub mod secrets;
 pub mod settings;
+pub mod shipments;
 pub mod sim;
 pub mod state;
 pub mod store;

@@ -12,6 +12,7 @@
 //! job (QUEUED and RETRY_SCHEDULED → QUEUED, RUNNING → SYNCING, SUCCEEDED → SYNCED, FAILED and
 //! CANCELED → FAILED). The job itself is run by [`crate::sync`].
 
+pub mod by_sales_order;
 mod search;
 
 use std::ops::Bound;
@@ -176,6 +177,7 @@ pub struct Orders {
     index: sled::Tree,
     counts: sled::Tree,
     terms: sled::Tree,
+    by_so: sled::Tree,
     bus: Bus<Order>,
     jobs: Jobs,
     settings: Settings,
@@ -233,9 +235,10 @@ fn bump(counts: &TransactionalTree, key: &[u8], delta: i64) -> TxResult<()> {
 /// Writes `next` (replacing `current`), its list index entry, its search terms and the
 /// status counts inside a transaction over [`Orders::trees`]: the one place an order is written.
 fn write(t: &[TransactionalTree], current: Option<&Order>, next: &Order) -> TxResult<()> {
-    let [orders, index, counts, terms] = t else {
-        unreachable!("the order trees are four")
+    let [orders, index, counts, terms, by_so] = t else {
+        unreachable!("the order trees are five")
     };
+    by_sales_order::write(by_so, current, next)?;
     let number = &next.data.number;
     let placed = index_key(next.data.placed_at, number);
     if let Some(old) = current {
@@ -284,18 +287,56 @@ impl Orders {
             index: store.raw_tree(trees::ORDERS_BY_PLACED)?,
             counts: store.raw_tree(trees::ORDER_COUNTS)?,
             terms: store.raw_tree(trees::ORDERS_BY_TERM)?,
+            by_so: store.raw_tree(trees::ORDERS_BY_SALES_ORDER)?,
             bus: Bus::default(),
             jobs: jobs.clone(),
             settings: settings.clone(),
         };
         orders.count_once()?;
         orders.index_once()?;
+        orders.index_sales_orders_once()?;
         Ok(orders)
     }
 
     /// The trees an order is written to, in the order [`write`] takes them.
-    fn trees(&self) -> [&sled::Tree; 4] {
-        [&self.orders, &self.index, &self.counts, &self.terms]
+    fn trees(&self) -> [&sled::Tree; 5] {
+        [
+            &self.orders,
+            &self.index,
+            &self.counts,
+            &self.terms,
+            &self.by_so,
+        ]
+    }
+
+    /// The order linked to Sales Order `order_type` `nbr`, found through the index.
+    pub fn by_sales_order(
+        &self,
+        order_type: &str,
+        nbr: &str,
+    ) -> Result<Option<Order>, OrdersError> {
+        match self.by_so.get(by_sales_order::key(order_type, nbr))? {
+            Some(number) => self.get(&String::from_utf8_lossy(&number)),
+            None => Ok(None),
+        }
+    }
+
+    /// Indexes the Sales Order links of a store written before the index existed, once.
+    fn index_sales_orders_once(&self) -> store::Result<()> {
+        if self.by_so.contains_key(by_sales_order::READY)? {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for entry in self.orders.iter() {
+            let (_, value) = entry?;
+            let o: Order = decode(&value)?;
+            if let Some((k, v)) = by_sales_order::entry(&o) {
+                batch.insert(k, v);
+            }
+        }
+        batch.insert(by_sales_order::READY, &[1u8][..]);
+        self.by_so.apply_batch(batch)?;
+        Ok(())
     }
 
     /// Changes of orders, for subscribers.
@@ -527,6 +568,27 @@ impl Orders {
                 Ok(Some(order))
             }
         }
+    }
+
+    /// Records (or replaces, by its number) a shipment written back to the store on order
+    /// `number`; durable on return.
+    pub async fn record_shipment(
+        &self,
+        number: &str,
+        shipment: crate::domain::order::OrderShipment,
+    ) -> Result<Order, OrdersError> {
+        let changed = self.update(number, |current| {
+            let mut next = current?;
+            next.shipments.retain(|s| s.number != shipment.number);
+            next.shipments.push(shipment.clone());
+            Some((next, ()))
+        })?;
+        let Some((order, ())) = changed else {
+            return Err(OrdersError::NotFound(number.to_owned()));
+        };
+        self.store.flush().await?;
+        self.bus.publish(order.clone());
+        Ok(order)
     }
 
     /// Atomically reads the order `number`, lets `change` decide its next state (or `None` to

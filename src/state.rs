@@ -16,6 +16,7 @@ use crate::metrics::Metrics;
 use crate::orders::Orders;
 use crate::secrets::Vault;
 use crate::settings::Settings;
+use crate::shipments::Shipments;
 use crate::store::Store;
 use crate::store_import::StoreImport;
 use crate::sync::Syncer;
@@ -37,6 +38,7 @@ pub struct AppState {
     pub alerts: Alerts,
     pub audit: Audit,
     pub aftercare: Aftercare,
+    pub shipments: Shipments,
 }
 
 impl AppState {
@@ -86,8 +88,18 @@ impl AppState {
         )?;
         let audit = Audit::open(&store)?;
         let aftercare = Aftercare::new(&orders, &connection, config.ambiguous_recheck_delay());
+        let shipments = Shipments::open(
+            &store,
+            jobs.clone(),
+            orders.clone(),
+            settings.clone(),
+            connection.clone(),
+            store_import.clone(),
+            config.shipment_poll_interval(),
+        )?;
         let state = AppState {
             aftercare,
+            shipments,
             alerts,
             audit,
             syncer,
@@ -113,6 +125,7 @@ impl AppState {
         self.connection.register();
         self.store_import.register();
         self.alerts.register();
+        self.shipments.register();
         let sync_concurrency = (self.config.acumatica_max_concurrency as usize * 2).max(2);
         self.syncer.register(&self.jobs, sync_concurrency);
         self.aftercare.register(&self.jobs);

@@ -1,9 +1,10 @@
 // The order page's "After the Sales Order" card: why the order needs attention (with the note
-// and the Resolve button that call resolveAttention), the Sales Order's cancellation and the
-// refunds the store reported; each shown only when there is something to show.
+// and the Resolve button that call resolveAttention), the Sales Order's cancellation with its
+// CANCEL_ORDER job and the refunds the store reported; each shown only when there is something
+// to show.
 
 import { gql } from "./graphql.js";
-import { describeError, h, money, notice, time, toast } from "./ui.js";
+import { JOB_KIND, describeError, h, jobBadge, money, notice, time, toast } from "./ui.js";
 
 export const AFTERCARE_FIELDS = `refunds { amount refundedTotal at }
   cancellation { requestedAt canceledAt outcome }`;
@@ -23,7 +24,7 @@ export function aftercareCard(o, { onResolved }) {
     { class: "card", id: "aftercare", "aria-labelledby": "aftercare-title" },
     h("h2", { id: "aftercare-title" }, "After the Sales Order"),
     s.attention ? attentionForm(o, onResolved) : null,
-    o.cancellation ? cancellation(o.cancellation) : null,
+    o.cancellation ? cancellation(o.cancellation, o.sync.jobs.filter((j) => j.kind === "CANCEL_ORDER")) : null,
     o.refunds.length ? refunds(o) : null,
     resolved.length
       ? h(
@@ -79,10 +80,18 @@ function attentionForm(o, onResolved) {
   );
 }
 
-function cancellation(c) {
+function cancellation(c, jobs) {
   return h(
     "dl",
     { class: "facts", id: "cancellation" },
+    jobs.map((j) =>
+      h(
+        "div",
+        { "data-job": j.id },
+        h("dt", {}, JOB_KIND[j.kind]),
+        h("dd", {}, h("a", { href: `#/jobs/${j.id}` }, `Job #${j.id}`), " ", jobBadge(j.status), j.lastError ? ` ${j.lastError}` : ""),
+      ),
+    ),
     h("div", {}, h("dt", {}, "Canceled in the store"), h("dd", {}, time(c.requestedAt))),
     h(
       "div",

@@ -2,7 +2,8 @@
 // Sales Order, customer, warnings, last error, every job with its attempts, and Sync / Re-sync)
 // and what came after the Sales Order (attention with Mark resolved, cancellation, refunds),
 // kept current through orderUpdates(number); the running job's steps come from
-// jobUpdates(kind: SYNC_ORDER).
+// jobUpdates(kind: SYNC_ORDER); below it the shipments written back to the store, each with its
+// WRITE_BACK job.
 
 import { AFTERCARE_FIELDS, ATTENTION_FIELDS, aftercareCard } from "./aftercare.js";
 import { gql, subscribe } from "./graphql.js";
@@ -37,11 +38,13 @@ const ORDER_FIELDS = `number profileId email phone placedAt recordedAt updatedAt
   items { sku name price quantity warehouseId }
   shippingCost discountTotal taxTotal total
   ${AFTERCARE_FIELDS}
-  sync { status salesOrderType salesOrderNbr customerId lastError warnings syncedAt ${ATTENTION_FIELDS} jobs { ${JOB_FIELDS} } }`;
+  sync { status salesOrderType salesOrderNbr customerId lastError warnings syncedAt ${ATTENTION_FIELDS} jobs { ${JOB_FIELDS} } }
+  shipments { number status trackingNumbers shippedAt storeShippingStatus writtenBackAt job { id kind status } }`;
 
 const ORDER = `query Order($number: String!) { order(number: $number) { ${ORDER_FIELDS} } }`;
 const UPDATES = `subscription OrderUpdates($number: String) { orderUpdates(number: $number) { ${ORDER_FIELDS} } }`;
 const JOB_UPDATES = `subscription SyncJobs { jobUpdates(kind: SYNC_ORDER) { ${JOB_FIELDS} } }`;
+const WRITE_BACK_UPDATES = `subscription WriteBackJobs { jobUpdates(kind: WRITE_BACK) { id orderNumber } }`;
 const SYNC = `mutation SyncOrder($number: String!) { syncOrder(number: $number) { ${JOB_FIELDS} } }`;
 
 const SYNC_EXPLAINED = {
@@ -72,7 +75,7 @@ export async function render({ main, params, onCleanup, signal }) {
 
   const panel = () =>
     syncPanel(order, {
-      jobs: order.sync.jobs.map(newest),
+      jobs: order.sync.jobs.filter((j) => j.kind === "SYNC_ORDER").map(newest),
       starting,
       startError,
       onSync,
@@ -96,7 +99,7 @@ export async function render({ main, params, onCleanup, signal }) {
     }
     order = o;
     const focused = document.activeElement?.id;
-    body.replaceChildren(...orderView(o, panel(), aftercareCard(o, { onResolved: reload })));
+    body.replaceChildren(...orderView(o, panel(), aftercareCard(o, { onResolved: reload })), shipmentsView(o));
     if (focused) document.getElementById(focused)?.focus();
   };
 
@@ -148,6 +151,15 @@ export async function render({ main, params, onCleanup, signal }) {
         if (signal.aborted || j.orderNumber !== number) return;
         jobs.set(j.id, newest(j));
         showPanel();
+      },
+      onResync: reload,
+    }),
+  );
+  // A write-back of this order moved (it failed, or waits to retry): read the order again.
+  onCleanup(
+    subscribe(WRITE_BACK_UPDATES, {}, {
+      onData: (data) => {
+        if (!signal.aborted && data.jobUpdates.orderNumber === number) reload();
       },
       onResync: reload,
     }),
@@ -228,6 +240,47 @@ function syncPanel(o, { jobs, starting, startError, onSync }) {
         )
       : null,
     jobs.length ? syncHistory(jobs) : null,
+  );
+}
+
+const STORE_SHIPPING = { S: "Shipped", P: "Processing (part of the order shipped)" };
+
+/** The Acumatica shipments written back to the store, and write-backs on their way. */
+function shipmentsView(o) {
+  const pending = o.sync.jobs.filter((j) => j.kind === "WRITE_BACK" && !o.shipments.some((s) => s.job?.id === j.id));
+  if (!o.shipments.length && !pending.length) return h("div", { id: "order-shipments" });
+  const jobLink = (j) => (j ? h("span", {}, " · ", h("a", { href: `#/jobs/${j.id}` }, `WRITE_BACK job #${j.id}`), " ", jobBadge(j.status)) : null);
+  return h(
+    "section",
+    { class: "card", id: "order-shipments", "aria-labelledby": "shipments-title" },
+    h("h2", { id: "shipments-title" }, "Shipments"),
+    h(
+      "ul",
+      { class: "shipment-list" },
+      o.shipments.map((s) =>
+        h(
+          "li",
+          { class: "shipment", "data-shipment": s.number },
+          h("strong", {}, `${STORE_SHIPPING[s.storeShippingStatus] ?? s.storeShippingStatus}: `),
+          s.trackingNumbers.length
+            ? h("span", {}, "tracking ", s.trackingNumbers.map((t, i) => [i ? ", " : "", h("span", { class: "mono shipment-tracking" }, t)]))
+            : h("span", { class: "muted" }, "no tracking number"),
+          ", written to the store at ",
+          time(s.writtenBackAt),
+          h("span", { class: "muted" }, ` (Acumatica shipment ${s.number}, ${s.status})`),
+          jobLink(s.job),
+        ),
+      ),
+      pending.map((j) =>
+        h(
+          "li",
+          { class: "shipment shipment-pending", "data-job": j.id },
+          "A shipment is being written to the store",
+          j.lastError ? h("span", { class: "shipment-error" }, `: ${j.lastError}`) : null,
+          jobLink(j),
+        ),
+      ),
+    ),
   );
 }
 

@@ -7,7 +7,7 @@ import { GraphQLError, gql, subscribe } from "./graphql.js";
 import { LIVE_JOB_STATUSES, describeError, h, jobProgress, notice, time, toast } from "./ui.js";
 
 const LOOKUP_FIELDS = ["customerClass", "itemClass", "postingClass", "reasonCodeSubaccount", "taxCategoryId", "warehouseId", "paymentMethod", "cashAccount"];
-const FIELDS = `orderSyncMode createNewProducts useStoreNumberAsOrderNbr customerIdSource stockItemIdSource salesOrderType orderNumberPrefix orderDateTimeZone recordPayments paymentType paymentsActive ${LOOKUP_FIELDS.join(" ")}`;
+const FIELDS = `orderSyncMode createNewProducts useStoreNumberAsOrderNbr customerIdSource stockItemIdSource salesOrderType orderNumberPrefix orderDateTimeZone recordPayments paymentType paymentsActive writeBackShipments ${LOOKUP_FIELDS.join(" ")}`;
 const LISTS = `lookups {
   customerClasses { id description } itemClasses { id description } postingClasses { id description }
   subaccounts { id description } taxCategories { id description } warehouses { id description }
@@ -101,6 +101,11 @@ export async function render({ main, onCleanup, signal }) {
       ["PREPAYMENT", "Prepayment"],
       ["PAYMENT", "Payment"],
     ], "The kind of Acumatica document the store's payment becomes."),
+    writeBackShipments: checkbox(
+      "writeBackShipments",
+      "Write shipments back to the store",
+      "When Acumatica confirms a shipment of a synced order, the store's order is marked shipped and gets the shipment's tracking numbers. Needs the store's read/write API token.",
+    ),
   };
   const paymentsHint = h("p", { class: "hint", id: "payments-hint", role: "status" });
 
@@ -108,7 +113,7 @@ export async function render({ main, onCleanup, signal }) {
     "section",
     { class: "card settings-section", "aria-labelledby": "sync-options-title", id: "data-sync-options" },
     h("h2", { id: "sync-options-title" }, "Data Sync Options"),
-    ["orderSyncMode", "createNewProducts", "salesOrderType", "orderNumberPrefix", "useStoreNumberAsOrderNbr", "orderDateTimeZone"].map((n) => controls[n].el),
+    ["orderSyncMode", "createNewProducts", "salesOrderType", "orderNumberPrefix", "useStoreNumberAsOrderNbr", "orderDateTimeZone", "writeBackShipments"].map((n) => controls[n].el),
   );
   const listsPart = h("div", { id: "acumatica-lists" });
   const configSection = h(

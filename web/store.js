@@ -20,11 +20,12 @@ import {
 } from "./ui.js";
 
 const STORE_FIELDS = `status storeUrl importIntervalSeconds lastImportAt lastError connectedAt changeDetection
-  rejectedOrders { number reason at }`;
+  tokenAccess rejectedOrders { number reason at }`;
 const JOB_FIELDS = `id kind status attempts maxAttempts lastError updatedAt progress { done total message }`;
 
 const LOAD = `query Store {
   storeConnection { ${STORE_FIELDS} }
+  settings { writeBackShipments }
   jobs(filter: { kind: IMPORT_ORDERS }, first: 1) { edges { node { ${JOB_FIELDS} } } }
 }`;
 const STORE = `query Store { storeConnection { ${STORE_FIELDS} } }`;
@@ -59,6 +60,12 @@ export function checkStoreForm(values) {
   }
   return errors;
 }
+
+const TOKEN_ACCESS = {
+  READ_ONLY: "Read-only (the store refused a write)",
+  READ_WRITE: "Read/write (the store took a write)",
+  UNKNOWN: "Not known until the first shipment is written back",
+};
 
 /** "every 60 seconds", "every 5 minutes", "every 2 hours". */
 function every(seconds) {
@@ -101,8 +108,19 @@ export async function renderStore({ container, onCleanup, signal }) {
   const resetButton = h("button", { type: "button", class: "link-button", id: "reset-store", onclick: onReset, hidden: true }, "Reset");
   statusLine.append(badge, resetButton);
 
+  // Whether shipments are written back to the store (from the settings, read on load).
+  let writeBack = false;
+  const tokenNotice = h(
+    "div",
+    { class: "notice notice-warning", id: "store-token-readonly", role: "alert" },
+    h("strong", {}, "A read/write API token is needed. "),
+    "Writing shipments back to the store is on, but the store refused a write with this token: it is the read-only one. ",
+    "In the store's admin area, under Settings → API, copy the read/write token and connect again with it below.",
+  );
+
   function showStore(c) {
     const connected = c.status === "CONNECTED";
+    const needsToken = connected && writeBack && c.tokenAccess === "READ_ONLY";
     badge.className = `badge ${connected ? "badge-green" : "badge-yellow"}`;
     badge.dataset.status = c.status;
     badge.textContent = connected ? "X-Cart store is connected" : "X-Cart store not connected";
@@ -113,7 +131,15 @@ export async function renderStore({ container, onCleanup, signal }) {
       details.replaceChildren(detailsView(c));
       const list = details.querySelector("#store-rejected");
       if (list) list.open = rejectedOpen;
-      if (!body.contains(catchUp.el)) body.replaceChildren(details, catchUp.el);
+      if (needsToken) {
+        // Prefilled once: later imports update the connection while the operator types.
+        if (!body.contains(tokenNotice)) {
+          form.prefill(c);
+          body.replaceChildren(details, tokenNotice, form.el, catchUp.el);
+        }
+      } else if (!body.contains(catchUp.el) || body.contains(tokenNotice)) {
+        body.replaceChildren(details, catchUp.el);
+      }
     } else {
       form.prefill(c);
       details.replaceChildren(
@@ -252,6 +278,7 @@ export async function renderStore({ container, onCleanup, signal }) {
   try {
     const data = await gql(LOAD);
     if (signal.aborted) return;
+    writeBack = data.settings.writeBackShipments;
     showStore(data.storeConnection);
     importJob.adopt(data.jobs.edges[0]?.node);
   } catch (e) {
@@ -279,6 +306,7 @@ function detailsView(c) {
         "store-detail-changeDetection",
       ),
       fact("API token", h("span", { class: "muted" }, "Stored encrypted; never shown"), "store-detail-token"),
+      fact("Token access", TOKEN_ACCESS[c.tokenAccess] ?? c.tokenAccess, "store-detail-tokenAccess"),
     ),
     c.lastError ? h("div", { class: "notice notice-error", id: "store-last-error", role: "alert" }, h("strong", {}, "Last import failed: "), c.lastError) : null,
     rejectedView(c.rejectedOrders),
@@ -331,7 +359,7 @@ function storeForm(onSubmit) {
     storeUrl: storeField("store", "storeUrl", "Store URL", { type: "url", inputmode: "url", autocomplete: "url", required: true },
       "Your store's address, such as https://shop.example.com (its API lives at /api)."),
     apiToken: storeField("store", "apiToken", "API token", { type: "password", autocomplete: "new-password", required: true },
-      "From the store's Settings → API; a read-only token is enough. Stored encrypted; never shown again."),
+      "From the store's Settings → API; a read-only token is enough to import orders, writing shipments back needs the read/write one. Stored encrypted; never shown again."),
     importIntervalSeconds: storeField("store", "importIntervalSeconds", "Import interval (seconds)",
       { type: "number", min: "5", max: "86400", step: "1", inputmode: "numeric", value: String(DEFAULT_INTERVAL), class: "input-short", required: true },
       "How often the bridge fetches new and changed orders: from 5 seconds to 86400 (one day)."),

@@ -192,6 +192,7 @@ export const JOB_KIND = {
   IMPORT_ORDERS: "Import orders",
   SEND_ALERT: "Send alert",
   CANCEL_ORDER: "Cancel order",
+  WRITE_BACK: "Write shipment to store",
 };
 
 export function jobBadge(status) {

@@ -330,6 +330,49 @@ entity! {
     }
 }
 
+entity! {
+    /// A shipment (SO302000). Key: ShipmentNbr. Listed by `LastModifiedDateTime` for the
+    /// write-back of shipments to the store, with `Orders`, `Details` and `Packages`.
+    Shipment as "Shipment" {
+        shipment_nbr: String = "ShipmentNbr",
+        shipment_type: String = "Type",
+        status: String = "Status",
+        shipment_date: DateTime<FixedOffset> = "ShipmentDate",
+        shipped_qty: Decimal = "ShippedQty",
+        last_modified: DateTime<FixedOffset> = "LastModifiedDateTime",
+        orders: Vec<ShipmentOrderDetail> = "Orders",
+        details: Vec<ShipmentDetail> = "Details",
+        packages: Vec<ShipmentPackage> = "Packages",
+    }
+}
+
+entity! {
+    /// A Sales Order a shipment ships (Shipment.Orders).
+    ShipmentOrderDetail as "ShipmentOrderDetail" {
+        order_type: String = "OrderType",
+        order_nbr: String = "OrderNbr",
+        shipped_qty: Decimal = "ShippedQty",
+    }
+}
+
+entity! {
+    /// A shipped line (Shipment.Details).
+    ShipmentDetail as "ShipmentDetail" {
+        order_type: String = "OrderType",
+        order_nbr: String = "OrderNbr",
+        inventory_id: String = "InventoryID",
+        shipped_qty: Decimal = "ShippedQty",
+    }
+}
+
+entity! {
+    /// A package of a shipment, with its carrier tracking number (Shipment.Packages).
+    ShipmentPackage as "ShipmentPackage" {
+        tracking_nbr: String = "TrackingNbr",
+        confirmed: bool = "Confirmed",
+    }
+}
+
 macro_rules! top_level {
     ($($name:ident: [$($key:literal),+];)*) => {$(
         impl Entity for $name {
@@ -349,6 +392,7 @@ top_level! {
     Warehouse: ["WarehouseID"];
     Subaccount: ["SubaccountCD"];
     PaymentMethod: ["PaymentMethodID"];
+    Shipment: ["ShipmentNbr"];
 }
 
 #[cfg(test)]

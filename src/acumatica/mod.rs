@@ -34,6 +34,7 @@ pub use entities::{
     SalesOrder, SalesOrderDetail, SalesOrderPayment, SalesOrderShipment, ShippingSettings,
     StockItem, Subaccount, TaxCategory, Totals, Warehouse,
 };
+pub use entities::{Shipment, ShipmentDetail, ShipmentOrderDetail, ShipmentPackage};
 pub use error::{Error, ErrorKind, PermanentReason, TransientReason};
 pub use filter::{Filter, Literal};
 pub use query::Query;

@@ -24,6 +24,8 @@ pub enum JobKind {
     SendAlert,
     /// Cancels an order's Sales Order after the store canceled the order.
     CancelOrder,
+    /// A confirmed Acumatica shipment written back to the store (shipping status, tracking).
+    WriteBack,
 }
 
 impl From<JobKind> for lib::JobKind {
@@ -36,6 +38,7 @@ impl From<JobKind> for lib::JobKind {
             JobKind::ImportOrders => lib::JobKind::IMPORT_ORDERS,
             JobKind::SendAlert => lib::JobKind::SEND_ALERT,
             JobKind::CancelOrder => lib::JobKind::CANCEL_ORDER,
+            JobKind::WriteBack => lib::JobKind::WRITE_BACK,
         }
     }
 }
@@ -50,6 +53,7 @@ impl JobKind {
             JobKind::ImportOrders,
             JobKind::SendAlert,
             JobKind::CancelOrder,
+            JobKind::WriteBack,
         ]
         .into_iter()
         .find(|g| lib::JobKind::from(*g) == *k)

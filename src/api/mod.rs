@@ -16,6 +16,7 @@ pub mod orders;
 mod page_info;
 pub mod scalars;
 pub mod settings;
+pub mod shipments;
 pub mod store;
 
 use async_graphql::SDLExportOptions;

@@ -285,6 +285,16 @@ impl Order {
     async fn cancellation(&self) -> Option<super::aftercare::OrderCancellation> {
         self.0.sync.cancellation.as_ref().map(Into::into)
     }
+    /// Confirmed Acumatica shipments of its Sales Order, as written back to the store
+    /// (writeBackShipments), oldest first.
+    async fn shipments(&self) -> Vec<super::shipments::OrderShipment> {
+        self.0
+            .shipments
+            .iter()
+            .cloned()
+            .map(super::shipments::OrderShipment)
+            .collect()
+    }
     /// The payments recorded in Acumatica for this order (sent with the Sales Order when the
     /// order was PAID at sync time), as Acumatica last showed them.
     async fn payments(&self) -> Vec<OrderPayment> {

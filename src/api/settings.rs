@@ -67,6 +67,9 @@ pub struct SyncSettings {
     cash_account: Option<String>,
     /// True when payments are recorded now: recordPayments with a method and a cash account.
     payments_active: bool,
+    /// Write confirmed Acumatica shipments back to the store: shipping status and tracking
+    /// numbers (needs the store's read/write API token). Default false.
+    write_back_shipments: bool,
 }
 
 impl From<domain::SyncSettings> for SyncSettings {
@@ -92,6 +95,7 @@ impl From<domain::SyncSettings> for SyncSettings {
             payment_type: s.payment_type.into(),
             payment_method: s.payment_method,
             cash_account: s.cash_account,
+            write_back_shipments: s.write_back_shipments,
         }
     }
 }
@@ -117,6 +121,7 @@ pub struct SyncSettingsInput {
     payment_type: MaybeUndefined<PaymentType>,
     payment_method: MaybeUndefined<String>,
     cash_account: MaybeUndefined<String>,
+    write_back_shipments: MaybeUndefined<bool>,
 }
 
 fn change<T, U: From<T>>(v: MaybeUndefined<T>) -> Change<U> {
@@ -148,6 +153,7 @@ impl From<SyncSettingsInput> for SettingsPatch {
             payment_type: change(i.payment_type),
             payment_method: change(i.payment_method),
             cash_account: change(i.cash_account),
+            write_back_shipments: change(i.write_back_shipments),
         }
     }
 }

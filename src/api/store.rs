@@ -22,6 +22,15 @@ pub enum StoreChangeDetection {
     LookBack,
 }
 
+/// What the store's API token may do (X-Cart has a read-only and a read/write token). Learnt
+/// from the first shipment write-back: UNKNOWN until then.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum TokenAccess {
+    ReadOnly,
+    ReadWrite,
+    Unknown,
+}
+
 /// An X-Cart order the import could not turn into a bridge order, and why.
 #[derive(SimpleObject)]
 pub struct RejectedStoreOrder {
@@ -47,6 +56,10 @@ pub struct StoreConnection {
     change_detection: Option<StoreChangeDetection>,
     /// Orders the import skipped because they cannot be bridge orders (newest last).
     rejected_orders: Vec<RejectedStoreOrder>,
+    /// What the API token may do: READ_WRITE once the store accepted a shipment write-back,
+    /// READ_ONLY once it refused one (403); UNKNOWN after a connect with a new token. Writing
+    /// shipments back needs the read/write token.
+    token_access: TokenAccess,
 }
 
 impl From<StoreView> for StoreConnection {
@@ -71,6 +84,11 @@ impl From<StoreView> for StoreConnection {
                     at: r.at.into(),
                 })
                 .collect(),
+            token_access: match v.token_access {
+                lib::TokenAccess::ReadOnly => TokenAccess::ReadOnly,
+                lib::TokenAccess::ReadWrite => TokenAccess::ReadWrite,
+                lib::TokenAccess::Unknown => TokenAccess::Unknown,
+            },
         }
     }
 }
@@ -80,7 +98,8 @@ pub struct StoreConnectionInput {
     /// e.g. https://shop.example.com (the API lives at <storeUrl>/api); http only for
     /// loopback hosts.
     store_url: String,
-    /// An X-Cart API token (Settings → API); read-only is enough.
+    /// An X-Cart API token (Settings → API); read-only is enough for the import, writing
+    /// shipments back (writeBackShipments) needs the read/write one.
     api_token: String,
     /// How often new and changed orders are fetched; default 60, from 5 to 86400.
     import_interval_seconds: Option<i32>,

@@ -260,6 +260,30 @@ pub struct Order {
     pub sync: OrderSync,
     pub recorded_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Acumatica shipments of its Sales Order, as written back to the store.
+    #[serde(default)]
+    pub shipments: Vec<OrderShipment>,
+}
+
+/// A confirmed Acumatica shipment of an order's Sales Order, and its write-back to the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderShipment {
+    /// Acumatica's ShipmentNbr.
+    pub number: String,
+    /// Acumatica's status of the shipment (Confirmed, Completed…).
+    pub status: String,
+    pub tracking_numbers: Vec<String>,
+    /// The shipment's date in Acumatica.
+    pub shipped_at: Option<DateTime<Utc>>,
+    /// How much of the order it ships (its `Orders` row), when Acumatica said.
+    pub shipped_qty: Option<Decimal>,
+    /// The shipping status written to the store (`S` shipped, `P` when the shipments so far
+    /// cover part of the order).
+    pub store_status: String,
+    /// When the store took the status and every tracking number.
+    pub written_back_at: DateTime<Utc>,
+    /// The WRITE_BACK job that wrote it.
+    pub job_id: String,
 }
 
 impl Order {
@@ -275,6 +299,7 @@ impl Order {
             sync: OrderSync::default(),
             recorded_at: now,
             updated_at: now,
+            shipments: vec![],
         }
     }
 

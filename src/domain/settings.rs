@@ -76,6 +76,9 @@ pub struct SyncSettings {
     pub payment_method: Option<String>,
     /// The Acumatica CashAccount payments are deposited to (one the method allows).
     pub cash_account: Option<String>,
+    /// Write confirmed Acumatica shipments back to the store (shipping status and tracking
+    /// numbers; needs the store's read/write API token). Off by default.
+    pub write_back_shipments: bool,
 }
 
 impl Default for SyncSettings {
@@ -99,6 +102,7 @@ impl Default for SyncSettings {
             payment_type: PaymentType::Prepayment,
             payment_method: None,
             cash_account: None,
+            write_back_shipments: false,
         }
     }
 }
@@ -165,6 +169,7 @@ pub struct SettingsPatch {
     pub payment_type: Change<PaymentType>,
     pub payment_method: Change<String>,
     pub cash_account: Change<String>,
+    pub write_back_shipments: Change<bool>,
 }
 
 impl SettingsPatch {
@@ -252,6 +257,11 @@ impl SettingsPatch {
             &f("recordPayments"),
         )?;
         required(&mut next.payment_type, self.payment_type, &f("paymentType"))?;
+        required(
+            &mut next.write_back_shipments,
+            self.write_back_shipments,
+            &f("writeBackShipments"),
+        )?;
         Ok(next)
     }
 }

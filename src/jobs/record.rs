@@ -24,9 +24,10 @@ impl JobKind {
     pub const IMPORT_ORDERS: JobKind = JobKind(Cow::Borrowed("IMPORT_ORDERS"));
     pub const SEND_ALERT: JobKind = JobKind(Cow::Borrowed("SEND_ALERT"));
     pub const CANCEL_ORDER: JobKind = JobKind(Cow::Borrowed("CANCEL_ORDER"));
+    pub const WRITE_BACK: JobKind = JobKind(Cow::Borrowed("WRITE_BACK"));
 
     /// The kinds of the contract, the only ones the GraphQL API shows.
-    pub const SHIPPED: [JobKind; 7] = [
+    pub const SHIPPED: [JobKind; 8] = [
         JobKind::CONNECT,
         JobKind::SIGN_OUT,
         JobKind::REFRESH_LOOKUPS,
@@ -34,6 +35,7 @@ impl JobKind {
         JobKind::IMPORT_ORDERS,
         JobKind::SEND_ALERT,
         JobKind::CANCEL_ORDER,
+        JobKind::WRITE_BACK,
     ];
 
     /// A kind by name: upper-case letters, digits and `_`, 1 to 64 of them.

@@ -30,6 +30,12 @@ pub mod trees {
     /// Search terms: `<tag><term>\0<number>` → the order's `orders_by_placed` key (see
     /// `orders/search.rs`); `!ready` once built.
     pub const ORDERS_BY_TERM: &str = "orders_by_term";
+    /// `so:<type>:<nbr>` → order number: the order of a Sales Order (see
+    /// `orders/by_sales_order.rs`), kept in the order's transaction; `!ready` once built.
+    pub const ORDERS_BY_SALES_ORDER: &str = "orders_by_sales_order";
+    /// `cursor` → the shipment poll's inclusive `LastModifiedDateTime` cursor (see
+    /// `shipments/`).
+    pub const SHIPMENTS: &str = "shipments";
     /// Jobs by id: `id (8 bytes BE)` → JobRecord (see `jobs::queue`).
     pub const JOBS: &str = "jobs";
     /// The job queue's indexes (runnable by kind and time, parked, unique keys, by order,

@@ -42,7 +42,7 @@ use crate::secrets::Vault;
 use crate::store::{self, Store, StoreError, decode, encode, trees};
 use crate::xcart::client::{DateField, OrderQuery};
 use crate::xcart::{self, Client, OrderOutput, StoreUrl};
-pub use record::{ChangeDetection, Cursors, Floor, Rejected, StoreRecord, StoreView};
+pub use record::{ChangeDetection, Cursors, Floor, Rejected, StoreRecord, StoreView, TokenAccess};
 use walk::{Walker, date_of};
 
 const KEY: &str = "xcart";
@@ -336,6 +336,7 @@ impl StoreImport {
             },
             change_detection: None,
             rejected: vec![],
+            token_access: TokenAccess::Unknown,
         };
         if same_store {
             next.connected_at = current.connected_at;
@@ -343,6 +344,15 @@ impl StoreImport {
             next.floor = current.floor.clone();
             next.cursors = current.cursors.clone();
             next.rejected = current.rejected.clone();
+            // The same token keeps what write-backs learnt of it; a new one is unknown.
+            let same_token = current
+                .token
+                .as_ref()
+                .and_then(|t| self.inner.vault.open_secret("xcart_api_token", t).ok())
+                .is_some_and(|t| t.expose() == token.expose());
+            if same_token {
+                next.token_access = current.token_access;
+            }
         }
         self.inner.tree.insert(KEY, encode(&next))?;
         self.inner.store.flush().await?;
@@ -444,6 +454,25 @@ impl StoreImport {
             .map_err(|e| StoreImportError::Secrets(e.to_string()))?;
         Client::new(url, token, self.inner.settings.timeout)
             .map_err(|e| StoreImportError::Unreachable(e.to_string()))
+    }
+
+    /// The client of the stored connection for other services (the shipment write-back), or
+    /// why there is none.
+    pub fn connected_client(&self) -> Result<Client, StoreImportError> {
+        let record = self.record()?;
+        if !record.connected {
+            return Err(StoreImportError::NotConnected(record.last_error));
+        }
+        self.client(&record)
+    }
+
+    /// Notes what a write taught of the token (durably; published when it changed).
+    pub async fn note_token_access(&self, access: TokenAccess) -> Result<(), StoreImportError> {
+        if self.record()?.token_access == access {
+            return Ok(());
+        }
+        self.update(None, |r| r.token_access = access).await?;
+        Ok(())
     }
 
     /// Records the orders of a page that are eligible: every order of a catch-up; for a poll,

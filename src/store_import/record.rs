@@ -23,6 +23,19 @@ pub enum ChangeDetection {
     LookBack,
 }
 
+/// What the stored API token may do. X-Cart has two tokens (Settings → API): a read-only one
+/// and a read/write one, and nothing in its API tells them apart short of a write. So the
+/// bridge learns it from the first write-back: UNKNOWN after a connect with a new token,
+/// READ_WRITE once the store accepted a write, READ_ONLY once it refused one with 403.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TokenAccess {
+    #[default]
+    Unknown,
+    ReadOnly,
+    ReadWrite,
+}
+
 /// The newest orders when the store was connected: orders placed up to then are history,
 /// imported only by a catch-up (`importOrders`). X-Cart dates are whole seconds, so the ids
 /// of the orders at that second are kept too: an order placed later in the same second is
@@ -83,6 +96,8 @@ pub struct StoreRecord {
     /// Found out on the first poll; `None` while unknown (e.g. a store without orders).
     pub change_detection: Option<ChangeDetection>,
     pub rejected: Vec<Rejected>,
+    /// What the token may do, as learnt from write-backs.
+    pub token_access: TokenAccess,
 }
 
 impl Default for StoreRecord {
@@ -100,6 +115,7 @@ impl Default for StoreRecord {
             cursors: Cursors::default(),
             change_detection: None,
             rejected: vec![],
+            token_access: TokenAccess::Unknown,
         }
     }
 }
@@ -131,6 +147,7 @@ pub struct StoreView {
     pub last_error: Option<String>,
     pub change_detection: Option<ChangeDetection>,
     pub rejected: Vec<Rejected>,
+    pub token_access: TokenAccess,
 }
 
 impl From<&StoreRecord> for StoreView {
@@ -144,6 +161,7 @@ impl From<&StoreRecord> for StoreView {
             last_error: r.last_error.clone(),
             change_detection: r.change_detection,
             rejected: r.rejected.clone(),
+            token_access: r.token_access,
         }
     }
 }

@@ -182,6 +182,57 @@ impl Client {
     }
 }
 
+impl Client {
+    /// One request to `<store>/api/<path>` with an optional JSON body: the status and the
+    /// body's text (capped), or a transport failure, a redirect or an oversized answer.
+    /// Status codes are the caller's to classify (`shipping.rs` tells a missing order from a
+    /// missing API).
+    pub(crate) async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<(u16, String, Option<Duration>), Error> {
+        let store = self.store.as_str().to_owned();
+        let mut token = reqwest::header::HeaderValue::from_str(self.token.expose().trim())
+            .map_err(|_| {
+                Error::Permanent(
+                    "the API token holds characters that cannot be sent in a header".into(),
+                )
+            })?;
+        token.set_sensitive(true);
+        let mut request = self
+            .http
+            .request(method, self.store.api(path))
+            .header("X-Auth-Token", token)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        let response = request.send().await;
+        crate::metrics::Metrics::global()
+            .xcart_request(response.as_ref().ok().map(|r| r.status().as_u16()));
+        let mut response = response.map_err(|e| error::from_reqwest(&e, &store))?;
+        let status = response.status().as_u16();
+        if (300..400).contains(&status) {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            return Err(error::redirect(status, location, &store));
+        }
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|secs| Duration::from_secs(secs.min(MAX_RETRY_AFTER_SECS)));
+        let body = read_capped(&mut response, &store).await?;
+        Ok((status, body, retry_after))
+    }
+}
+
 /// The body of `response` as text, streamed, refused beyond [`MAX_BODY_BYTES`].
 async fn read_capped(response: &mut reqwest::Response, store: &str) -> Result<String, Error> {
     let too_big = || error::too_big(MAX_BODY_BYTES, store);

@@ -9,6 +9,7 @@ pub mod client;
 pub mod error;
 pub mod mapping;
 pub mod model;
+pub mod shipping;
 
 use std::fmt;
 

@@ -27,6 +27,7 @@ mod orders;
 mod restart;
 mod schema;
 mod settings;
+mod shipments;
 mod sync;
 mod sync_ambiguous;
 mod sync_faults;

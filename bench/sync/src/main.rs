@@ -8,8 +8,13 @@
 //!    p50 and p99 of list, filter and search queries, its peak memory (VmHWM), and the bytes
 //!    on disk per stored order.
 //!
+//! 3. shipments written back to the store: `--orders` synced orders shipped in Acumatica at
+//!    once, each with a tracking number; store requests per shipment and Acumatica requests
+//!    (shipment polls, one request each) for all of them.
+//!
 //! Run: `cargo run --release -p sync-bench` (add `--orders N`, `--stored N`, `--store-dir D`
-//! to fill D once and measure it again later, `--no-throughput`, `--no-memory`).
+//! to fill D once and measure it again later, `--no-throughput`, `--no-memory`,
+//! `--no-write-back`).
 
 use std::time::{Duration, Instant};
 
@@ -49,6 +54,9 @@ struct Args {
     /// Runs of each query.
     #[arg(long, default_value_t = 200)]
     runs: usize,
+    /// Skip the shipment write-back measurement.
+    #[arg(long)]
+    no_write_back: bool,
 }
 
 fn order(number: &str, email: &str, sku: &str) -> NewOrder {
@@ -110,6 +118,8 @@ fn config(dir: &std::path::Path, concurrency: u32) -> ServeConfig {
         &concurrency.to_string(),
         "--retry-base-delay-ms",
         "100",
+        "--shipment-poll-interval-ms",
+        "200",
     ])
     .serve
 }
@@ -228,6 +238,109 @@ async fn wait_synced(state: &AppState, numbers: &[String]) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+/// What the write-back of `n` shipments cost.
+struct WriteBackFigures {
+    shipments_per_sec: f64,
+    /// X-Cart requests per shipment (read the order, set its status, add the tracking number).
+    store_requests: f64,
+    /// Acumatica requests for all the shipments (each a poll: one `GET Shipment`).
+    acumatica_requests: u64,
+    polls: u64,
+}
+
+/// Syncs `n` orders of a store, ships them all in Acumatica at once (one tracking number each)
+/// and measures their write-back to the store.
+async fn write_back(n: usize) -> anyhow::Result<WriteBackFigures> {
+    use acumatica_bridge::sim::xcart;
+    let sim = Simulator::start(SimConfig::default()).await?;
+    let store = xcart::Simulator::start(xcart::SimConfig::default()).await?;
+    let dir = tempfile::tempdir()?;
+    let state = state(dir.path(), 2).await?;
+    state
+        .connection
+        .connect(sim_connect_input(&sim.base_url()))
+        .await?;
+    while !state.connection.view()?.connected {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let patch = SettingsPatch {
+        create_new_products: Change::Set(true),
+        write_back_shipments: Change::Set(true),
+        ..Default::default()
+    };
+    state.settings.save(patch, |_| Ok(())).await?;
+    let numbers: Vec<String> = (0..n).map(|i| format!("W{i:06}")).collect();
+    // In the store before the connect (history, not imported): the bridge records them itself.
+    for number in &numbers {
+        store.add_order(xcart::NewSimOrder {
+            order_number: Some(number.clone()),
+            payment_code: Some("P".into()),
+            ..Default::default()
+        });
+    }
+    state
+        .store_import
+        .connect(acumatica_bridge::store_import::StoreConnectInput {
+            store_url: store.store_url(),
+            api_token: acumatica_bridge::acumatica::Secret::new(store.write_token()),
+            import_interval_seconds: Some(86_400),
+        })
+        .await?;
+    for number in &numbers {
+        state
+            .orders
+            .record(order(number, "steady@example.com", "AALEGO500"))
+            .await?;
+    }
+    wait_synced(&state, &numbers).await?;
+    let http = reqwest::Client::new();
+    let mut nbrs = vec![];
+    for number in &numbers {
+        let o = state.orders.get(number)?.expect("recorded");
+        nbrs.push((number.clone(), o.sync.sales_order_nbr.expect("linked")));
+    }
+    sim.reset_counters();
+    store.reset_counters();
+    let start = Instant::now();
+    for (number, nbr) in &nbrs {
+        let r = http
+            .post(format!("{}/_sim/shipments", sim.root_url()))
+            .json(&serde_json::json!({"orderType": "SO", "orderNbr": nbr,
+                "trackingNumbers": [format!("1Z{number}")], "confirmed": true}))
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().is_success(), "ship {nbr}: {}", r.status());
+    }
+    let deadline = Instant::now() + Duration::from_secs(600);
+    for number in &numbers {
+        while state
+            .orders
+            .get(number)?
+            .expect("recorded")
+            .shipments
+            .is_empty()
+        {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{number} not written back in time"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let acumatica = sim.counters();
+    let figures = WriteBackFigures {
+        shipments_per_sec: n as f64 / secs,
+        store_requests: store.counters().total as f64 / n as f64,
+        acumatica_requests: acumatica.total,
+        polls: acumatica.count("GET Shipment"),
+    };
+    state.jobs.shutdown().await?;
+    sim.shutdown().await;
+    store.shutdown().await;
+    Ok(figures)
 }
 
 /// Records `n` orders into the data dir `dir` through the library (manual sync mode).
@@ -393,32 +506,45 @@ async fn main() -> anyhow::Result<()> {
     if let Some(dir) = &args.fill {
         return fill(dir, args.stored).await;
     }
-    if args.no_throughput {
-        let stored = memory(args.stored, args.store_dir.as_deref(), args.runs).await?;
-        report(args.stored, &stored);
-        return Ok(());
-    }
-    println!(
-        "order sync, {} orders a run (in-process simulator, release build)",
-        args.orders
-    );
-    println!(
-        "| latency | concurrency | customers and items | orders/s | requests/paid order | writes/paid order | payments/order |"
-    );
-    println!("|---:|---:|---|---:|---:|---:|---:|");
-    for (latency, concurrency) in [(0, 2), (50, 2), (50, 8)] {
-        for fresh in [false, true] {
-            let f = run(latency, concurrency, args.orders, fresh).await?;
-            let kind = if fresh {
-                "new per order"
-            } else {
-                "known (steady state)"
-            };
-            println!(
-                "| {latency} ms | {concurrency} | {kind} | {:.1} | {:.2} | {:.2} | {:.2} |",
-                f.orders_per_sec, f.requests, f.writes, f.payments
-            );
+    if !args.no_throughput {
+        println!(
+            "order sync, {} orders a run (in-process simulator, release build)",
+            args.orders
+        );
+        println!(
+            "| latency | concurrency | customers and items | orders/s | requests/paid order | writes/paid order | payments/order |"
+        );
+        println!("|---:|---:|---|---:|---:|---:|---:|");
+        for (latency, concurrency) in [(0, 2), (50, 2), (50, 8)] {
+            for fresh in [false, true] {
+                let f = run(latency, concurrency, args.orders, fresh).await?;
+                let kind = if fresh {
+                    "new per order"
+                } else {
+                    "known (steady state)"
+                };
+                println!(
+                    "| {latency} ms | {concurrency} | {kind} | {:.1} | {:.2} | {:.2} | {:.2} |",
+                    f.orders_per_sec, f.requests, f.writes, f.payments
+                );
+            }
         }
+    }
+    if !args.no_write_back {
+        let f = write_back(args.orders).await?;
+        println!();
+        println!(
+            "shipments written back to the store, {} at once (200 ms shipment poll)",
+            args.orders
+        );
+        println!(
+            "| shipments/s | store requests/shipment | Acumatica requests (all shipments) | of them shipment polls |"
+        );
+        println!("|---:|---:|---:|---:|");
+        println!(
+            "| {:.1} | {:.2} | {} | {} |",
+            f.shipments_per_sec, f.store_requests, f.acumatica_requests, f.polls
+        );
     }
     if !args.no_memory {
         println!();

@@ -75,7 +75,9 @@ async fn a_refunded_order_is_resolved_from_its_page_and_a_canceled_one_shows_its
         "canceled (CancelSalesOrder answered)",
     )
     .await;
-    b.wait_text("#sync-history", "Cancel order").await;
+    b.wait_text("#cancellation", "Cancel order").await;
+    b.wait_text("#cancellation [data-job-status]", "Succeeded")
+        .await;
     b.screenshot("canceled").await;
     b.assert_no_console_errors().await;
 }

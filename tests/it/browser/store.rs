@@ -217,3 +217,75 @@ async fn the_store_is_connected_with_a_checked_token_caught_up_and_reset() {
     b.screenshot("reset-390px").await;
     b.close().await;
 }
+
+/// A shipment written back shows on its order with its tracking number, its time and its
+/// WRITE_BACK job; a read-only token makes the store section ask for the read/write one.
+#[tokio::test]
+async fn a_shipment_shows_on_its_order_and_a_read_only_token_asks_for_the_read_write_one() {
+    use crate::shipments::{JOBS, place, set_up, ship, synced};
+    let acumatica = crate::common::sim_with_tokens(3600).await;
+    let sim = xsim(true).await;
+    let s = crate::shipments::start_in(DataDir::new()).await;
+    set_up(&s, &acumatica, &sim, &sim.token()).await;
+    place(&sim, "BS", 1);
+    let so = synced(&s, 1, 20).await;
+    let mut b = Browser::open("store-shipments").await;
+    b.sign_in(&s).await;
+    b.goto(&s.url("/#/orders/BS1")).await;
+    b.wait_text("#sync-status", "Synced").await;
+    // Shipped while the order page is open: its failed write-back shows live, with the reason.
+    ship(&acumatica, &so["BS1"], &["1Z999AA10123456784"]).await;
+    b.wait_text("#order-shipments .shipment-pending", "read-only")
+        .await;
+    b.wait_text("#order-shipments .shipment-pending", "WRITE_BACK job")
+        .await;
+    let jobs = s.data(JOBS, json!({"kind": "WRITE_BACK"})).await;
+    let job = &jobs["jobs"]["edges"][0]["node"];
+    assert_eq!(job["status"], "FAILED", "{jobs}");
+    let id = job["id"].as_str().unwrap().to_owned();
+
+    // The store section asks for the read/write token, and takes it.
+    b.click("nav[aria-label=Main] a[href='#/connection']").await;
+    b.wait_text("#store-detail-tokenAccess", "Read-only").await;
+    b.wait_text("#store-token-readonly", "A read/write API token is needed")
+        .await;
+    b.js(
+        "document.querySelector('#store-token-readonly').scrollIntoView()",
+        vec![],
+    )
+    .await;
+    b.screenshot("read-only-token").await;
+    b.type_into("#store-apiToken", &sim.write_token()).await;
+    b.click("#store-connect").await;
+    b.wait_text("#store-detail-tokenAccess", "Not known").await;
+    assert!(b.texts("#store-token-readonly").await.is_empty());
+
+    // Retried, the write-back succeeds and the order page shows the shipment.
+    s.data(
+        "mutation($id: ID!) { retryJob(id: $id) { id } }",
+        json!({"id": id}),
+    )
+    .await;
+    s.wait_job(&id, |j| j["status"] == "SUCCEEDED").await;
+    b.goto(&s.url("/#/orders/BS1")).await;
+    b.wait_text(
+        "#order-shipments .shipment",
+        "Shipped: tracking 1Z999AA10123456784, written to the store at",
+    )
+    .await;
+    b.wait_text(
+        &format!("#order-shipments .shipment a[href='#/jobs/{id}']"),
+        "WRITE_BACK job",
+    )
+    .await;
+    b.wait_text("#order-shipments .shipment [data-job-status]", "Succeeded")
+        .await;
+    assert!(b.texts(".shipment-pending").await.is_empty());
+    b.js(
+        "document.querySelector('#order-shipments').scrollIntoView()",
+        vec![],
+    )
+    .await;
+    b.screenshot("shipment-on-order").await;
+    b.close().await;
+}
