@@ -181,6 +181,7 @@ async fn populate(state: &AppState, base_url: &str) -> anyhow::Result<()> {
             discount_total: None,
             tax_total: None,
             total: RawDecimal::Valid(total),
+            payment_method: None,
         }
         .validate("demo")?;
         state.orders.record(order).await?;

@@ -20,6 +20,8 @@ use super::query::Query;
 use super::schema;
 use crate::domain::secret::Secret;
 
+mod action;
+
 /// How to reach and sign in to one instance.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {

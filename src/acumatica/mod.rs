@@ -30,7 +30,8 @@ pub use base_url::BaseUrl;
 pub use client::{Client, ClientConfig, MAX_ANSWER_BYTES, MAX_PAGES, PutMode};
 pub use endpoints::{EndpointRef, Endpoints};
 pub use entities::{
-    Address, Contact, Customer, CustomerClass, DocContact, Entity, ItemClass, PaymentMethod,
+    Address, Contact, Customer, CustomerClass, DocContact, Entity, ItemClass, Payment,
+    PaymentMethod, PaymentOrderDetail,
     SalesOrder, SalesOrderDetail, SalesOrderPayment, ShippingSettings, StockItem, Subaccount,
     TaxCategory, Totals, Warehouse,
 };

@@ -22,6 +22,8 @@ pub enum JobKind {
     ImportOrders,
     /// A notification of an alert incident (or a test alert) to one channel.
     SendAlert,
+    /// A payment recorded in Acumatica for an order paid after its Sales Order exists.
+    RecordPayment,
 }
 
 impl From<JobKind> for lib::JobKind {
@@ -33,6 +35,7 @@ impl From<JobKind> for lib::JobKind {
             JobKind::SyncOrder => lib::JobKind::SYNC_ORDER,
             JobKind::ImportOrders => lib::JobKind::IMPORT_ORDERS,
             JobKind::SendAlert => lib::JobKind::SEND_ALERT,
+            JobKind::RecordPayment => lib::JobKind::RECORD_PAYMENT,
         }
     }
 }
@@ -46,6 +49,7 @@ impl JobKind {
             JobKind::SyncOrder,
             JobKind::ImportOrders,
             JobKind::SendAlert,
+            JobKind::RecordPayment,
         ]
         .into_iter()
         .find(|g| lib::JobKind::from(*g) == *k)

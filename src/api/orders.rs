@@ -82,6 +82,9 @@ pub struct OrderInput {
     tax_total: Option<Decimal>,
     /// Lines + shipping + tax - discount, within one cent.
     total: Decimal,
+    /// The store's payment method name (e.g. "PayPal"): picks the row of the settings'
+    /// paymentMethodMap the payment is recorded with.
+    payment_method: Option<String>,
 }
 
 impl From<AddressInput> for AddressDraft {
@@ -128,6 +131,7 @@ impl From<OrderInput> for OrderDraft {
             discount_total: i.discount_total.map(|d| d.0),
             tax_total: i.tax_total.map(|d| d.0),
             total: i.total.0,
+            payment_method: i.payment_method,
         }
     }
 }
@@ -253,6 +257,10 @@ impl Order {
     async fn total(&self) -> Decimal {
         Decimal::money(self.0.data.total, &self.0.data.currency)
     }
+    /// The store's payment method name, when the store gave one.
+    async fn payment_method(&self) -> Option<&str> {
+        self.0.data.payment_method.as_deref()
+    }
     /// When the bridge first recorded the order.
     async fn recorded_at(&self) -> DateTime {
         self.0.recorded_at.into()
@@ -265,7 +273,8 @@ impl Order {
         OrderSync(&self.0)
     }
     /// The payments recorded in Acumatica for this order (sent with the Sales Order when the
-    /// order was PAID at sync time), as Acumatica last showed them.
+    /// order was PAID at sync time, or by a RECORD_PAYMENT job when it was paid later), as
+    /// Acumatica last showed them.
     async fn payments(&self) -> Vec<OrderPayment> {
         let currency = &self.0.data.currency;
         self.0

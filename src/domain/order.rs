@@ -121,6 +121,10 @@ pub struct OrderSync {
     /// The Sales Order's unpaid balance, as last read back.
     #[serde(default)]
     pub unpaid_balance: Option<Decimal>,
+    /// Set, durably, before a RECORD_PAYMENT job's Payment PUT, cleared once its outcome is
+    /// known: a later attempt waits for the re-check delay from then before it looks up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_sent_at: Option<DateTime<Utc>>,
 }
 
 /// A payment recorded in Acumatica for the order.
@@ -169,6 +173,10 @@ pub struct NewOrder {
     pub discount_total: Option<Decimal>,
     pub tax_total: Option<Decimal>,
     pub total: Decimal,
+    /// The store's payment method name (X-Cart's `payment_method_name`), which the payment
+    /// method mapping reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method: Option<String>,
 }
 
 impl NewOrder {
@@ -281,6 +289,7 @@ pub struct OrderDraft {
     pub discount_total: Option<RawDecimal>,
     pub tax_total: Option<RawDecimal>,
     pub total: RawDecimal,
+    pub payment_method: Option<String>,
 }
 
 /// Longest order number, SKU or identifier accepted (Acumatica's key fields are short).
@@ -381,6 +390,7 @@ impl OrderDraft {
             discount_total,
             tax_total,
             total,
+            payment_method: optional(&f("paymentMethod"), self.payment_method, 100)?,
         })
     }
 }
@@ -550,6 +560,7 @@ mod tests {
             discount_total: Some(RawDecimal::parse("1.50")),
             tax_total: Some(RawDecimal::parse("2.00")),
             total: RawDecimal::parse("26.00"),
+            payment_method: None,
         }
     }
 

@@ -76,6 +76,21 @@ pub struct SyncSettings {
     pub payment_method: Option<String>,
     /// The Acumatica CashAccount payments are deposited to (one the method allows).
     pub cash_account: Option<String>,
+    /// Release each payment in Acumatica (the `ReleasePayment` action) once it exists.
+    pub release_payments: bool,
+    /// Store payment method names mapped to an Acumatica payment method and cash account;
+    /// an order whose method is not listed uses `payment_method` and `cash_account`.
+    pub payment_method_map: Vec<PaymentMethodMapping>,
+}
+
+/// One row of [`SyncSettings::payment_method_map`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentMethodMapping {
+    /// The store's payment method name (X-Cart's `payment_method_name`), compared without
+    /// regard to case or surrounding spaces.
+    pub store_method: String,
+    pub payment_method: String,
+    pub cash_account: String,
 }
 
 impl Default for SyncSettings {
@@ -99,6 +114,8 @@ impl Default for SyncSettings {
             payment_type: PaymentType::Prepayment,
             payment_method: None,
             cash_account: None,
+            release_payments: false,
+            payment_method_map: vec![],
         }
     }
 }
@@ -111,6 +128,30 @@ impl SyncSettings {
             (Some(m), Some(a)) if self.record_payments => Some((m, a)),
             _ => None,
         }
+    }
+
+    /// The payment method and cash account for an order paid with the store's method
+    /// `store_method`: its mapping row if there is one, else the defaults; `None` when
+    /// payments are off or the defaults are incomplete and no row matches.
+    pub fn payment_account_for(&self, store_method: Option<&str>) -> Option<(&str, &str)> {
+        if !self.record_payments {
+            return None;
+        }
+        let wanted = store_method.map(str::trim).filter(|m| !m.is_empty());
+        let mapped = wanted.and_then(|w| {
+            self.payment_method_map
+                .iter()
+                .find(|r| r.store_method.trim().eq_ignore_ascii_case(w))
+        });
+        match mapped {
+            Some(r) => Some((r.payment_method.as_str(), r.cash_account.as_str())),
+            None => self.payment_account(),
+        }
+    }
+
+    /// Whether any payment can be recorded now (the defaults, or at least one mapping row).
+    pub fn payments_active(&self) -> bool {
+        self.record_payments && (self.payment_account().is_some() || !self.payment_method_map.is_empty())
     }
 
     /// The Sales Order's Date for an order placed at `placed_at`: noon of that calendar day in
@@ -165,6 +206,9 @@ pub struct SettingsPatch {
     pub payment_type: Change<PaymentType>,
     pub payment_method: Change<String>,
     pub cash_account: Change<String>,
+    pub release_payments: Change<bool>,
+    /// Replaces the whole list (an empty list, or a clear, removes every row).
+    pub payment_method_map: Change<Vec<PaymentMethodMapping>>,
 }
 
 impl SettingsPatch {
@@ -252,8 +296,46 @@ impl SettingsPatch {
             &f("recordPayments"),
         )?;
         required(&mut next.payment_type, self.payment_type, &f("paymentType"))?;
+        required(
+            &mut next.release_payments,
+            self.release_payments,
+            &f("releasePayments"),
+        )?;
+        match self.payment_method_map {
+            Change::Keep => {}
+            Change::Clear => next.payment_method_map = vec![],
+            Change::Set(rows) => next.payment_method_map = mapping(&f("paymentMethodMap"), rows)?,
+        }
         Ok(next)
     }
+}
+
+/// The mapping rows, trimmed and checked: every field set (at most 30 characters; a store
+/// method name at most 100) and no store method twice.
+fn mapping(
+    at: &str,
+    rows: Vec<PaymentMethodMapping>,
+) -> Result<Vec<PaymentMethodMapping>, FieldError> {
+    let mut out: Vec<PaymentMethodMapping> = Vec::with_capacity(rows.len());
+    for (i, row) in rows.into_iter().enumerate() {
+        let f = |name: &str| format!("{at}.{i}.{name}");
+        let store_method = text(&f("storeMethod"), &row.store_method, 100)?;
+        if out
+            .iter()
+            .any(|r| r.store_method.eq_ignore_ascii_case(&store_method))
+        {
+            return Err(FieldError::new(
+                f("storeMethod"),
+                format!("\"{store_method}\" is mapped twice: keep one row per store method"),
+            ));
+        }
+        out.push(PaymentMethodMapping {
+            store_method,
+            payment_method: text(&f("paymentMethod"), &row.payment_method, 30)?,
+            cash_account: text(&f("cashAccount"), &row.cash_account, 30)?,
+        });
+    }
+    Ok(out)
 }
 
 /// An IANA time zone name (`Europe/Berlin`, `UTC`), as the time zone database spells it.

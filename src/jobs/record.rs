@@ -23,15 +23,17 @@ impl JobKind {
     pub const SYNC_ORDER: JobKind = JobKind(Cow::Borrowed("SYNC_ORDER"));
     pub const IMPORT_ORDERS: JobKind = JobKind(Cow::Borrowed("IMPORT_ORDERS"));
     pub const SEND_ALERT: JobKind = JobKind(Cow::Borrowed("SEND_ALERT"));
+    pub const RECORD_PAYMENT: JobKind = JobKind(Cow::Borrowed("RECORD_PAYMENT"));
 
     /// The kinds of the contract, the only ones the GraphQL API shows.
-    pub const SHIPPED: [JobKind; 6] = [
+    pub const SHIPPED: [JobKind; 7] = [
         JobKind::CONNECT,
         JobKind::SIGN_OUT,
         JobKind::REFRESH_LOOKUPS,
         JobKind::SYNC_ORDER,
         JobKind::IMPORT_ORDERS,
         JobKind::SEND_ALERT,
+        JobKind::RECORD_PAYMENT,
     ];
 
     /// A kind by name: upper-case letters, digits and `_`, 1 to 64 of them.

@@ -178,6 +178,7 @@ pub fn to_draft(o: &OrderOutput) -> Result<OrderDraft, String> {
         discount_total: c.discount.map(RawDecimal::Valid),
         tax_total: c.tax.map(RawDecimal::Valid),
         total: RawDecimal::Valid(o.total),
+        payment_method: text(&o.payment_method_name),
     })
 }
 

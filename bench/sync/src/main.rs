@@ -88,6 +88,7 @@ fn order_at(number: &str, email: &str, sku: &str, offset: i64) -> NewOrder {
         discount_total: Some(RawDecimal::parse("1.00")),
         tax_total: None,
         total: RawDecimal::parse("29.00"),
+        payment_method: None,
     }
     .validate("bench")
     .expect("a valid order")
