@@ -471,6 +471,68 @@ mod tests {
     }
 
     #[test]
+    fn the_mapping_picks_a_row_by_store_method_else_the_defaults() {
+        let row = |store: &str, method: &str, account: &str| PaymentMethodMapping {
+            store_method: store.into(),
+            payment_method: method.into(),
+            cash_account: account.into(),
+        };
+        let s = SettingsPatch {
+            payment_method_map: Change::Set(vec![row(" PayPal ", "PAYPAL", "10300")]),
+            ..Default::default()
+        }
+        .apply(&SyncSettings::default(), "input")
+        .unwrap();
+        assert_eq!(s.payment_method_map[0].store_method, "PayPal", "trimmed");
+        assert!(s.payments_active(), "one row is enough");
+        assert_eq!(s.payment_account_for(Some("paypal")), Some(("PAYPAL", "10300")));
+        assert_eq!(s.payment_account_for(Some("Card")), None, "no defaults yet");
+        assert_eq!(s.payment_account_for(None), None);
+        let s = SyncSettings {
+            payment_method: Some("CREDITCARD".into()),
+            cash_account: Some("10250".into()),
+            ..s
+        };
+        assert_eq!(s.payment_account_for(Some("Card")), Some(("CREDITCARD", "10250")));
+        assert_eq!(s.payment_account_for(Some("  ")), Some(("CREDITCARD", "10250")));
+        let off = SyncSettings {
+            record_payments: false,
+            ..s.clone()
+        };
+        assert_eq!(off.payment_account_for(Some("PayPal")), None);
+        assert!(!off.payments_active());
+        let twice = SettingsPatch {
+            payment_method_map: Change::Set(vec![
+                row("PayPal", "PAYPAL", "10300"),
+                row("paypal", "CASH", "10100"),
+            ]),
+            ..Default::default()
+        };
+        assert_eq!(
+            twice.apply(&s, "input").unwrap_err().field,
+            "input.paymentMethodMap.1.storeMethod"
+        );
+        let empty = SettingsPatch {
+            payment_method_map: Change::Set(vec![row("Card", "", "10250")]),
+            ..Default::default()
+        };
+        assert_eq!(
+            empty.apply(&s, "input").unwrap_err().field,
+            "input.paymentMethodMap.0.paymentMethod"
+        );
+        let cleared = SettingsPatch {
+            payment_method_map: Change::Clear,
+            release_payments: Change::Set(true),
+            ..Default::default()
+        }
+        .apply(&s, "input")
+        .unwrap();
+        assert!(cleared.payment_method_map.is_empty());
+        assert!(cleared.release_payments);
+        assert!(!SyncSettings::default().release_payments, "off by default");
+    }
+
+    #[test]
     fn bad_values_are_named() {
         let base = SyncSettings::default();
         let p = SettingsPatch {
