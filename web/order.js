@@ -1,7 +1,8 @@
 // One order: lines, totals, customer, addresses, payment history and the sync panel (status,
 // Sales Order, customer, warnings, last error, every job with its attempts, and Sync / Re-sync),
 // kept current through orderUpdates(number); the running job's steps come from
-// jobUpdates(kind: SYNC_ORDER).
+// jobUpdates(kind: SYNC_ORDER). The Acumatica payments card lists the payments Acumatica shows,
+// the unpaid balance and the order's RECORD_PAYMENT jobs (jobUpdates(kind: RECORD_PAYMENT)).
 
 import { gql, subscribe } from "./graphql.js";
 import { lastListHash } from "./orders.js";
@@ -24,7 +25,7 @@ import {
   toast,
 } from "./ui.js";
 
-const JOB_FIELDS = `id status attempts maxAttempts lastError nextRunAt waitingFor createdAt updatedAt orderNumber
+const JOB_FIELDS = `id kind status attempts maxAttempts lastError nextRunAt waitingFor createdAt updatedAt orderNumber
   progress { done total message } history { number startedAt finishedAt error }`;
 
 const ORDER_FIELDS = `number profileId email phone placedAt recordedAt updatedAt currency paymentStatus
@@ -32,12 +33,14 @@ const ORDER_FIELDS = `number profileId email phone placedAt recordedAt updatedAt
   billingAddress { firstName lastName company street street2 city state postalCode country phone }
   shippingAddress { firstName lastName company street street2 city state postalCode country phone }
   items { sku name price quantity warehouseId }
-  shippingCost discountTotal taxTotal total
-  sync { status salesOrderType salesOrderNbr customerId lastError warnings syncedAt jobs { ${JOB_FIELDS} } }`;
+  shippingCost discountTotal taxTotal total paymentMethod
+  payments { docType referenceNbr amount appliedToOrder status paymentMethod }
+  sync { status salesOrderType salesOrderNbr customerId lastError warnings syncedAt unpaidBalance jobs { ${JOB_FIELDS} } }`;
 
 const ORDER = `query Order($number: String!) { order(number: $number) { ${ORDER_FIELDS} } }`;
 const UPDATES = `subscription OrderUpdates($number: String) { orderUpdates(number: $number) { ${ORDER_FIELDS} } }`;
 const JOB_UPDATES = `subscription SyncJobs { jobUpdates(kind: SYNC_ORDER) { ${JOB_FIELDS} } }`;
+const PAYMENT_JOB_UPDATES = `subscription PaymentJobs { jobUpdates(kind: RECORD_PAYMENT) { ${JOB_FIELDS} } }`;
 const SYNC = `mutation SyncOrder($number: String!) { syncOrder(number: $number) { ${JOB_FIELDS} } }`;
 
 const SYNC_EXPLAINED = {
@@ -67,11 +70,22 @@ export async function render({ main, params, onCleanup, signal }) {
 
   const panel = () =>
     syncPanel(order, {
-      jobs: order.sync.jobs.map(newest),
+      jobs: order.sync.jobs.filter((j) => j.kind !== "RECORD_PAYMENT").map(newest),
       starting,
       startError,
       onSync,
     });
+
+  const payments = () => paymentsCard(order, order.sync.jobs.filter((j) => j.kind === "RECORD_PAYMENT").map(newest));
+
+  const showPayments = () => {
+    if (!order) return;
+    const old = body.querySelector("#acumatica-payments");
+    const next = payments();
+    if (old && next) old.replaceWith(next);
+    else if (!old && next) body.querySelector("#sync-panel")?.after(next);
+    else if (old) old.remove();
+  };
 
   const showPanel = () => {
     const old = body.querySelector("#sync-panel");
@@ -91,7 +105,7 @@ export async function render({ main, params, onCleanup, signal }) {
     }
     order = o;
     const focused = document.activeElement?.id;
-    body.replaceChildren(...orderView(o, panel()));
+    body.replaceChildren(...orderView(o, panel(), payments()).filter(Boolean));
     if (focused) document.getElementById(focused)?.focus();
   };
 
@@ -143,6 +157,19 @@ export async function render({ main, params, onCleanup, signal }) {
         if (signal.aborted || j.orderNumber !== number) return;
         jobs.set(j.id, newest(j));
         showPanel();
+      },
+      onResync: reload,
+    }),
+  );
+  onCleanup(
+    subscribe(PAYMENT_JOB_UPDATES, {}, {
+      onData: (data) => {
+        const j = data.jobUpdates;
+        if (signal.aborted || j.orderNumber !== number) return;
+        jobs.set(j.id, newest(j));
+        // A job the order's last read did not list yet: read the order again.
+        if (order && !order.sync.jobs.some((k) => k.id === j.id)) reload();
+        else showPayments();
       },
       onResync: reload,
     }),
@@ -293,7 +320,78 @@ function syncHistory(jobs) {
   );
 }
 
-function orderView(o, panel) {
+/** The payments Acumatica shows for the order, its unpaid balance and its RECORD_PAYMENT jobs (none: no card). */
+function paymentsCard(o, jobs) {
+  if (!o.payments.length && !jobs.length) return null;
+  const cur = o.currency;
+  return h(
+    "section",
+    { class: "card", id: "acumatica-payments", "aria-labelledby": "acumatica-payments-title" },
+    h("h2", { id: "acumatica-payments-title" }, "Payments in Acumatica"),
+    o.payments.length
+      ? h(
+          "div",
+          { class: "table-wrap" },
+          h(
+            "table",
+            { class: "table table-cards", id: "payments-table" },
+            h("caption", { class: "visually-hidden" }, "Payments recorded in Acumatica"),
+            h(
+              "thead",
+              {},
+              h(
+                "tr",
+                {},
+                ["Reference", "Type", "Method", "Amount", "Applied", "Status"].map((t) =>
+                  h("th", { scope: "col", class: t === "Amount" || t === "Applied" ? "num" : null }, t),
+                ),
+              ),
+            ),
+            h(
+              "tbody",
+              {},
+              o.payments.map((p) =>
+                h(
+                  "tr",
+                  { "data-payment": p.referenceNbr },
+                  h("td", { "data-label": "Reference", class: "mono" }, p.referenceNbr),
+                  h("td", { "data-label": "Type" }, p.docType),
+                  h("td", { "data-label": "Method" }, p.paymentMethod ?? "—"),
+                  h("td", { "data-label": "Amount", class: "num" }, money(p.amount, cur)),
+                  h("td", { "data-label": "Applied", class: "num" }, p.appliedToOrder ? money(p.appliedToOrder, cur) : "—"),
+                  h("td", { "data-label": "Status", class: "payment-status" }, p.status ?? "—"),
+                ),
+              ),
+            ),
+          ),
+        )
+      : h("p", { class: "hint", id: "payments-none" }, "No payment is recorded in Acumatica yet."),
+    h(
+      "dl",
+      { class: "facts-grid" },
+      h("div", {}, h("dt", {}, "Unpaid balance"), h("dd", { id: "unpaid-balance" }, o.sync.unpaidBalance ? money(o.sync.unpaidBalance, cur) : "—")),
+      h("div", {}, h("dt", {}, "Store payment method"), h("dd", { id: "store-payment-method" }, o.paymentMethod ?? "—")),
+    ),
+    jobs.length
+      ? h(
+          "ul",
+          { class: "payment-jobs", id: "payment-jobs" },
+          jobs.map((j) =>
+            h(
+              "li",
+              { "data-job": j.id },
+              h("a", { href: `#/jobs/${j.id}` }, `Record payment · job #${j.id}`),
+              " ",
+              jobBadge(j.status),
+              j.lastError ? h("span", { class: "muted" }, ` ${j.lastError}`) : null,
+            ),
+          ),
+        )
+      : null,
+  );
+}
+
+function orderView(o, panel, payments) {
   const subtotal = sum(o.items.map((i) => times(i.price, i.quantity)));
   return [
     h(
@@ -303,6 +401,7 @@ function orderView(o, panel) {
       h("p", { class: "page-summary" }, "Placed ", time(o.placedAt), " · recorded by the bridge ", time(o.recordedAt)),
     ),
     panel,
+    payments,
     h(
       "div",
       { class: "order-grid" },
