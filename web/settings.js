@@ -152,7 +152,7 @@ export async function render({ main, onCleanup, signal }) {
     const out = {};
     for (const [name, value] of Object.entries(current())) {
       const before = saved[name] ?? "";
-      const same = typeof value === "object" ? JSON.stringify(value) === JSON.stringify(before) : value === before;
+      const same = typeof value === "object" ? canonical(value) === canonical(before) : value === before;
       if (!same) out[name] = NULLABLE.has(name) && value === "" ? null : value;
     }
     return out;
@@ -176,7 +176,9 @@ export async function render({ main, onCleanup, signal }) {
         : mapped
           ? `Only orders paid with a mapped store payment method get a payment until a default payment method and cash account are chosen below.${also}`
           : "Payments are not recorded until a payment method and a cash account are chosen below.";
-    savebar.hidden = Object.keys(changes()).length === 0;
+    const unsaved = Object.keys(changes());
+    savebar.hidden = unsaved.length === 0;
+    savebar.dataset.unsaved = unsaved.join(" ");
     document.body.classList.toggle("has-savebar", !savebar.hidden);
   };
   onCleanup(() => document.body.classList.remove("has-savebar"));
@@ -377,6 +379,13 @@ export async function render({ main, onCleanup, signal }) {
     }
   });
   refresh();
+}
+
+/** JSON with every object's keys sorted (answers do not keep the selection's key order). */
+function canonical(value) {
+  return JSON.stringify(value, (_, v) =>
+    v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+  );
 }
 
 function errorSlot(name) {

@@ -190,6 +190,7 @@ export const JOB_KIND = {
   SYNC_ORDER: "Sync order",
   IMPORT_ORDERS: "Import orders",
   SEND_ALERT: "Send alert",
+  RECORD_PAYMENT: "Record payment",
 };
 
 export function jobBadge(status) {

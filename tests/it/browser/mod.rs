@@ -6,6 +6,7 @@ mod acumatica;
 mod alerts;
 mod console;
 mod graphiql;
+mod payments;
 mod store;
 mod sync;
 mod triage;
