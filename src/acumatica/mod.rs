@@ -31,9 +31,8 @@ pub use client::{Client, ClientConfig, MAX_ANSWER_BYTES, MAX_PAGES, PutMode};
 pub use endpoints::{EndpointRef, Endpoints};
 pub use entities::{
     Address, Contact, Customer, CustomerClass, DocContact, Entity, ItemClass, Payment,
-    PaymentMethod, PaymentOrderDetail,
-    SalesOrder, SalesOrderDetail, SalesOrderPayment, ShippingSettings, StockItem, Subaccount,
-    TaxCategory, Totals, Warehouse,
+    PaymentMethod, PaymentOrderDetail, SalesOrder, SalesOrderDetail, SalesOrderPayment,
+    ShippingSettings, StockItem, Subaccount, TaxCategory, Totals, Warehouse,
 };
 pub use error::{Error, ErrorKind, PermanentReason, TransientReason};
 pub use filter::{Filter, Literal};

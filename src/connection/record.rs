@@ -135,7 +135,11 @@ impl Lookups {
         }
         for (i, row) in s.payment_method_map.iter().enumerate() {
             let at = |name: &str| format!("input.paymentMethodMap.{i}.{name}");
-            in_list(&at("paymentMethod"), &row.payment_method, &self.payment_methods)?;
+            in_list(
+                &at("paymentMethod"),
+                &row.payment_method,
+                &self.payment_methods,
+            )?;
             in_list(&at("cashAccount"), &row.cash_account, &self.cash_accounts)?;
         }
         Ok(())

@@ -151,7 +151,8 @@ impl SyncSettings {
 
     /// Whether any payment can be recorded now (the defaults, or at least one mapping row).
     pub fn payments_active(&self) -> bool {
-        self.record_payments && (self.payment_account().is_some() || !self.payment_method_map.is_empty())
+        self.record_payments
+            && (self.payment_account().is_some() || !self.payment_method_map.is_empty())
     }
 
     /// The Sales Order's Date for an order placed at `placed_at`: noon of that calendar day in
@@ -485,7 +486,10 @@ mod tests {
         .unwrap();
         assert_eq!(s.payment_method_map[0].store_method, "PayPal", "trimmed");
         assert!(s.payments_active(), "one row is enough");
-        assert_eq!(s.payment_account_for(Some("paypal")), Some(("PAYPAL", "10300")));
+        assert_eq!(
+            s.payment_account_for(Some("paypal")),
+            Some(("PAYPAL", "10300"))
+        );
         assert_eq!(s.payment_account_for(Some("Card")), None, "no defaults yet");
         assert_eq!(s.payment_account_for(None), None);
         let s = SyncSettings {
@@ -493,8 +497,14 @@ mod tests {
             cash_account: Some("10250".into()),
             ..s
         };
-        assert_eq!(s.payment_account_for(Some("Card")), Some(("CREDITCARD", "10250")));
-        assert_eq!(s.payment_account_for(Some("  ")), Some(("CREDITCARD", "10250")));
+        assert_eq!(
+            s.payment_account_for(Some("Card")),
+            Some(("CREDITCARD", "10250"))
+        );
+        assert_eq!(
+            s.payment_account_for(Some("  ")),
+            Some(("CREDITCARD", "10250"))
+        );
         let off = SyncSettings {
             record_payments: false,
             ..s.clone()

@@ -23,9 +23,7 @@ use chrono::Utc;
 
 use super::Syncer;
 use super::sales_order;
-use crate::acumatica::{
-    self, Filter, Payment, PaymentOrderDetail, PutMode, Query, SalesOrder,
-};
+use crate::acumatica::{self, Filter, Payment, PaymentOrderDetail, PutMode, Query, SalesOrder};
 use crate::domain::order::{Order, PaymentStatus, RecordedPayment};
 use crate::domain::settings::SyncSettings;
 use crate::jobs::{JobContext, Outcome, wake};

@@ -83,7 +83,10 @@ async fn an_order_paid_after_its_sync_gets_one_payment_applied() {
             json!({"input": {"paymentMethod": "CREDITCARD", "cashAccount": "10250"}}),
         )
         .await;
-    assert_eq!(saved["saveSettings"]["releasePayments"], false, "off by default");
+    assert_eq!(
+        saved["saveSettings"]["releasePayments"], false,
+        "off by default"
+    );
     synced_unpaid(&s, order_input("5001", "QUEUED")).await;
     assert!(payments_for(&sim, "5001").is_empty());
     let so = sales_orders_for(&sim, "5001");
@@ -128,7 +131,9 @@ async fn an_order_paid_after_its_sync_gets_one_payment_applied() {
     let o = s.data(SHOWN, json!({"n": "5001"})).await["order"].clone();
     let jobs = o["sync"]["jobs"].as_array().unwrap();
     assert_eq!(
-        jobs.iter().filter(|j| j["kind"] == "RECORD_PAYMENT").count(),
+        jobs.iter()
+            .filter(|j| j["kind"] == "RECORD_PAYMENT")
+            .count(),
         1,
         "{o:#}"
     );
@@ -177,13 +182,26 @@ async fn the_mapping_picks_the_method_and_release_runs_once() {
     assert_eq!(o["paymentMethod"], "paypal");
     let p = payments_for(&sim, "6001");
     assert_eq!(p.len(), 1);
-    assert_eq!((&p[0]["PaymentMethod"], &p[0]["CashAccount"]), (&json!("PAYPAL"), &json!("10300")));
+    assert_eq!(
+        (&p[0]["PaymentMethod"], &p[0]["CashAccount"]),
+        (&json!("PAYPAL"), &json!("10300"))
+    );
     assert_eq!(p[0]["Status"], "Open", "released");
     assert_eq!(o["payments"][0]["status"], "Open", "{o:#}");
-    assert_eq!(count(&sim, "POST Payment"), 1, "{:?}", sim.counters().by_request);
+    assert_eq!(
+        count(&sim, "POST Payment"),
+        1,
+        "{:?}",
+        sim.counters().by_request
+    );
     let c = sim.counters();
     assert_eq!(c.count("PUT SalesOrder"), 1, "{:?}", c.by_request);
-    assert_eq!(c.count("PUT Payment"), 0, "inside the Sales Order: {:?}", c.by_request);
+    assert_eq!(
+        c.count("PUT Payment"),
+        0,
+        "inside the Sales Order: {:?}",
+        c.by_request
+    );
 
     // Paid later: the RECORD_PAYMENT job uses the mapping too, and releases.
     synced_unpaid(&s, with_method(order_input("6002", "QUEUED"), "Check")).await;
@@ -191,7 +209,10 @@ async fn the_mapping_picks_the_method_and_release_runs_once() {
     let o = paid_shown(&s, "6002").await;
     let p = payments_for(&sim, "6002");
     assert_eq!(p.len(), 1, "{o:#}");
-    assert_eq!((&p[0]["PaymentMethod"], &p[0]["CashAccount"]), (&json!("CHECK"), &json!("10200")));
+    assert_eq!(
+        (&p[0]["PaymentMethod"], &p[0]["CashAccount"]),
+        (&json!("CHECK"), &json!("10200"))
+    );
     assert_eq!(p[0]["Status"], "Open");
     assert_eq!(o["payments"][0]["status"], "Open", "{o:#}");
     assert_eq!(count(&sim, "POST Payment"), 2);
@@ -200,19 +221,24 @@ async fn the_mapping_picks_the_method_and_release_runs_once() {
     record(&s, with_method(order_input("6003", "PAID"), "Bitcoin")).await;
     assert_eq!(settled(&s, "6003").await["sync"]["status"], "SYNCED");
     let p = payments_for(&sim, "6003");
-    assert_eq!((&p[0]["PaymentMethod"], &p[0]["CashAccount"]), (&json!("CREDITCARD"), &json!("10250")));
+    assert_eq!(
+        (&p[0]["PaymentMethod"], &p[0]["CashAccount"]),
+        (&json!("CREDITCARD"), &json!("10250"))
+    );
 
     // Synced again: the payments read Open, so nothing is released twice.
     for n in ["6001", "6002"] {
-        s.data("mutation($n: String!) { syncOrder(number: $n) { id } }", json!({"n": n}))
-            .await;
+        s.data(
+            "mutation($n: String!) { syncOrder(number: $n) { id } }",
+            json!({"n": n}),
+        )
+        .await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     settled(&s, "6001").await;
     settled(&s, "6002").await;
     assert_eq!(count(&sim, "POST Payment"), 3, "6003 once, none again");
     assert_eq!(sim.records("Payment").len(), 3);
-
 }
 
 #[tokio::test]
@@ -245,14 +271,19 @@ async fn a_release_with_its_answer_lost_is_read_before_running_again() {
     let c = sim.counters();
     assert_eq!(c.count("PUT Payment"), 1, "{:?}", c.by_request);
     assert_eq!(count(&sim, "POST Payment"), 1, "{:?}", c.by_request);
-    assert!(c.count("GET Payment") >= 2, "looked up again: {:?}", c.by_request);
+    assert!(
+        c.count("GET Payment") >= 2,
+        "looked up again: {:?}",
+        c.by_request
+    );
 }
 
 #[tokio::test]
 async fn a_bad_mapping_is_refused_with_its_field_and_changes_nothing() {
     let _serial = crate::common::HEAVY.lock().await;
     let (s, _sim) = connected().await;
-    let good = json!([{"storeMethod": "PayPal", "paymentMethod": "PAYPAL", "cashAccount": "10300"}]);
+    let good =
+        json!([{"storeMethod": "PayPal", "paymentMethod": "PAYPAL", "cashAccount": "10300"}]);
     s.data(SAVE, json!({"input": {"paymentMethodMap": good}}))
         .await;
     let cases = [
@@ -334,7 +365,9 @@ async fn record_all(s: &Service, payment: &str) {
 }
 
 async fn jobs_count(s: &Service, kind: &str, status: &str) -> u64 {
-    let q = format!("{{ jobs(first: 1, filter: {{kind: {kind}, status: {status}}}) {{ totalCount }} }}");
+    let q = format!(
+        "{{ jobs(first: 1, filter: {{kind: {kind}, status: {status}}}) {{ totalCount }} }}"
+    );
     s.data(&q, json!({})).await["jobs"]["totalCount"]
         .as_u64()
         .unwrap()
@@ -421,8 +454,16 @@ async fn payments_under_sigkill_and_faults_are_exactly_one_per_order() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let c = sim.counters();
-    assert_eq!(sim.faults().commit_then_500, 0, "every lost answer was used");
-    assert!(c.count("GET Payment") > c.count("PUT Payment"), "{:?}", c.by_request);
+    assert_eq!(
+        sim.faults().commit_then_500,
+        0,
+        "every lost answer was used"
+    );
+    assert!(
+        c.count("GET Payment") > c.count("PUT Payment"),
+        "{:?}",
+        c.by_request
+    );
     // Exactly one payment per order: none doubled, none missing, each applied.
     let mut by_ref: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for p in sim.records("Payment") {
@@ -431,7 +472,11 @@ async fn payments_under_sigkill_and_faults_are_exactly_one_per_order() {
             .or_default()
             .push(p);
     }
-    let doubled: Vec<_> = by_ref.iter().filter(|(_, v)| v.len() > 1).map(|(k, _)| k).collect();
+    let doubled: Vec<_> = by_ref
+        .iter()
+        .filter(|(_, v)| v.len() > 1)
+        .map(|(k, _)| k)
+        .collect();
     assert!(doubled.is_empty(), "orders with two payments: {doubled:?}");
     let missing: Vec<_> = all.iter().filter(|n| !by_ref.contains_key(*n)).collect();
     assert!(missing.is_empty(), "orders without a payment: {missing:?}");

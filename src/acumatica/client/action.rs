@@ -20,9 +20,7 @@ impl Client {
     /// and waits for it to finish.
     pub async fn action<E: Entity>(&self, name: &str, entity: &E) -> Result<(), Error> {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(Error::config(format!(
-                "\"{name}\" is not an action name"
-            )));
+            return Err(Error::config(format!("\"{name}\" is not an action name")));
         }
         let body = serde_json::to_vec(&serde_json::json!({ "entity": entity }))
             .map_err(|e| Error::config(format!("cannot encode {}: {e}", E::NAME)))?;

@@ -19,7 +19,8 @@ async fn click(b: &Browser, css: &str) {
     b.click(css).await;
 }
 
-const SETTINGS: &str = "{ settings { releasePayments paymentMethodMap { storeMethod paymentMethod cashAccount } } }";
+const SETTINGS: &str =
+    "{ settings { releasePayments paymentMethodMap { storeMethod paymentMethod cashAccount } } }";
 
 #[tokio::test]
 async fn release_and_mapping_are_edited_and_a_later_payment_shows_on_the_order() {
@@ -44,11 +45,17 @@ async fn release_and_mapping_are_edited_and_a_later_payment_shows_on_the_order()
     b.type_into("#mapping-0-storeMethod", "PayPal").await;
     b.select("#mapping-0-paymentMethod", "PAYPAL").await;
     b.select("#mapping-0-cashAccount", "10300").await;
-    b.wait_text("#payments-hint", "One store payment method is mapped below.")
-        .await;
+    b.wait_text(
+        "#payments-hint",
+        "One store payment method is mapped below.",
+    )
+    .await;
     b.assert_controls_labelled().await;
-    b.js("document.querySelector('#payment-method-map').scrollIntoView()", vec![])
-        .await;
+    b.js(
+        "document.querySelector('#payment-method-map').scrollIntoView()",
+        vec![],
+    )
+    .await;
     b.screenshot("mapping-unsaved").await;
     b.click("#settings-save").await;
     b.wait_text("#toast", "Settings saved.").await;
@@ -98,8 +105,11 @@ async fn release_and_mapping_are_edited_and_a_later_payment_shows_on_the_order()
         .await;
     assert_eq!(row, json!(["PayPal", "PAYPAL", "10300"]));
     assert_eq!(
-        b.js("return document.querySelector('#setting-releasePayments').checked", vec![])
-            .await,
+        b.js(
+            "return document.querySelector('#setting-releasePayments').checked",
+            vec![]
+        )
+        .await,
         json!(true)
     );
 
@@ -115,12 +125,16 @@ async fn release_and_mapping_are_edited_and_a_later_payment_shows_on_the_order()
     let mut paid = unpaid;
     paid["paymentStatus"] = json!("PAID");
     record(&s, paid).await;
-    b.wait_text("#acumatica-payments .payment-status", "Open").await;
+    b.wait_text("#acumatica-payments .payment-status", "Open")
+        .await;
     b.wait_text("#unpaid-balance", "0.00").await;
     b.wait_text("#store-payment-method", "PayPal").await;
     b.wait_text("#payment-jobs", "Succeeded").await;
-    b.js("document.querySelector('#acumatica-payments').scrollIntoView()", vec![])
-        .await;
+    b.js(
+        "document.querySelector('#acumatica-payments').scrollIntoView()",
+        vec![],
+    )
+    .await;
     b.screenshot("order-payment").await;
     let payments = sim.records("Payment");
     assert_eq!(payments.len(), 1);
