@@ -506,3 +506,31 @@ async fn payments_under_sigkill_and_faults_are_exactly_one_per_order() {
     );
     drop(data);
 }
+
+#[tokio::test]
+async fn a_release_answered_202_is_followed_to_its_end() {
+    let _serial = crate::common::HEAVY.lock().await;
+    let (s, sim) = connected().await;
+    s.data(
+        SAVE,
+        json!({"input": {"paymentMethod": "CREDITCARD", "cashAccount": "10250", "releasePayments": true}}),
+    )
+    .await;
+    // The release is a long-running operation: 202 with a status URL, polled until 204.
+    sim.update_faults(|f| f.accept_actions = 1);
+    record(&s, order_input("6201", "PAID")).await;
+    let o = settled(&s, "6201").await;
+    assert_eq!(o["sync"]["status"], "SYNCED", "{o:#}");
+    let shown = s.data(SHOWN, json!({"n": "6201"})).await["order"].clone();
+    assert_eq!(shown["payments"][0]["status"], "Open", "{shown:#}");
+    assert_eq!(payments_for(&sim, "6201")[0]["Status"], "Open");
+    assert_eq!(sim.faults().accept_actions, 0, "the 202 was answered");
+    let polls = sim
+        .counters()
+        .arrivals
+        .iter()
+        .filter(|a| a.uri.contains("/ReleasePayment/status/"))
+        .count();
+    assert_eq!(polls, 2, "one 202, then the 204");
+    assert_eq!(count(&sim, "POST Payment"), 1);
+}
