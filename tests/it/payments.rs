@@ -534,3 +534,46 @@ async fn a_release_answered_202_is_followed_to_its_end() {
     assert_eq!(polls, 2, "one 202, then the 204");
     assert_eq!(count(&sim, "POST Payment"), 1);
 }
+
+#[tokio::test]
+async fn an_x_cart_order_paid_after_its_sync_gets_its_mapped_payment() {
+    use acumatica_bridge::sim::xcart::NewSimOrder;
+    let _serial = crate::common::HEAVY.lock().await;
+    let acumatica = sim_with_tokens(3600).await;
+    let store = crate::xcart::xsim(true).await;
+    let s = crate::xcart::start_in(DataDir::new()).await;
+    assert_eq!(s.connect_to(&acumatica).await["status"], "SUCCEEDED");
+    s.data(
+        SAVE,
+        json!({"input": {"paymentMethod": "CREDITCARD", "cashAccount": "10250",
+            "paymentMethodMap": [{"storeMethod": "PayPal", "paymentMethod": "PAYPAL", "cashAccount": "10300"}]}}),
+    )
+    .await;
+    assert_eq!(
+        crate::xcart::connect_store(&s, &store).await["status"],
+        "CONNECTED"
+    );
+    store.add_order(NewSimOrder {
+        order_number: Some("XP1".into()),
+        payment_code: Some("Q".into()),
+        payment_method_name: Some("PayPal".into()),
+        ..Default::default()
+    });
+    crate::xcart::wait_orders(&s, "imported", |o| o.len() == 1).await;
+    s.data("mutation { syncOrder(number: \"XP1\") { id } }", json!({}))
+        .await;
+    assert_eq!(settled(&s, "XP1").await["sync"]["status"], "SYNCED");
+    assert!(payments_for(&acumatica, "XP1").is_empty());
+
+    // Paid in X-Cart: the next import records it, and the payment follows.
+    store.set_payment_status("XP1", "P");
+    let o = paid_shown(&s, "XP1").await;
+    assert_eq!(o["paymentMethod"], "PayPal");
+    let p = payments_for(&acumatica, "XP1");
+    assert_eq!(p.len(), 1, "{o:#}");
+    assert_eq!(
+        (&p[0]["PaymentMethod"], &p[0]["CashAccount"]),
+        (&json!("PAYPAL"), &json!("10300"))
+    );
+    assert_eq!(o["sync"]["unpaidBalance"], "0.00", "{o:#}");
+}
