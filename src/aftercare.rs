@@ -20,7 +20,6 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use serde_json::json;
 
 use crate::acumatica::{self, Query, SalesOrder};
 use crate::connection::Connection;
@@ -151,8 +150,12 @@ impl Aftercare {
             Some(2),
             Some(format!("Sending CancelSalesOrder for {so}")),
         );
-        let keys = json!({"OrderType": {"value": order_type}, "OrderNbr": {"value": nbr}});
-        match client.action::<SalesOrder>("CancelSalesOrder", keys).await {
+        let keys = SalesOrder {
+            order_type: Some(order_type.clone()),
+            order_nbr: Some(nbr.clone()),
+            ..SalesOrder::default()
+        };
+        match client.action("CancelSalesOrder", &keys).await {
             Ok(()) => {
                 self.settle(
                     number,

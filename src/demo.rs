@@ -196,6 +196,7 @@ async fn populate(state: &AppState, base_url: &str) -> anyhow::Result<()> {
             tax_total: None,
             total: RawDecimal::Valid(total),
             refunded_total: None,
+            payment_method: None,
         };
         drafts.insert(number, order.clone());
         state.orders.record(order.validate("demo")?).await?;

@@ -13,7 +13,10 @@
 //! CANCELED → FAILED). The job itself is run by [`crate::sync`].
 
 pub mod by_sales_order;
+mod payment;
 mod search;
+
+pub use payment::{PaymentRequest, payment_job};
 
 use std::ops::Bound;
 
@@ -347,8 +350,8 @@ impl Orders {
     /// Creates or updates the order with `new.number`; durable when it returns. In automatic
     /// mode, an order that becomes PAID and never had a sync job gets one in the same step.
     pub async fn record(&self, new: NewOrder) -> Result<(Order, Recorded), OrdersError> {
-        let automatic =
-            self.settings.get()?.order_sync_mode == OrderSyncMode::AutomaticAfterPayment;
+        let settings = self.settings.get()?;
+        let automatic = settings.order_sync_mode == OrderSyncMode::AutomaticAfterPayment;
         let now = Utc::now();
         let number = new.number.clone();
         let (order, how) = self
@@ -376,6 +379,10 @@ impl Orders {
                 {
                     let pushed = q.push(&cancel_job(&number))?;
                     next.sync.job_ids.push(pushed.job.id.to_string());
+                }
+                // Paid after its Sales Order exists: the payment is recorded on its own.
+                if payment::due(&settings, &next) {
+                    q.push(&payment_job(&number))?;
                 }
                 write(t, current.as_ref(), &next)?;
                 Ok((next, how))
@@ -421,6 +428,26 @@ impl Orders {
             self.bus.publish(o);
         }
         Ok(jobs)
+    }
+
+    /// Pushes order `number`'s RECORD_PAYMENT job when it is due (after a sync linked the
+    /// order: it may have been paid while its sync ran), durably. True when a job is live.
+    pub async fn request_payment(&self, number: &str) -> Result<bool, OrdersError> {
+        let settings = self.settings.get()?;
+        let pushed = self
+            .jobs
+            .push_with::<_, OrdersError>(&self.trees(), |t, q| {
+                let Some(order) = read(&t[0], number)? else {
+                    return Ok(false);
+                };
+                if !payment::due(&settings, &order) {
+                    return Ok(false);
+                }
+                q.push(&payment_job(number))?;
+                Ok(true)
+            })
+            .await?;
+        Ok(pushed)
     }
 
     /// Mirrors a SYNC_ORDER job's status onto its order (a job hook: no flush here; the job

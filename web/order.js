@@ -4,6 +4,8 @@
 // kept current through orderUpdates(number); the running job's steps come from
 // jobUpdates(kind: SYNC_ORDER); below it the shipments written back to the store, each with its
 // WRITE_BACK job.
+// The Acumatica payments card lists the payments Acumatica shows, the unpaid balance and the
+// order's RECORD_PAYMENT jobs (jobUpdates(kind: RECORD_PAYMENT)).
 
 import { AFTERCARE_FIELDS, ATTENTION_FIELDS, aftercareCard } from "./aftercare.js";
 import { gql, subscribe } from "./graphql.js";
@@ -36,15 +38,17 @@ const ORDER_FIELDS = `number profileId email phone placedAt recordedAt updatedAt
   billingAddress { firstName lastName company street street2 city state postalCode country phone }
   shippingAddress { firstName lastName company street street2 city state postalCode country phone }
   items { sku name price quantity warehouseId }
-  shippingCost discountTotal taxTotal total
+  shippingCost discountTotal taxTotal total paymentMethod
+  payments { docType referenceNbr amount appliedToOrder status paymentMethod }
   ${AFTERCARE_FIELDS}
-  sync { status salesOrderType salesOrderNbr customerId lastError warnings syncedAt ${ATTENTION_FIELDS} jobs { ${JOB_FIELDS} } }
+  sync { status salesOrderType salesOrderNbr customerId lastError warnings syncedAt unpaidBalance ${ATTENTION_FIELDS} jobs { ${JOB_FIELDS} } }
   shipments { number status trackingNumbers shippedAt storeShippingStatus writtenBackAt job { id kind status } }`;
 
 const ORDER = `query Order($number: String!) { order(number: $number) { ${ORDER_FIELDS} } }`;
 const UPDATES = `subscription OrderUpdates($number: String) { orderUpdates(number: $number) { ${ORDER_FIELDS} } }`;
 const JOB_UPDATES = `subscription SyncJobs { jobUpdates(kind: SYNC_ORDER) { ${JOB_FIELDS} } }`;
 const WRITE_BACK_UPDATES = `subscription WriteBackJobs { jobUpdates(kind: WRITE_BACK) { id orderNumber } }`;
+const PAYMENT_JOB_UPDATES = `subscription PaymentJobs { jobUpdates(kind: RECORD_PAYMENT) { ${JOB_FIELDS} } }`;
 const SYNC = `mutation SyncOrder($number: String!) { syncOrder(number: $number) { ${JOB_FIELDS} } }`;
 
 const SYNC_EXPLAINED = {
@@ -81,6 +85,17 @@ export async function render({ main, params, onCleanup, signal }) {
       onSync,
     });
 
+  const payments = () => paymentsCard(order, order.sync.jobs.filter((j) => j.kind === "RECORD_PAYMENT").map(newest));
+
+  const showPayments = () => {
+    if (!order) return;
+    const old = body.querySelector("#acumatica-payments");
+    const next = payments();
+    if (old && next) old.replaceWith(next);
+    else if (!old && next) body.querySelector("#sync-panel")?.after(next);
+    else if (old) old.remove();
+  };
+
   const showPanel = () => {
     const old = body.querySelector("#sync-panel");
     if (!old || !order) return;
@@ -99,7 +114,7 @@ export async function render({ main, params, onCleanup, signal }) {
     }
     order = o;
     const focused = document.activeElement?.id;
-    body.replaceChildren(...orderView(o, panel(), aftercareCard(o, { onResolved: reload })), shipmentsView(o));
+    body.replaceChildren(...orderView(o, panel(), payments(), aftercareCard(o, { onResolved: reload })).filter(Boolean), shipmentsView(o));
     if (focused) document.getElementById(focused)?.focus();
   };
 
@@ -160,6 +175,19 @@ export async function render({ main, params, onCleanup, signal }) {
     subscribe(WRITE_BACK_UPDATES, {}, {
       onData: (data) => {
         if (!signal.aborted && data.jobUpdates.orderNumber === number) reload();
+      },
+      onResync: reload,
+    }),
+  );
+  onCleanup(
+    subscribe(PAYMENT_JOB_UPDATES, {}, {
+      onData: (data) => {
+        const j = data.jobUpdates;
+        if (signal.aborted || j.orderNumber !== number) return;
+        jobs.set(j.id, newest(j));
+        // A job the order's last read did not list yet: read the order again.
+        if (order && !order.sync.jobs.some((k) => k.id === j.id)) reload();
+        else showPayments();
       },
       onResync: reload,
     }),
@@ -352,7 +380,78 @@ function syncHistory(jobs) {
   );
 }
 
-function orderView(o, panel, aftercare) {
+/** The payments Acumatica shows for the order, its unpaid balance and its RECORD_PAYMENT jobs (none: no card). */
+function paymentsCard(o, jobs) {
+  if (!o.payments.length && !jobs.length) return null;
+  const cur = o.currency;
+  return h(
+    "section",
+    { class: "card", id: "acumatica-payments", "aria-labelledby": "acumatica-payments-title" },
+    h("h2", { id: "acumatica-payments-title" }, "Payments in Acumatica"),
+    o.payments.length
+      ? h(
+          "div",
+          { class: "table-wrap" },
+          h(
+            "table",
+            { class: "table table-cards", id: "payments-table" },
+            h("caption", { class: "visually-hidden" }, "Payments recorded in Acumatica"),
+            h(
+              "thead",
+              {},
+              h(
+                "tr",
+                {},
+                ["Reference", "Type", "Method", "Amount", "Applied", "Status"].map((t) =>
+                  h("th", { scope: "col", class: t === "Amount" || t === "Applied" ? "num" : null }, t),
+                ),
+              ),
+            ),
+            h(
+              "tbody",
+              {},
+              o.payments.map((p) =>
+                h(
+                  "tr",
+                  { "data-payment": p.referenceNbr },
+                  h("td", { "data-label": "Reference", class: "mono" }, p.referenceNbr),
+                  h("td", { "data-label": "Type" }, p.docType),
+                  h("td", { "data-label": "Method" }, p.paymentMethod ?? "—"),
+                  h("td", { "data-label": "Amount", class: "num" }, money(p.amount, cur)),
+                  h("td", { "data-label": "Applied", class: "num" }, p.appliedToOrder ? money(p.appliedToOrder, cur) : "—"),
+                  h("td", { "data-label": "Status", class: "payment-status" }, p.status ?? "—"),
+                ),
+              ),
+            ),
+          ),
+        )
+      : h("p", { class: "hint", id: "payments-none" }, "No payment is recorded in Acumatica yet."),
+    h(
+      "dl",
+      { class: "facts-grid" },
+      h("div", {}, h("dt", {}, "Unpaid balance"), h("dd", { id: "unpaid-balance" }, o.sync.unpaidBalance ? money(o.sync.unpaidBalance, cur) : "—")),
+      h("div", {}, h("dt", {}, "Store payment method"), h("dd", { id: "store-payment-method" }, o.paymentMethod ?? "—")),
+    ),
+    jobs.length
+      ? h(
+          "ul",
+          { class: "payment-jobs", id: "payment-jobs" },
+          jobs.map((j) =>
+            h(
+              "li",
+              { "data-job": j.id },
+              h("a", { href: `#/jobs/${j.id}` }, `Record payment · job #${j.id}`),
+              " ",
+              jobBadge(j.status),
+              j.lastError ? h("span", { class: "muted" }, ` ${j.lastError}`) : null,
+            ),
+          ),
+        )
+      : null,
+  );
+}
+
+function orderView(o, panel, payments, aftercare) {
   const subtotal = sum(o.items.map((i) => times(i.price, i.quantity)));
   return [
     h(
@@ -362,6 +461,7 @@ function orderView(o, panel, aftercare) {
       h("p", { class: "page-summary" }, "Placed ", time(o.placedAt), " · recorded by the bridge ", time(o.recordedAt)),
     ),
     panel,
+    payments,
     aftercare,
     h(
       "div",

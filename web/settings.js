@@ -1,13 +1,15 @@
 // Settings: "Data Sync Options" and "Acumatica Configuration", saved through saveSettings
 // from a sticky panel that shows only while something is unsaved. Once the bridge is connected,
 // Acumatica Configuration gains drop-downs filled from Acumatica's lists (`lookups`), which
-// "Refresh lists" reads again through a REFRESH_LOOKUPS job followed to its end.
+// "Refresh lists" reads again through a REFRESH_LOOKUPS job followed to its end. Payments have
+// a Release payments checkbox and a mapping editor: rows of store payment method → Acumatica
+// payment method and cash account (drop-downs from the same lists).
 
 import { GraphQLError, gql, subscribe } from "./graphql.js";
 import { LIVE_JOB_STATUSES, describeError, h, jobProgress, notice, time, toast } from "./ui.js";
 
 const LOOKUP_FIELDS = ["customerClass", "itemClass", "postingClass", "reasonCodeSubaccount", "taxCategoryId", "warehouseId", "paymentMethod", "cashAccount"];
-const FIELDS = `orderSyncMode createNewProducts useStoreNumberAsOrderNbr customerIdSource stockItemIdSource salesOrderType orderNumberPrefix orderDateTimeZone recordPayments paymentType paymentsActive writeBackShipments ${LOOKUP_FIELDS.join(" ")}`;
+const FIELDS = `orderSyncMode createNewProducts useStoreNumberAsOrderNbr customerIdSource stockItemIdSource salesOrderType orderNumberPrefix orderDateTimeZone recordPayments paymentType paymentsActive releasePayments paymentMethodMap { storeMethod paymentMethod cashAccount } writeBackShipments ${LOOKUP_FIELDS.join(" ")}`;
 const LISTS = `lookups {
   customerClasses { id description } itemClasses { id description } postingClasses { id description }
   subaccounts { id description } taxCategories { id description } warehouses { id description }
@@ -101,6 +103,12 @@ export async function render({ main, onCleanup, signal }) {
       ["PREPAYMENT", "Prepayment"],
       ["PAYMENT", "Payment"],
     ], "The kind of Acumatica document the store's payment becomes."),
+    releasePayments: checkbox(
+      "releasePayments",
+      "Release payments",
+      "Release each payment in Acumatica once it is recorded (its Release action), so it is Open rather than Balanced. One more request per payment.",
+    ),
+    paymentMethodMap: mappingEditor(),
     writeBackShipments: checkbox(
       "writeBackShipments",
       "Write shipments back to the store",
@@ -124,8 +132,10 @@ export async function render({ main, onCleanup, signal }) {
     controls.stockItemIdSource.el,
     controls.recordPayments.el,
     controls.paymentType.el,
+    controls.releasePayments.el,
     paymentsHint,
     listsPart,
+    controls.paymentMethodMap.el,
   );
   const form = h("form", { id: "settings-form", novalidate: true }, syncSection, configSection);
 
@@ -147,7 +157,8 @@ export async function render({ main, onCleanup, signal }) {
     const out = {};
     for (const [name, value] of Object.entries(current())) {
       const before = saved[name] ?? "";
-      if (value !== before) out[name] = NULLABLE.has(name) && value === "" ? null : value;
+      const same = typeof value === "object" ? canonical(value) === canonical(before) : value === before;
+      if (!same) out[name] = NULLABLE.has(name) && value === "" ? null : value;
     }
     return out;
   };
@@ -161,12 +172,18 @@ export async function render({ main, onCleanup, signal }) {
     const on = controls.recordPayments.get();
     const method = controls.paymentMethod?.get() ?? saved.paymentMethod;
     const account = controls.cashAccount?.get() ?? saved.cashAccount;
+    const mapped = controls.paymentMethodMap.get().length;
+    const also = mapped === 0 ? "" : ` ${mapped === 1 ? "One store payment method is" : `${mapped} store payment methods are`} mapped below.`;
     paymentsHint.textContent = !on
       ? "Payments are not recorded in Acumatica."
       : method && account
-        ? `Payments are recorded with ${method} into cash account ${account}.`
-        : "Payments are not recorded until a payment method and a cash account are chosen below.";
-    savebar.hidden = Object.keys(changes()).length === 0;
+        ? `Payments are recorded with ${method} into cash account ${account}.${also}`
+        : mapped
+          ? `Only orders paid with a mapped store payment method get a payment until a default payment method and cash account are chosen below.${also}`
+          : "Payments are not recorded until a payment method and a cash account are chosen below.";
+    const unsaved = Object.keys(changes());
+    savebar.hidden = unsaved.length === 0;
+    savebar.dataset.unsaved = unsaved.join(" ");
     document.body.classList.toggle("has-savebar", !savebar.hidden);
   };
   onCleanup(() => document.body.classList.remove("has-savebar"));
@@ -176,6 +193,7 @@ export async function render({ main, onCleanup, signal }) {
   const refreshButton = h("button", { type: "button", class: "button", id: "refresh-lookups" }, "Refresh lists");
   const refreshStatus = h("div", { id: "refresh-status", "aria-live": "polite" });
   const showLists = () => {
+    controls.paymentMethodMap.setLists(connected ? lists.paymentMethods : [], connected ? lists.cashAccounts : []);
     // Unsaved choices survive a new list; the saved value stays shown even when gone from it.
     const before = Object.fromEntries(LOOKUP_FIELDS.filter((n) => controls[n]).map((n) => [n, controls[n].get()]));
     for (const n of LOOKUP_FIELDS) delete controls[n];
@@ -347,7 +365,11 @@ export async function render({ main, onCleanup, signal }) {
       let shown = false;
       for (const [path, message] of Object.entries(fields)) {
         const name = path.replace(/^input\./, "");
-        if (controls[name]) {
+        if (name.startsWith("paymentMethodMap.")) {
+          controls.paymentMethodMap.error(message, name);
+          if (!shown) controls.paymentMethodMap.focus(name);
+          shown = true;
+        } else if (controls[name]) {
           controls[name].error(message);
           if (!shown) controls[name].focus();
           shown = true;
@@ -362,6 +384,13 @@ export async function render({ main, onCleanup, signal }) {
     }
   });
   refresh();
+}
+
+/** JSON with every object's keys sorted (answers do not keep the selection's key order). */
+function canonical(value) {
+  return JSON.stringify(value, (_, v) =>
+    v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+  );
 }
 
 function errorSlot(name) {
@@ -500,5 +529,107 @@ function lookupField(name, label, options, hint, unavailableReason) {
     error: withError(select, err, describedBy),
     hasError: () => !err.hidden,
     focus: () => select.focus(),
+  };
+}
+
+/**
+ * The payment method mapping: one row per store payment method (its name as the store gives
+ * it, e.g. PayPal) with the Acumatica payment method and cash account it is recorded with.
+ * `get()` gives the rows as saveSettings takes them; an error names a row's field
+ * (`paymentMethodMap.1.cashAccount`) and marks that control.
+ */
+function mappingEditor() {
+  let methods = [];
+  let accounts = [];
+  /** The rows' controls: { store, method, account }. */
+  let rows = [];
+  const list = h("div", { class: "mapping-rows", id: "mapping-rows" });
+  const empty = h("p", { class: "hint", id: "mapping-empty" }, "No store payment method is mapped: every payment uses the payment method and cash account above.");
+  const err = h("p", { class: "field-error", id: "paymentMethodMap-error", role: "alert", hidden: true });
+  const add = h("button", { type: "button", class: "button", id: "mapping-add" }, "Add a mapping");
+  const el = h(
+    "fieldset",
+    { class: "field mapping", id: "payment-method-map" },
+    h("legend", {}, "Payment method mapping"),
+    h("p", { class: "hint", id: "mapping-hint" }, "Orders paid with a store payment method listed here are recorded with its Acumatica payment method and cash account; the others use the defaults above."),
+    empty,
+    list,
+    err,
+    add,
+  );
+  const changed = () => el.dispatchEvent(new Event("input", { bubbles: true }));
+  const options = (items, value, what) => {
+    const out = [h("option", { value: "" }, `— choose a ${what} —`)];
+    for (const o of items) out.push(h("option", { value: o.id }, o.description ? `${o.id} — ${o.description}` : o.id));
+    if (value && !items.some((o) => o.id === value)) out.push(h("option", { value }, `${value} (not in Acumatica's list)`));
+    return out;
+  };
+  const get = () => rows.map((r) => ({ storeMethod: r.store.value, paymentMethod: r.method.value, cashAccount: r.account.value }));
+  const set = (values) => {
+    list.replaceChildren();
+    rows = (values ?? []).map((v, i) => {
+      const store = h("input", { type: "text", id: `mapping-${i}-storeMethod`, name: `mapping-${i}-storeMethod`, maxlength: "100", autocomplete: "off", spellcheck: "false" });
+      store.value = v.storeMethod ?? "";
+      const method = h("select", { id: `mapping-${i}-paymentMethod`, name: `mapping-${i}-paymentMethod` }, options(methods, v.paymentMethod, "payment method"));
+      method.value = v.paymentMethod ?? "";
+      const account = h("select", { id: `mapping-${i}-cashAccount`, name: `mapping-${i}-cashAccount` }, options(accounts, v.cashAccount, "cash account"));
+      account.value = v.cashAccount ?? "";
+      const remove = h("button", { type: "button", class: "button", id: `mapping-${i}-remove`, "aria-label": `Remove mapping ${i + 1}` }, "Remove");
+      remove.addEventListener("click", () => {
+        const next = get();
+        next.splice(i, 1);
+        set(next);
+        changed();
+      });
+      list.append(
+        h(
+          "div",
+          { class: "mapping-row", id: `mapping-${i}` },
+          h("div", { class: "mapping-cell" }, h("label", { for: store.id }, "Store payment method"), store),
+          h("span", { class: "mapping-arrow", "aria-hidden": "true" }, "→"),
+          h("div", { class: "mapping-cell" }, h("label", { for: method.id }, "Payment method"), method),
+          h("div", { class: "mapping-cell" }, h("label", { for: account.id }, "Cash account"), account),
+          remove,
+        ),
+      );
+      return { store, method, account };
+    });
+    empty.hidden = rows.length > 0;
+    error(null);
+  };
+  /** The control a path such as `paymentMethodMap.1.cashAccount` names. */
+  const control = (path) => {
+    const m = path && /^paymentMethodMap\.(\d+)\.(\w+)$/.exec(path);
+    const r = m && rows[Number(m[1])];
+    return r ? { storeMethod: r.store, paymentMethod: r.method, cashAccount: r.account }[m[2]] : null;
+  };
+  const error = (msg, path) => {
+    err.textContent = msg ?? "";
+    err.hidden = !msg;
+    for (const r of rows) for (const c of [r.store, r.method, r.account]) c.removeAttribute("aria-invalid");
+    const target = control(path);
+    if (target) {
+      target.setAttribute("aria-invalid", "true");
+      target.setAttribute("aria-describedby", err.id);
+    }
+  };
+  add.addEventListener("click", () => {
+    set([...get(), { storeMethod: "", paymentMethod: "", cashAccount: "" }]);
+    rows[rows.length - 1].store.focus();
+    changed();
+  });
+  return {
+    el,
+    get,
+    set,
+    setLists: (m, a) => {
+      const keep = get();
+      methods = m ?? [];
+      accounts = a ?? [];
+      set(keep);
+    },
+    error,
+    hasError: () => !err.hidden,
+    focus: (path) => (control(path) ?? rows[0]?.store ?? add).focus(),
   };
 }

@@ -193,6 +193,7 @@ export const JOB_KIND = {
   SEND_ALERT: "Send alert",
   CANCEL_ORDER: "Cancel order",
   WRITE_BACK: "Write shipment to store",
+  RECORD_PAYMENT: "Record payment",
 };
 
 export function jobBadge(status) {

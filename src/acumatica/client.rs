@@ -20,6 +20,8 @@ use super::query::Query;
 use super::schema;
 use crate::domain::secret::Secret;
 
+mod action;
+
 /// How to reach and sign in to one instance.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -709,70 +711,6 @@ impl Client {
             })
             .await?;
         decode(&answer.body, op)
-    }
-}
-
-/// How long [`Client::action`] follows a long-running action (202) before calling its outcome
-/// unknown.
-const ACTION_POLLS: u32 = 30;
-
-impl Client {
-    /// Runs the action `name` of entity `E` on the record `keys` (`{"OrderType": {"value":
-    /// "SO"}, …}`): `POST …/{Entity}/{Action}` with `{"entity": keys}`. A 204 is done; a 202
-    /// is followed through its `Location` once a second until it answers 204. An action is a
-    /// write: a failure after sending is ambiguous, so callers read the record before running
-    /// it again.
-    pub async fn action<E: Entity>(
-        &self,
-        name: &str,
-        keys: serde_json::Value,
-    ) -> Result<(), Error> {
-        let op = Op::Write {
-            insert_only: false,
-            update_only: false,
-        };
-        let body = serde_json::to_vec(&serde_json::json!({ "entity": keys, "parameters": {} }))
-            .map_err(|e| Error::config(format!("cannot encode {name}: {e}")))?;
-        let path = format!("/{name}");
-        let answer = self
-            .call(op, |base| {
-                self.inner
-                    .http
-                    .post(self.entity_url(base, E::NAME, &path, &Query::new()))
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(body.clone())
-            })
-            .await?;
-        if answer.status != StatusCode::ACCEPTED {
-            return Ok(());
-        }
-        let Some(location) = answer
-            .headers
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-        else {
-            return Ok(());
-        };
-        for _ in 0..ACTION_POLLS {
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            let status = self
-                .call(Op::Read, |base| {
-                    let url = base.join(location.trim_start_matches('/'));
-                    let url = url::Url::parse(&location).unwrap_or(url);
-                    self.inner.http.get(url)
-                })
-                .await?;
-            if status.status != StatusCode::ACCEPTED {
-                return Ok(());
-            }
-        }
-        Err(Error::Transient {
-            reason: TransientReason::Timeout,
-            message: format!("{name} was still running after {ACTION_POLLS} s"),
-            retry_after: None,
-            ambiguous: true,
-        })
     }
 }
 

@@ -1,7 +1,8 @@
 //! Typed entities for what order sync needs, serialised the Acumatica way (see [`super::value`]):
 //! Customer (with its MainContact and Address), StockItem, SalesOrder (with Details,
 //! ShipToAddress, ShipToContact, ShippingSettings, Totals, Payments), and the lookups CustomerClass,
-//! ItemClass, TaxCategory, Warehouse, Subaccount and PaymentMethod (with its cash accounts).
+//! ItemClass, TaxCategory, Warehouse, Subaccount and PaymentMethod (with its cash accounts),
+//! Payment (with the orders it applies to) and Shipment (with its orders, lines and packages).
 //!
 //! Every field is optional: a field left `None` is not sent, and one Acumatica did not return
 //! reads as `None`. Field names are checked against the official endpoint schema by the test
@@ -373,6 +374,34 @@ entity! {
     }
 }
 
+entity! {
+    /// A payment or prepayment (AR302000). Keys: Type, ReferenceNbr (auto-numbered).
+    Payment as "Payment" {
+        payment_type: String = "Type",
+        reference_nbr: String = "ReferenceNbr",
+        status: String = "Status",
+        hold: bool = "Hold",
+        customer_id: String = "CustomerID",
+        payment_method: String = "PaymentMethod",
+        cash_account: String = "CashAccount",
+        payment_amount: Decimal = "PaymentAmount",
+        payment_ref: String = "PaymentRef",
+        description: String = "Description",
+        currency_id: String = "CurrencyID",
+        /// The Sales Orders the payment applies to.
+        orders_to_apply: Vec<PaymentOrderDetail> = "OrdersToApply",
+    }
+}
+
+entity! {
+    /// A Sales Order a payment applies to (a row of `Payment.OrdersToApply`).
+    PaymentOrderDetail as "PaymentOrderDetail" {
+        order_type: String = "OrderType",
+        order_nbr: String = "OrderNbr",
+        applied_to_order: Decimal = "AppliedToOrder",
+    }
+}
+
 macro_rules! top_level {
     ($($name:ident: [$($key:literal),+];)*) => {$(
         impl Entity for $name {
@@ -393,6 +422,7 @@ top_level! {
     Subaccount: ["SubaccountCD"];
     PaymentMethod: ["PaymentMethodID"];
     Shipment: ["ShipmentNbr"];
+    Payment: ["Type", "ReferenceNbr"];
 }
 
 #[cfg(test)]

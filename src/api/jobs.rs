@@ -26,6 +26,8 @@ pub enum JobKind {
     CancelOrder,
     /// A confirmed Acumatica shipment written back to the store (shipping status, tracking).
     WriteBack,
+    /// A payment recorded in Acumatica for an order paid after its Sales Order exists.
+    RecordPayment,
 }
 
 impl From<JobKind> for lib::JobKind {
@@ -39,6 +41,7 @@ impl From<JobKind> for lib::JobKind {
             JobKind::SendAlert => lib::JobKind::SEND_ALERT,
             JobKind::CancelOrder => lib::JobKind::CANCEL_ORDER,
             JobKind::WriteBack => lib::JobKind::WRITE_BACK,
+            JobKind::RecordPayment => lib::JobKind::RECORD_PAYMENT,
         }
     }
 }
@@ -54,6 +57,7 @@ impl JobKind {
             JobKind::SendAlert,
             JobKind::CancelOrder,
             JobKind::WriteBack,
+            JobKind::RecordPayment,
         ]
         .into_iter()
         .find(|g| lib::JobKind::from(*g) == *k)

@@ -88,6 +88,9 @@ pub struct OrderInput {
     /// What the store has refunded so far, for a partial refund (a REFUNDED order without
     /// it counts as refunded in full). At most the total.
     refunded_total: Option<Decimal>,
+    /// The store's payment method name (e.g. "PayPal"): picks the row of the settings'
+    /// paymentMethodMap the payment is recorded with.
+    payment_method: Option<String>,
 }
 
 impl From<AddressInput> for AddressDraft {
@@ -135,6 +138,7 @@ impl From<OrderInput> for OrderDraft {
             tax_total: i.tax_total.map(|d| d.0),
             total: i.total.0,
             refunded_total: i.refunded_total.map(|d| d.0),
+            payment_method: i.payment_method,
         }
     }
 }
@@ -260,6 +264,10 @@ impl Order {
     async fn total(&self) -> Decimal {
         Decimal::money(self.0.data.total, &self.0.data.currency)
     }
+    /// The store's payment method name, when the store gave one.
+    async fn payment_method(&self) -> Option<&str> {
+        self.0.data.payment_method.as_deref()
+    }
     /// When the bridge first recorded the order.
     async fn recorded_at(&self) -> DateTime {
         self.0.recorded_at.into()
@@ -296,7 +304,8 @@ impl Order {
             .collect()
     }
     /// The payments recorded in Acumatica for this order (sent with the Sales Order when the
-    /// order was PAID at sync time), as Acumatica last showed them.
+    /// order was PAID at sync time, or by a RECORD_PAYMENT job when it was paid later), as
+    /// Acumatica last showed them.
     async fn payments(&self) -> Vec<OrderPayment> {
         let currency = &self.0.data.currency;
         self.0

@@ -65,16 +65,57 @@ pub struct SyncSettings {
     payment_method: Option<String>,
     /// Acumatica's cash account the payments go to (one the payment method allows).
     cash_account: Option<String>,
-    /// True when payments are recorded now: recordPayments with a method and a cash account.
+    /// True when payments are recorded now: recordPayments with a method and a cash account
+    /// (or at least one row of paymentMethodMap).
     payments_active: bool,
     /// Write confirmed Acumatica shipments back to the store: shipping status and tracking
     /// numbers (needs the store's read/write API token). Default false.
     write_back_shipments: bool,
+    /// Release each payment in Acumatica (its ReleasePayment action) once it exists, both
+    /// for a payment sent with the Sales Order and for one a RECORD_PAYMENT job adds. Default
+    /// false: payments stay Balanced until released in Acumatica.
+    release_payments: bool,
+    /// The store's payment method names mapped to an Acumatica payment method and cash
+    /// account; an order whose method is not listed uses paymentMethod and cashAccount.
+    payment_method_map: Vec<PaymentMethodMapping>,
+}
+
+/// One row of the payment method mapping.
+#[derive(SimpleObject, InputObject, Clone)]
+#[graphql(input_name = "PaymentMethodMappingInput")]
+pub struct PaymentMethodMapping {
+    /// The store's payment method name (X-Cart's payment_method_name, e.g. "PayPal"),
+    /// compared without regard to case.
+    store_method: String,
+    /// Acumatica's PaymentMethodID.
+    payment_method: String,
+    /// Acumatica's cash account (one the payment method allows).
+    cash_account: String,
+}
+
+impl From<domain::PaymentMethodMapping> for PaymentMethodMapping {
+    fn from(m: domain::PaymentMethodMapping) -> Self {
+        PaymentMethodMapping {
+            store_method: m.store_method,
+            payment_method: m.payment_method,
+            cash_account: m.cash_account,
+        }
+    }
+}
+
+impl From<PaymentMethodMapping> for domain::PaymentMethodMapping {
+    fn from(m: PaymentMethodMapping) -> Self {
+        domain::PaymentMethodMapping {
+            store_method: m.store_method,
+            payment_method: m.payment_method,
+            cash_account: m.cash_account,
+        }
+    }
 }
 
 impl From<domain::SyncSettings> for SyncSettings {
     fn from(s: domain::SyncSettings) -> Self {
-        let payments_active = s.payment_account().is_some();
+        let payments_active = s.payments_active();
         SyncSettings {
             order_sync_mode: s.order_sync_mode.into(),
             create_new_products: s.create_new_products,
@@ -96,6 +137,8 @@ impl From<domain::SyncSettings> for SyncSettings {
             payment_method: s.payment_method,
             cash_account: s.cash_account,
             write_back_shipments: s.write_back_shipments,
+            release_payments: s.release_payments,
+            payment_method_map: s.payment_method_map.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -122,6 +165,9 @@ pub struct SyncSettingsInput {
     payment_method: MaybeUndefined<String>,
     cash_account: MaybeUndefined<String>,
     write_back_shipments: MaybeUndefined<bool>,
+    release_payments: MaybeUndefined<bool>,
+    /// Replaces the whole mapping; [] or null removes every row.
+    payment_method_map: MaybeUndefined<Vec<PaymentMethodMapping>>,
 }
 
 fn change<T, U: From<T>>(v: MaybeUndefined<T>) -> Change<U> {
@@ -154,6 +200,14 @@ impl From<SyncSettingsInput> for SettingsPatch {
             payment_method: change(i.payment_method),
             cash_account: change(i.cash_account),
             write_back_shipments: change(i.write_back_shipments),
+            release_payments: change(i.release_payments),
+            payment_method_map: match i.payment_method_map {
+                MaybeUndefined::Undefined => Change::Keep,
+                MaybeUndefined::Null => Change::Clear,
+                MaybeUndefined::Value(rows) => {
+                    Change::Set(rows.into_iter().map(Into::into).collect())
+                }
+            },
         }
     }
 }

@@ -131,18 +131,33 @@ impl Lookups {
         ];
         for (field, value, list) in checks {
             let Some(value) = value else { continue };
-            if list.is_empty() || list.iter().any(|o| o.id.eq_ignore_ascii_case(value)) {
-                continue;
-            }
-            let allowed: Vec<&str> = list.iter().map(|o| o.id.as_str()).collect();
-            return Err(FieldError::new(
-                field,
-                format!(
-                    "\"{value}\" is not in Acumatica's list; allowed: {}",
-                    allowed.join(", ")
-                ),
-            ));
+            in_list(field, value, list)?;
+        }
+        for (i, row) in s.payment_method_map.iter().enumerate() {
+            let at = |name: &str| format!("input.paymentMethodMap.{i}.{name}");
+            in_list(
+                &at("paymentMethod"),
+                &row.payment_method,
+                &self.payment_methods,
+            )?;
+            in_list(&at("cashAccount"), &row.cash_account, &self.cash_accounts)?;
         }
         Ok(())
     }
+}
+
+/// The one check of a setting against a lookup list: passes when the list is not loaded
+/// (empty) or holds `value` (case aside); else names `field` and what is allowed.
+fn in_list(field: &str, value: &str, list: &[LookupOption]) -> Result<(), FieldError> {
+    if list.is_empty() || list.iter().any(|o| o.id.eq_ignore_ascii_case(value)) {
+        return Ok(());
+    }
+    let allowed: Vec<&str> = list.iter().map(|o| o.id.as_str()).collect();
+    Err(FieldError::new(
+        field,
+        format!(
+            "\"{value}\" is not in Acumatica's list; allowed: {}",
+            allowed.join(", ")
+        ),
+    ))
 }

@@ -137,6 +137,10 @@ pub struct OrderSync {
     /// The Sales Order's cancellation, once the store canceled the order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancellation: Option<Cancellation>,
+    /// Set, durably, before a RECORD_PAYMENT job's Payment PUT, cleared once its outcome is
+    /// known: a later attempt waits for the re-check delay from then before it looks up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_sent_at: Option<DateTime<Utc>>,
 }
 
 impl OrderSync {
@@ -217,6 +221,10 @@ pub struct NewOrder {
     /// without it counts as refunded in full.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refunded_total: Option<Decimal>,
+    /// The store's payment method name (X-Cart's `payment_method_name`), which the payment
+    /// method mapping reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method: Option<String>,
 }
 
 impl NewOrder {
@@ -373,6 +381,7 @@ pub struct OrderDraft {
     pub total: RawDecimal,
     /// What the store has refunded so far (a partial refund).
     pub refunded_total: Option<RawDecimal>,
+    pub payment_method: Option<String>,
 }
 
 /// Longest order number, SKU or identifier accepted (Acumatica's key fields are short).
@@ -483,6 +492,7 @@ impl OrderDraft {
             tax_total,
             total,
             refunded_total,
+            payment_method: optional(&f("paymentMethod"), self.payment_method, 100)?,
         })
     }
 }
@@ -653,6 +663,7 @@ mod tests {
             tax_total: Some(RawDecimal::parse("2.00")),
             total: RawDecimal::parse("26.00"),
             refunded_total: None,
+            payment_method: None,
         }
     }
 

@@ -79,6 +79,21 @@ pub struct SyncSettings {
     /// Write confirmed Acumatica shipments back to the store (shipping status and tracking
     /// numbers; needs the store's read/write API token). Off by default.
     pub write_back_shipments: bool,
+    /// Release each payment in Acumatica (the `ReleasePayment` action) once it exists.
+    pub release_payments: bool,
+    /// Store payment method names mapped to an Acumatica payment method and cash account;
+    /// an order whose method is not listed uses `payment_method` and `cash_account`.
+    pub payment_method_map: Vec<PaymentMethodMapping>,
+}
+
+/// One row of [`SyncSettings::payment_method_map`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentMethodMapping {
+    /// The store's payment method name (X-Cart's `payment_method_name`), compared without
+    /// regard to case or surrounding spaces.
+    pub store_method: String,
+    pub payment_method: String,
+    pub cash_account: String,
 }
 
 impl Default for SyncSettings {
@@ -103,6 +118,8 @@ impl Default for SyncSettings {
             payment_method: None,
             cash_account: None,
             write_back_shipments: false,
+            release_payments: false,
+            payment_method_map: vec![],
         }
     }
 }
@@ -115,6 +132,31 @@ impl SyncSettings {
             (Some(m), Some(a)) if self.record_payments => Some((m, a)),
             _ => None,
         }
+    }
+
+    /// The payment method and cash account for an order paid with the store's method
+    /// `store_method`: its mapping row if there is one, else the defaults; `None` when
+    /// payments are off or the defaults are incomplete and no row matches.
+    pub fn payment_account_for(&self, store_method: Option<&str>) -> Option<(&str, &str)> {
+        if !self.record_payments {
+            return None;
+        }
+        let wanted = store_method.map(str::trim).filter(|m| !m.is_empty());
+        let mapped = wanted.and_then(|w| {
+            self.payment_method_map
+                .iter()
+                .find(|r| r.store_method.trim().eq_ignore_ascii_case(w))
+        });
+        match mapped {
+            Some(r) => Some((r.payment_method.as_str(), r.cash_account.as_str())),
+            None => self.payment_account(),
+        }
+    }
+
+    /// Whether any payment can be recorded now (the defaults, or at least one mapping row).
+    pub fn payments_active(&self) -> bool {
+        self.record_payments
+            && (self.payment_account().is_some() || !self.payment_method_map.is_empty())
     }
 
     /// The Sales Order's Date for an order placed at `placed_at`: noon of that calendar day in
@@ -170,6 +212,9 @@ pub struct SettingsPatch {
     pub payment_method: Change<String>,
     pub cash_account: Change<String>,
     pub write_back_shipments: Change<bool>,
+    pub release_payments: Change<bool>,
+    /// Replaces the whole list (an empty list, or a clear, removes every row).
+    pub payment_method_map: Change<Vec<PaymentMethodMapping>>,
 }
 
 impl SettingsPatch {
@@ -262,8 +307,46 @@ impl SettingsPatch {
             self.write_back_shipments,
             &f("writeBackShipments"),
         )?;
+        required(
+            &mut next.release_payments,
+            self.release_payments,
+            &f("releasePayments"),
+        )?;
+        match self.payment_method_map {
+            Change::Keep => {}
+            Change::Clear => next.payment_method_map = vec![],
+            Change::Set(rows) => next.payment_method_map = mapping(&f("paymentMethodMap"), rows)?,
+        }
         Ok(next)
     }
+}
+
+/// The mapping rows, trimmed and checked: every field set (at most 30 characters; a store
+/// method name at most 100) and no store method twice.
+fn mapping(
+    at: &str,
+    rows: Vec<PaymentMethodMapping>,
+) -> Result<Vec<PaymentMethodMapping>, FieldError> {
+    let mut out: Vec<PaymentMethodMapping> = Vec::with_capacity(rows.len());
+    for (i, row) in rows.into_iter().enumerate() {
+        let f = |name: &str| format!("{at}.{i}.{name}");
+        let store_method = text(&f("storeMethod"), &row.store_method, 100)?;
+        if out
+            .iter()
+            .any(|r| r.store_method.eq_ignore_ascii_case(&store_method))
+        {
+            return Err(FieldError::new(
+                f("storeMethod"),
+                format!("\"{store_method}\" is mapped twice: keep one row per store method"),
+            ));
+        }
+        out.push(PaymentMethodMapping {
+            store_method,
+            payment_method: text(&f("paymentMethod"), &row.payment_method, 30)?,
+            cash_account: text(&f("cashAccount"), &row.cash_account, 30)?,
+        });
+    }
+    Ok(out)
 }
 
 /// An IANA time zone name (`Europe/Berlin`, `UTC`), as the time zone database spells it.
@@ -396,6 +479,77 @@ mod tests {
             long.apply(&s, "input").unwrap_err().field,
             "input.cashAccount"
         );
+    }
+
+    #[test]
+    fn the_mapping_picks_a_row_by_store_method_else_the_defaults() {
+        let row = |store: &str, method: &str, account: &str| PaymentMethodMapping {
+            store_method: store.into(),
+            payment_method: method.into(),
+            cash_account: account.into(),
+        };
+        let s = SettingsPatch {
+            payment_method_map: Change::Set(vec![row(" PayPal ", "PAYPAL", "10300")]),
+            ..Default::default()
+        }
+        .apply(&SyncSettings::default(), "input")
+        .unwrap();
+        assert_eq!(s.payment_method_map[0].store_method, "PayPal", "trimmed");
+        assert!(s.payments_active(), "one row is enough");
+        assert_eq!(
+            s.payment_account_for(Some("paypal")),
+            Some(("PAYPAL", "10300"))
+        );
+        assert_eq!(s.payment_account_for(Some("Card")), None, "no defaults yet");
+        assert_eq!(s.payment_account_for(None), None);
+        let s = SyncSettings {
+            payment_method: Some("CREDITCARD".into()),
+            cash_account: Some("10250".into()),
+            ..s
+        };
+        assert_eq!(
+            s.payment_account_for(Some("Card")),
+            Some(("CREDITCARD", "10250"))
+        );
+        assert_eq!(
+            s.payment_account_for(Some("  ")),
+            Some(("CREDITCARD", "10250"))
+        );
+        let off = SyncSettings {
+            record_payments: false,
+            ..s.clone()
+        };
+        assert_eq!(off.payment_account_for(Some("PayPal")), None);
+        assert!(!off.payments_active());
+        let twice = SettingsPatch {
+            payment_method_map: Change::Set(vec![
+                row("PayPal", "PAYPAL", "10300"),
+                row("paypal", "CASH", "10100"),
+            ]),
+            ..Default::default()
+        };
+        assert_eq!(
+            twice.apply(&s, "input").unwrap_err().field,
+            "input.paymentMethodMap.1.storeMethod"
+        );
+        let empty = SettingsPatch {
+            payment_method_map: Change::Set(vec![row("Card", "", "10250")]),
+            ..Default::default()
+        };
+        assert_eq!(
+            empty.apply(&s, "input").unwrap_err().field,
+            "input.paymentMethodMap.0.paymentMethod"
+        );
+        let cleared = SettingsPatch {
+            payment_method_map: Change::Clear,
+            release_payments: Change::Set(true),
+            ..Default::default()
+        }
+        .apply(&s, "input")
+        .unwrap();
+        assert!(cleared.payment_method_map.is_empty());
+        assert!(cleared.release_payments);
+        assert!(!SyncSettings::default().release_payments, "off by default");
     }
 
     #[test]

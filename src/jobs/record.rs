@@ -25,9 +25,10 @@ impl JobKind {
     pub const SEND_ALERT: JobKind = JobKind(Cow::Borrowed("SEND_ALERT"));
     pub const CANCEL_ORDER: JobKind = JobKind(Cow::Borrowed("CANCEL_ORDER"));
     pub const WRITE_BACK: JobKind = JobKind(Cow::Borrowed("WRITE_BACK"));
+    pub const RECORD_PAYMENT: JobKind = JobKind(Cow::Borrowed("RECORD_PAYMENT"));
 
     /// The kinds of the contract, the only ones the GraphQL API shows.
-    pub const SHIPPED: [JobKind; 8] = [
+    pub const SHIPPED: [JobKind; 9] = [
         JobKind::CONNECT,
         JobKind::SIGN_OUT,
         JobKind::REFRESH_LOOKUPS,
@@ -36,6 +37,7 @@ impl JobKind {
         JobKind::SEND_ALERT,
         JobKind::CANCEL_ORDER,
         JobKind::WRITE_BACK,
+        JobKind::RECORD_PAYMENT,
     ];
 
     /// A kind by name: upper-case letters, digits and `_`, 1 to 64 of them.

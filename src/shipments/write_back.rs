@@ -215,6 +215,7 @@ mod tests {
             tax_total: None,
             total: RawDecimal::parse("50.00"),
             refunded_total: None,
+            payment_method: None,
         };
         Order::first(draft.validate("input").unwrap(), Utc::now())
     }

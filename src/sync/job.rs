@@ -315,7 +315,8 @@ impl Syncer {
             })
             .await
             .map_err(Outcome::transient)?;
-        Ok(Outcome::Done)
+        // Payments: release them (setting), or record one paid meanwhile (sync/payment.rs).
+        self.after_link(&order.data.number).await
     }
 
     /// After a 422 naming the customer or an item, forgets what the cache said about them,

@@ -7,6 +7,9 @@
 //! [`job`]: the intent to create is recorded durably before the request, and every later
 //! attempt looks the order up by CustomerOrder before it creates anything again.
 //!
+//! [`payment`] runs the RECORD_PAYMENT jobs (a payment for an order paid after its Sales
+//! Order exists) and releases payments when the setting says so.
+//!
 //! `plan` holds the pure decisions (customer identifiers, discount split); `cache` what is
 //! remembered between syncs so that the steady state costs one request.
 
@@ -14,6 +17,7 @@ pub mod cache;
 mod customers;
 mod items;
 mod job;
+pub mod payment;
 pub mod plan;
 pub mod sales_order;
 
@@ -68,6 +72,14 @@ impl Syncer {
             move |ctx| {
                 let syncer = syncer.clone();
                 async move { syncer.run(ctx).await }
+            },
+        );
+        let syncer = self.clone();
+        jobs.register(
+            KindSpec::new(JobKind::RECORD_PAYMENT).concurrency(concurrency),
+            move |ctx| {
+                let syncer = syncer.clone();
+                async move { syncer.run_payment(ctx).await }
             },
         );
     }

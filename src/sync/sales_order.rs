@@ -133,13 +133,14 @@ pub fn build(
 /// The payment row sent inside the Sales Order's create when the order is PAID and payments
 /// are recorded: the store's total, applied by Acumatica up to the order's balance (its taxes
 /// may differ from the store's, so no AppliedToOrder is sent); PaymentRef is the order's
-/// CustomerOrder reference (the store gives no transaction id through the order API).
+/// CustomerOrder reference (the store gives no transaction id through the order API). The
+/// method and cash account are the mapping row of the order's store method, else the defaults.
 pub fn payment(
     order: &NewOrder,
     settings: &SyncSettings,
     reference: &str,
 ) -> Option<SalesOrderPayment> {
-    let (method, account) = settings.payment_account()?;
+    let (method, account) = settings.payment_account_for(order.payment_method.as_deref())?;
     if order.payment_status != PaymentStatus::Paid || order.total <= Decimal::ZERO {
         return None;
     }
@@ -264,6 +265,7 @@ mod tests {
             tax_total: None,
             total: RawDecimal::parse("34.00"),
             refunded_total: None,
+            payment_method: None,
         }
         .validate("input")
         .unwrap()

@@ -15,6 +15,7 @@
 //! | taxTotal | the `tax` surcharges not included in prices (`include: false`) |
 //! | discountTotal | the `discount` surcharges, negated (X-Cart's discounts are negative) |
 //! | total | `total` |
+//! | paymentMethod | `payment_method_name` (read by the payment method mapping) |
 //!
 //! Surcharges with `include: true` are already inside the prices and stay out of every sum.
 //! Only the order-level surcharges count: X-Cart sums item-level ones into them.
@@ -179,6 +180,7 @@ pub fn to_draft(o: &OrderOutput) -> Result<OrderDraft, String> {
         tax_total: c.tax.map(RawDecimal::Valid),
         total: RawDecimal::Valid(o.total),
         refunded_total: None,
+        payment_method: text(&o.payment_method_name),
     })
 }
 
@@ -257,6 +259,15 @@ mod tests {
         assert_eq!(o.placed_at.to_rfc3339(), "2024-03-05T14:22:10+00:00");
         assert_eq!(o.currency, "USD");
         assert_eq!(o.payment_status, PaymentStatus::Paid);
+        assert_eq!(
+            o.payment_method, None,
+            "the example names no payment method"
+        );
+        let named = with(|v| v["payment_method_name"] = serde_json::json!(" PayPal "));
+        assert_eq!(
+            to_new_order(&named).unwrap().payment_method.as_deref(),
+            Some("PayPal")
+        );
         let b = &o.billing_address;
         assert_eq!(
             (

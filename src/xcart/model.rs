@@ -150,6 +150,9 @@ pub struct OrderOutput {
     #[serde(default)]
     pub update_date: Option<String>,
     pub payment_status: Option<StatusOutput>,
+    /// The name of the payment method the customer paid with (e.g. "PayPal").
+    #[serde(default)]
+    pub payment_method_name: Option<String>,
     #[serde(default)]
     pub shipping_status: Option<StatusOutput>,
     #[serde(default)]
@@ -197,6 +200,7 @@ impl OrderOutput {
             create_date: stub.create_date,
             update_date: stub.update_date,
             payment_status: None,
+            payment_method_name: None,
             shipping_status: None,
             items: vec![],
             surcharges: vec![],

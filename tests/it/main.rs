@@ -24,6 +24,7 @@ mod messages;
 mod metrics;
 mod money;
 mod orders;
+mod payments;
 mod restart;
 mod schema;
 mod settings;

@@ -97,6 +97,7 @@ fn order_at(number: &str, email: &str, sku: &str, offset: i64) -> NewOrder {
         tax_total: None,
         total: RawDecimal::parse("29.00"),
         refunded_total: None,
+        payment_method: None,
     }
     .validate("bench")
     .expect("a valid order")

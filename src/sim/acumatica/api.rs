@@ -1,7 +1,8 @@
 //! The Acumatica API as the simulator serves it, under `/t/<tenant>` and at the site root:
 //! `POST /identity/connect/token`, `POST /entity/auth/logout`, `GET /entity`, and
 //! `GET`/`PUT /entity/{Default|eCommerce}/{23.200.001|24.200.001}/{Entity}[/{keys}|/{id}]`
-//! and the actions `POST …/SalesOrder/CancelSalesOrder` and `POST …/Payment/ReleasePayment`.
+//! and the actions `POST …/SalesOrder/CancelSalesOrder` and `POST …/Payment/ReleasePayment`
+//! (answered 204, or 202 with a status URL under the `accept_actions` fault).
 //! Every request is counted, then delayed or failed as the faults say, then answered with
 //! Acumatica's own status codes and bodies (not-found as a 500, 422 bodies that are the entity
 //! with `error`s, 401 for an expired token).
@@ -159,9 +160,12 @@ pub async fn handle(
             let query = Params::parse(uri.query().unwrap_or(""));
             match method {
                 Method::GET if keys.is_empty() => list(&shared, endpoint, version, entity, &query),
+                Method::GET if keys.len() == 3 && keys[1] == "status" => {
+                    action_status(&shared, keys[2])
+                }
                 Method::GET => get(&shared, endpoint, version, entity, keys, &query),
                 Method::POST if keys.len() == 1 => {
-                    action(shared.clone(), entity, keys[0], &body, &faults).await
+                    action(shared.clone(), entity, keys[0], &body, &faults, uri.path()).await
                 }
                 Method::PUT if keys.is_empty() => {
                     put(
@@ -412,6 +416,7 @@ async fn action(
     name: &str,
     body: &[u8],
     faults: &super::state::Faults,
+    path: &str,
 ) -> Response {
     let json: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
@@ -454,8 +459,37 @@ async fn action(
         ),
         Some(Ok(())) => match after_commit(&shared, faults).await {
             Some(failed) => failed,
+            None if take_one(&mut shared.lock().faults.accept_actions) => {
+                // A long-running operation, as Acumatica answers one: its status URL.
+                let id = {
+                    let mut s = shared.lock();
+                    let id = s.new_id();
+                    s.running_actions.insert(id.clone(), 1);
+                    id
+                };
+                let location = format!("{}/status/{id}", path.trim_end_matches('/'));
+                (
+                    StatusCode::ACCEPTED,
+                    [(axum::http::header::LOCATION, location)],
+                )
+                    .into_response()
+            }
             None => StatusCode::NO_CONTENT.into_response(),
         },
+    }
+}
+
+/// `GET …/{Entity}/{Action}/status/{id}`: 202 while the operation "runs" (one poll), then 204;
+/// an unknown id is a 404.
+fn action_status(shared: &Shared, id: &str) -> Response {
+    let mut s = shared.lock();
+    match s.running_actions.get_mut(id) {
+        Some(0) => StatusCode::NO_CONTENT.into_response(),
+        Some(left) => {
+            *left -= 1;
+            StatusCode::ACCEPTED.into_response()
+        }
+        None => not_found(),
     }
 }
 

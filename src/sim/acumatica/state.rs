@@ -47,6 +47,9 @@ pub struct Faults {
     pub renumber_customer_ids: bool,
     /// Customers are numbered manually: a new one without CustomerID is refused (422).
     pub manual_customer_ids: bool,
+    /// The next this many actions that run answer 202 (a long-running operation) with a
+    /// `Location` status URL, which answers 202 once, then 204.
+    pub accept_actions: u32,
 }
 
 impl Default for Faults {
@@ -69,6 +72,7 @@ impl Default for Faults {
             forbidden_entity: None,
             renumber_customer_ids: false,
             manual_customer_ids: false,
+            accept_actions: 0,
         }
     }
 }
@@ -142,6 +146,8 @@ pub struct State {
     pub next_order_nbr: u64,
     pub next_customer_nbr: u64,
     pub next_row_id: u64,
+    /// Long-running actions answered 202: status id → polls still answered 202.
+    pub running_actions: HashMap<String, u32>,
 }
 
 impl State {
@@ -157,6 +163,7 @@ impl State {
             next_order_nbr: 1,
             next_customer_nbr: 1,
             next_row_id: 1,
+            running_actions: HashMap::new(),
         }
     }
 

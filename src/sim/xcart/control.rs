@@ -3,7 +3,7 @@
 //!
 //! | request | what |
 //! |---|---|
-//! | `GET /_sim/orders`, `POST /_sim/orders` | the orders as the API shows them; place one (JSON, every field optional: `order_number`, `date` (unix seconds), `email`, `customer_id`, `guest`, `currency`, `payment_code`, `billing_address`, `shipping_address`, `items` [{`sku`, `name`, `price` "30.00", `amount`}], `surcharges` [{`type`, `code`, `value` "-5.00", `include`}]) |
+//! | `GET /_sim/orders`, `POST /_sim/orders` | the orders as the API shows them; place one (JSON, every field optional: `order_number`, `date` (unix seconds), `email`, `customer_id`, `guest`, `currency`, `payment_code`, `payment_method_name`, `billing_address`, `shipping_address`, `items` [{`sku`, `name`, `price` "30.00", `amount`}], `surcharges` [{`type`, `code`, `value` "-5.00", `include`}]) |
 //! | `POST /_sim/orders/{number}/payment_status` | `{"code": "P"}`: sets the payment status and bumps `lastRenewDate` |
 //! | `POST /_sim/revoke-token` | both API tokens stop working (401) |
 //! | `PUT /_sim/token` | `{"read_token": "…", "write_token": "…"}`: new tokens |

@@ -134,6 +134,9 @@ pub struct SimOrder {
     pub order_profile_id: i64,
     pub currency: String,
     pub payment_code: String,
+    /// The payment method's name (`payment_method_name`), when one was given.
+    #[serde(default)]
+    pub payment_method_name: Option<String>,
     pub shipping_code: String,
     pub billing_address: Option<SimAddress>,
     pub shipping_address: Option<SimAddress>,
@@ -172,6 +175,8 @@ pub struct NewSimOrder {
     pub currency: Option<String>,
     /// Payment status code; default `Q`.
     pub payment_code: Option<String>,
+    /// The payment method's name (`payment_method_name`); default none.
+    pub payment_method_name: Option<String>,
     pub billing_address: Option<SimAddress>,
     pub shipping_address: Option<SimAddress>,
     pub items: Option<Vec<SimItem>>,
@@ -306,6 +311,7 @@ impl SimOrder {
             "order_profile_id": self.order_profile_id,
             "shipping_id": 90,
             "shipping_method_name": "Courier",
+            "payment_method_name": self.payment_method_name,
             "notes": "",
             "admin_notes": "",
             "currency": self.currency,
@@ -403,6 +409,7 @@ impl State {
             order_profile_id: 5000 + id,
             currency: new.currency.unwrap_or_else(|| "USD".into()),
             payment_code: new.payment_code.unwrap_or_else(|| "Q".into()),
+            payment_method_name: new.payment_method_name.clone(),
             shipping_code: "N".into(),
             billing_address: Some(new.billing_address.unwrap_or_default()),
             shipping_address: Some(new.shipping_address.unwrap_or_default()),

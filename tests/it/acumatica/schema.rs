@@ -199,6 +199,8 @@ fn entity_fields_exist_in_the_official_schema() {
     problems.extend(check::<ShipmentOrderDetail>());
     problems.extend(check::<ShipmentDetail>());
     problems.extend(check::<ShipmentPackage>());
+    problems.extend(check::<Payment>());
+    problems.extend(check::<PaymentOrderDetail>());
     assert!(problems.is_empty(), "{problems:#?}");
     // The test can fail: a misspelt field is caught.
     #[derive(serde::Deserialize)]

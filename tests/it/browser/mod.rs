@@ -7,6 +7,7 @@ mod aftercare;
 mod alerts;
 mod console;
 mod graphiql;
+mod payments;
 mod store;
 mod sync;
 mod triage;
