@@ -12,7 +12,9 @@
 //!    whose answer was lost) → done; shipped → NEEDS_ATTENTION, nothing changed in Acumatica;
 //! 4. runs `CancelSalesOrder` (one POST). A refusal (Acumatica's business error, e.g. a
 //!    shipment made meanwhile) → NEEDS_ATTENTION with Acumatica's words; an answer lost →
-//!    retried, and step 3 reads before any second cancel.
+//!    retried, and step 3 reads before any second cancel;
+//! 5. canceled, with a payment recorded for the order: the payment stays in Acumatica
+//!    (canceling an order does not void it), so the order needs attention to void or refund it.
 //!
 //! Steady state: two requests per canceled order. Every step's result is kept on the order
 //! (`sync.cancellation`, `sync.attention`) and in the job's history.
@@ -23,9 +25,9 @@ use chrono::Utc;
 
 use crate::acumatica::{self, Query, SalesOrder};
 use crate::connection::Connection;
-use crate::domain::ErrorClass;
 use crate::domain::aftercare::Cancellation;
 use crate::domain::order::{Order, SyncStatus};
+use crate::domain::{ErrorClass, money};
 use crate::jobs::{JobContext, JobKind, Jobs, KindSpec, Outcome, wake};
 use crate::orders::{CancelRequest, Orders, OrdersError, sales_order_name};
 
@@ -127,7 +129,7 @@ impl Aftercare {
             .as_deref()
             .is_some_and(|s| s.eq_ignore_ascii_case("Canceled"))
         {
-            self.settle(number, &format!("{so} canceled"), true).await?;
+            self.canceled(&order, &format!("{so} canceled")).await?;
             return Ok(Outcome::Done);
         }
         let shipped: Vec<String> = current
@@ -157,10 +159,9 @@ impl Aftercare {
         };
         match client.action("CancelSalesOrder", &keys).await {
             Ok(()) => {
-                self.settle(
-                    number,
+                self.canceled(
+                    &order,
                     &format!("{so} canceled (CancelSalesOrder answered)"),
-                    true,
                 )
                 .await?;
                 Ok(Outcome::Done)
@@ -198,6 +199,34 @@ impl Aftercare {
             .await
             .map(drop)
             .map_err(stored)
+    }
+
+    /// Records a Sales Order canceled. Payments recorded for it stay in Acumatica (canceling
+    /// an order does not void them): the order then needs a person to void or refund them.
+    async fn canceled(&self, order: &Order, outcome: &str) -> Result<(), Outcome> {
+        let number = order.data.number.as_str();
+        self.settle(number, outcome, true).await?;
+        if order.sync.payments.is_empty() {
+            return Ok(());
+        }
+        let payments: Vec<String> = order
+            .sync
+            .payments
+            .iter()
+            .map(|p| {
+                let amount = money::at_currency_scale(p.amount, &order.data.currency);
+                format!(
+                    "{} {} of {amount} {}",
+                    p.doc_type, p.reference_nbr, order.data.currency
+                )
+            })
+            .collect();
+        let reason = format!(
+            "{} was canceled, but its payment stays in Acumatica ({}): void or refund it there, then mark this resolved",
+            sales_order_name(&order.sync),
+            payments.join(", ")
+        );
+        self.attention(number, outcome, reason).await
     }
 
     /// Records that the cancellation needs a person.

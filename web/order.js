@@ -48,6 +48,7 @@ const ORDER = `query Order($number: String!) { order(number: $number) { ${ORDER_
 const UPDATES = `subscription OrderUpdates($number: String) { orderUpdates(number: $number) { ${ORDER_FIELDS} } }`;
 const JOB_UPDATES = `subscription SyncJobs { jobUpdates(kind: SYNC_ORDER) { ${JOB_FIELDS} } }`;
 const WRITE_BACK_UPDATES = `subscription WriteBackJobs { jobUpdates(kind: WRITE_BACK) { id orderNumber } }`;
+const CANCEL_UPDATES = `subscription CancelJobs { jobUpdates(kind: CANCEL_ORDER) { id orderNumber } }`;
 const PAYMENT_JOB_UPDATES = `subscription PaymentJobs { jobUpdates(kind: RECORD_PAYMENT) { ${JOB_FIELDS} } }`;
 const SYNC = `mutation SyncOrder($number: String!) { syncOrder(number: $number) { ${JOB_FIELDS} } }`;
 
@@ -173,6 +174,15 @@ export async function render({ main, params, onCleanup, signal }) {
   // A write-back of this order moved (it failed, or waits to retry): read the order again.
   onCleanup(
     subscribe(WRITE_BACK_UPDATES, {}, {
+      onData: (data) => {
+        if (!signal.aborted && data.jobUpdates.orderNumber === number) reload();
+      },
+      onResync: reload,
+    }),
+  );
+  // The cancellation of this order's Sales Order moved: read the order again.
+  onCleanup(
+    subscribe(CANCEL_UPDATES, {}, {
       onData: (data) => {
         if (!signal.aborted && data.jobUpdates.orderNumber === number) reload();
       },

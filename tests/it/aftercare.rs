@@ -250,3 +250,27 @@ async fn an_order_canceled_before_its_sync_sends_nothing() {
     assert!(cancel_job(&o).is_none());
     assert!(sim.sales_orders().is_empty());
 }
+
+#[tokio::test]
+async fn a_canceled_order_whose_payment_was_recorded_needs_attention_for_it() {
+    let _serial = HEAVY.lock().await;
+    let (s, sim) = connected().await;
+    s.data(
+        "mutation($input: SyncSettingsInput!) { saveSettings(input: $input) { paymentsActive } }",
+        json!({"input": {"paymentMethod": "CREDITCARD", "cashAccount": "10250"}}),
+    )
+    .await;
+    let nbr = synced(&s, "5005").await;
+    assert_eq!(sim.records("Payment").len(), 1);
+    record(&s, order_input("5005", "CANCELED")).await;
+    let o = wait_order(&s, "5005", |o| o["sync"]["status"] == "NEEDS_ATTENTION").await;
+    assert_eq!(sales_order(&sim, &nbr)["Status"], "Canceled");
+    assert!(o["cancellation"]["canceledAt"].is_string(), "{o:#}");
+    let reason = o["sync"]["attention"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!(
+            "SO {nbr} was canceled, but its payment stays in Acumatica"
+        )) && reason.contains("526.00 USD"),
+        "{reason}"
+    );
+}
