@@ -6,7 +6,8 @@
 //! Nothing is inserted by hand: the demo calls the same services the GraphQL mutations call
 //! (connect, saveSettings, recordOrder, syncOrder), and the jobs do the rest. Paid orders get
 //! their payment with the Sales Order; D-1002 is canceled in the store once synced, and its
-//! Sales Order is canceled.
+//! Sales Order is canceled; XC-2001, imported from the store, is shipped in Acumatica and its
+//! tracking number written back to the store.
 
 use std::time::Duration;
 
@@ -28,6 +29,10 @@ pub async fn run(mut config: ServeConfig) -> anyhow::Result<()> {
     if config.acumatica_max_rpm == 60 {
         config.acumatica_max_rpm = 1200;
     }
+    // Shipments show in the store within seconds rather than the minute a real shop polls at.
+    if config.shipment_poll_interval_ms == crate::shipments::DEFAULT_POLL_INTERVAL_MS {
+        config.shipment_poll_interval_ms = 2000;
+    }
     let sim = Simulator::start(SimConfig::default())
         .await
         .map_err(|e| anyhow::anyhow!("cannot start the simulator: {e}"))?;
@@ -38,7 +43,8 @@ pub async fn run(mut config: ServeConfig) -> anyhow::Result<()> {
     })
     .await
     .map_err(|e| anyhow::anyhow!("cannot start the X-Cart simulator: {e}"))?;
-    let (store_url, store_token) = (store.store_url(), store.token());
+    // The read/write token: the bridge writes shipments back to the store.
+    let (store_url, store_token) = (store.store_url(), store.write_token());
     eprintln!(
         "\n  Demo: an Acumatica simulator runs at {base_url}\n  \
          (tenant Company, client ID {CLIENT_ID}, secret {CLIENT_SECRET}, user {USERNAME} / {PASSWORD}).\n  \
@@ -49,6 +55,7 @@ pub async fn run(mut config: ServeConfig) -> anyhow::Result<()> {
     );
     let store = std::sync::Arc::new(store);
     let shop = store.clone();
+    let sim_root = sim.root_url();
     let result = crate::app::serve_with(config, move |state| {
         let state = state.clone();
         tokio::spawn(async move {
@@ -57,6 +64,9 @@ pub async fn run(mut config: ServeConfig) -> anyhow::Result<()> {
             }
             if let Err(e) = import(&state, &shop, &store_url, &store_token).await {
                 tracing::error!(error = %e, "the demo could not connect its X-Cart store");
+            }
+            if let Err(e) = ship(&state, &sim_root).await {
+                tracing::error!(error = %e, "the demo could not ship its order");
             }
         });
     })
@@ -149,6 +159,7 @@ async fn populate(state: &AppState, base_url: &str) -> anyhow::Result<()> {
         let patch = SettingsPatch {
             payment_method: Change::Set("CREDITCARD".into()),
             cash_account: Change::Set("10250".into()),
+            write_back_shipments: Change::Set(true),
             ..Default::default()
         };
         state.settings.save(patch, |_| Ok(())).await?;
@@ -217,6 +228,37 @@ async fn populate(state: &AppState, base_url: &str) -> anyhow::Result<()> {
         draft.payment_status = PaymentStatus::Canceled;
         state.orders.record(draft.validate("demo")?).await?;
     }
+    Ok(())
+}
+
+/// Ships XC-2001 (imported from the store, paid) in Acumatica with a tracking number, as a
+/// warehouse would: the shipment poll finds it and its WRITE_BACK job marks the store's order
+/// shipped with the tracking number.
+async fn ship(state: &AppState, sim_root: &str) -> anyhow::Result<()> {
+    synced(state, "XC-2001").await?;
+    let Some(order) = state.orders.get("XC-2001")? else {
+        return Ok(());
+    };
+    if !order.shipments.is_empty() {
+        return Ok(());
+    }
+    let (Some(order_type), Some(nbr)) = (order.sync.sales_order_type, order.sync.sales_order_nbr)
+    else {
+        return Ok(());
+    };
+    let shipped = reqwest::Client::new()
+        .post(format!("{sim_root}/_sim/shipments"))
+        .json(
+            &serde_json::json!({"orderType": order_type, "orderNbr": nbr,
+                                   "trackingNumbers": ["1Z999AA10123456784"], "confirmed": true}),
+        )
+        .send()
+        .await?;
+    anyhow::ensure!(
+        shipped.status().is_success(),
+        "the simulator did not ship {order_type} {nbr}: {}",
+        shipped.status()
+    );
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! `acumatica-bridge demo`: the service and the simulator in one process, connected, with
-//! sample orders in several states reached through the real flow.
+//! sample orders in several states reached through the real flow, a payment applied, a Sales
+//! Order canceled and a shipment written back to the store.
 
 use crate::common::{DataDir, Options, Service};
 
@@ -79,4 +80,20 @@ async fn the_demo_connects_and_syncs_its_sample_orders() {
         )
         .await;
     assert_eq!(imported["order"]["paymentStatus"], "PAID");
+
+    // XC-2001, shipped in Acumatica, has its tracking number written back to the store.
+    let q = "{ order(number: \"XC-2001\") { shipments { number trackingNumbers writtenBackAt } } }";
+    let d = s
+        .wait_for(q, |d| {
+            d["order"]["shipments"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        })
+        .await;
+    let shipment = &d["order"]["shipments"][0];
+    assert_eq!(
+        shipment["trackingNumbers"][0], "1Z999AA10123456784",
+        "{d:#}"
+    );
+    assert!(shipment["writtenBackAt"].is_string());
 }
