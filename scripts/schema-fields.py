@@ -19,7 +19,7 @@ import json
 import os
 import sys
 
-TYPES = ["Address", "Contact", "Customer", "CustomerClass", "DocContact", "ItemClass", "Payment",
+TYPES = ["Address", "Contact", "Customer", "CustomerClass", "DocContact", "Invoice", "InvoiceDetail", "ItemClass", "Payment",
          "PaymentMethod", "PaymentMethodAllowedCashAccountDetail", "PaymentOrderDetail",
          "SalesOrder", "SalesOrderDetail", "SalesOrderPayment", "SalesOrderShipment", "Shipment",
          "ShipmentDetail", "ShipmentOrderDetail", "ShipmentPackage", "ShippingSettings",

@@ -12,10 +12,12 @@
 //! job (QUEUED and RETRY_SCHEDULED → QUEUED, RUNNING → SYNCING, SUCCEEDED → SYNCED, FAILED and
 //! CANCELED → FAILED). The job itself is run by [`crate::sync`].
 
+mod aftercare;
 pub mod by_sales_order;
 mod payment;
 mod search;
 
+pub use aftercare::{CancelRequest, CreditRequest, cancel_job, sales_order_name};
 pub use payment::{PaymentRequest, payment_job};
 
 use std::ops::Bound;
@@ -26,9 +28,8 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use crate::domain::ErrorClass;
-use crate::domain::aftercare::{Cancellation, Refund, settled};
-use crate::domain::money;
-use crate::domain::order::{NewOrder, Order, OrderSync, PaymentStatus, SyncStatus};
+use crate::domain::aftercare::settled;
+use crate::domain::order::{NewOrder, Order, PaymentStatus, SyncStatus};
 use crate::domain::settings::OrderSyncMode;
 use crate::events::Bus;
 use crate::jobs::{JobKind, JobRecord, JobStatus, Jobs, JobsError, NewJob};
@@ -112,64 +113,6 @@ pub fn sync_job(number: &str, automatic: bool) -> NewJob {
     NewJob::new(JobKind::SYNC_ORDER, payload)
         .unique(format!("sync:{number}"))
         .order(number.to_owned())
-}
-
-/// What a CANCEL_ORDER job carries.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CancelRequest {
-    pub number: String,
-}
-
-/// The CANCEL_ORDER job for order `number`: one live job per order.
-pub fn cancel_job(number: &str) -> NewJob {
-    let payload = serde_json::to_value(CancelRequest {
-        number: number.to_owned(),
-    })
-    .expect("payload serialises");
-    NewJob::new(JobKind::CANCEL_ORDER, payload)
-        .unique(format!("cancel:{number}"))
-        .order(number.to_owned())
-}
-
-/// What a synced order's change in the store means after its Sales Order (in the same
-/// transaction as the change): a refund is recorded and leaves the order NEEDS_ATTENTION; a
-/// cancellation asks for the Sales Order's cancellation. True when a CANCEL_ORDER job is due.
-fn follow_store_change(before: &Order, next: &mut Order, now: DateTime<Utc>) -> bool {
-    let sync = &next.sync;
-    // A Sales Order exists, or a create may have made one.
-    let linked = sync.sales_order_nbr.is_some() || sync.create_sent;
-    let refunded = next.data.refunded();
-    if linked && refunded > sync.refunded_total() {
-        let currency = next.data.currency.clone();
-        let amount = money::at_currency_scale(refunded - sync.refunded_total(), &currency);
-        let so = sales_order_name(&next.sync);
-        next.sync.refunds.push(Refund {
-            amount,
-            refunded_total: money::at_currency_scale(refunded, &currency),
-            at: now,
-        });
-        next.sync.raise(
-            format!(
-                "refund of {amount} {currency} to be handled in Acumatica: the store refunded it after the order was synced to {so}; create the credit memo (or return order) there, then mark this resolved"
-            ),
-            now,
-        );
-    }
-    let in_flight = matches!(next.sync.status, SyncStatus::Queued | SyncStatus::Syncing);
-    let newly_canceled = next.data.is_canceled() && !before.data.is_canceled();
-    if newly_canceled && (linked || in_flight) && next.sync.cancellation.is_none() {
-        next.sync.cancellation = Some(Cancellation::new(now));
-        return true;
-    }
-    false
-}
-
-/// "Sales Order SO 000012", or "a Sales Order" while it is not linked yet.
-pub fn sales_order_name(sync: &OrderSync) -> String {
-    match (&sync.sales_order_type, &sync.sales_order_nbr) {
-        (Some(t), Some(n)) => format!("Sales Order {t} {n}"),
-        _ => "a Sales Order".to_owned(),
-    }
 }
 
 /// The orders service. Cheap to clone.
@@ -374,11 +317,12 @@ impl Orders {
                     next.sync.status = SyncStatus::Queued;
                     next.sync.job_ids.push(pushed.job.id.to_string());
                 }
-                if let Some(before) = &current
-                    && follow_store_change(before, &mut next, now)
-                {
-                    let pushed = q.push(&cancel_job(&number))?;
-                    next.sync.job_ids.push(pushed.job.id.to_string());
+                if let Some(before) = &current {
+                    let credits = settings.create_refund_credits;
+                    for job in aftercare::follow_store_change(before, &mut next, credits, now) {
+                        let pushed = q.push(&job)?;
+                        next.sync.job_ids.push(pushed.job.id.to_string());
+                    }
                 }
                 // Paid after its Sales Order exists: the payment is recorded on its own.
                 if payment::due(&settings, &next) {

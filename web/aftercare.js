@@ -6,7 +6,7 @@
 import { gql } from "./graphql.js";
 import { JOB_KIND, describeError, h, jobBadge, money, notice, time, toast } from "./ui.js";
 
-export const AFTERCARE_FIELDS = `refunds { amount refundedTotal at }
+export const AFTERCARE_FIELDS = `refunds { amount refundedTotal at creditMemo { referenceNbr amount status } }
   cancellation { requestedAt canceledAt outcome }`;
 export const ATTENTION_FIELDS = `attention { reason raisedAt } attentionHistory { reason raisedAt resolvedAt resolution }`;
 
@@ -107,7 +107,13 @@ function refunds(o) {
     "ul",
     { id: "refunds" },
     o.refunds.map((r) =>
-      h("li", {}, `Refund of ${money(r.amount, o.currency)} (refunded in all ${money(r.refundedTotal, o.currency)}) `, time(r.at)),
+      h(
+        "li",
+        {},
+        `Refund of ${money(r.amount, o.currency)} (refunded in all ${money(r.refundedTotal, o.currency)}) `,
+        time(r.at),
+        r.creditMemo ? h("span", { class: "refund-credit" }, ` · credit memo ${r.creditMemo.referenceNbr} in Acumatica (${r.creditMemo.status ?? "created"})`) : "",
+      ),
     ),
   );
 }

@@ -9,7 +9,7 @@ import { GraphQLError, gql, subscribe } from "./graphql.js";
 import { LIVE_JOB_STATUSES, describeError, h, jobProgress, notice, time, toast } from "./ui.js";
 
 const LOOKUP_FIELDS = ["customerClass", "itemClass", "postingClass", "reasonCodeSubaccount", "taxCategoryId", "warehouseId", "paymentMethod", "cashAccount"];
-const FIELDS = `orderSyncMode createNewProducts useStoreNumberAsOrderNbr customerIdSource stockItemIdSource salesOrderType orderNumberPrefix orderDateTimeZone recordPayments paymentType paymentsActive releasePayments paymentMethodMap { storeMethod paymentMethod cashAccount } writeBackShipments ${LOOKUP_FIELDS.join(" ")}`;
+const FIELDS = `orderSyncMode createNewProducts useStoreNumberAsOrderNbr customerIdSource stockItemIdSource salesOrderType orderNumberPrefix orderDateTimeZone recordPayments paymentType paymentsActive releasePayments paymentMethodMap { storeMethod paymentMethod cashAccount } writeBackShipments createRefundCredits ${LOOKUP_FIELDS.join(" ")}`;
 const LISTS = `lookups {
   customerClasses { id description } itemClasses { id description } postingClasses { id description }
   subaccounts { id description } taxCategories { id description } warehouses { id description }
@@ -114,6 +114,11 @@ export async function render({ main, onCleanup, signal }) {
       "Write shipments back to the store",
       "When Acumatica confirms a shipment of a synced order, the store's order is marked shipped and gets the shipment's tracking numbers. Needs the store's read/write API token.",
     ),
+    createRefundCredits: checkbox(
+      "createRefundCredits",
+      "Create credit memos for refunds",
+      "When the store refunds a synced order, create an AR credit memo for the refunded amount in Acumatica. Off: the order is marked Needs attention for a person to handle the refund there.",
+    ),
   };
   const paymentsHint = h("p", { class: "hint", id: "payments-hint", role: "status" });
 
@@ -121,7 +126,7 @@ export async function render({ main, onCleanup, signal }) {
     "section",
     { class: "card settings-section", "aria-labelledby": "sync-options-title", id: "data-sync-options" },
     h("h2", { id: "sync-options-title" }, "Data Sync Options"),
-    ["orderSyncMode", "createNewProducts", "salesOrderType", "orderNumberPrefix", "useStoreNumberAsOrderNbr", "orderDateTimeZone", "writeBackShipments"].map((n) => controls[n].el),
+    ["orderSyncMode", "createNewProducts", "salesOrderType", "orderNumberPrefix", "useStoreNumberAsOrderNbr", "orderDateTimeZone", "writeBackShipments", "createRefundCredits"].map((n) => controls[n].el),
   );
   const listsPart = h("div", { id: "acumatica-lists" });
   const configSection = h(

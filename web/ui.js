@@ -193,6 +193,7 @@ export const JOB_KIND = {
   SEND_ALERT: "Send alert",
   CANCEL_ORDER: "Cancel order",
   WRITE_BACK: "Write shipment to store",
+  CREATE_REFUND_CREDIT: "Create refund credit",
   RECORD_PAYMENT: "Record payment",
 };
 

@@ -2,7 +2,7 @@
 //! Customer (with its MainContact and Address), StockItem, SalesOrder (with Details,
 //! ShipToAddress, ShipToContact, ShippingSettings, Totals, Payments), and the lookups CustomerClass,
 //! ItemClass, TaxCategory, Warehouse, Subaccount and PaymentMethod (with its cash accounts),
-//! Payment (with the orders it applies to) and Shipment (with its orders, lines and packages).
+//! Payment (with the orders it applies to), Invoice (a refund's credit memo) and Shipment (with its orders, lines and packages).
 //!
 //! Every field is optional: a field left `None` is not sent, and one Acumatica did not return
 //! reads as `None`. Field names are checked against the official endpoint schema by the test
@@ -402,6 +402,34 @@ entity! {
     }
 }
 
+entity! {
+    /// An AR document (AR301000): an invoice or, with Type "Credit Memo", the credit the
+    /// bridge creates for a store refund. Keys: Type, ReferenceNbr (auto-numbered).
+    Invoice as "Invoice" {
+        invoice_type: String = "Type",
+        reference_nbr: String = "ReferenceNbr",
+        status: String = "Status",
+        hold: bool = "Hold",
+        customer: String = "Customer",
+        /// Where the bridge puts the refund's reference (`<CustomerOrder>-R<n>`), to find it again.
+        customer_order: String = "CustomerOrder",
+        description: String = "Description",
+        date: DateTime<FixedOffset> = "Date",
+        amount: Decimal = "Amount",
+        details: Vec<InvoiceDetail> = "Details",
+    }
+}
+
+entity! {
+    /// A line of an AR document (Invoice.Details).
+    InvoiceDetail as "InvoiceDetail" {
+        transaction_description: String = "TransactionDescription",
+        qty: Decimal = "Qty",
+        unit_price: Decimal = "UnitPrice",
+        amount: Decimal = "Amount",
+    }
+}
+
 macro_rules! top_level {
     ($($name:ident: [$($key:literal),+];)*) => {$(
         impl Entity for $name {
@@ -423,6 +451,7 @@ top_level! {
     PaymentMethod: ["PaymentMethodID"];
     Shipment: ["ShipmentNbr"];
     Payment: ["Type", "ReferenceNbr"];
+    Invoice: ["Type", "ReferenceNbr"];
 }
 
 #[cfg(test)]

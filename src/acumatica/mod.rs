@@ -30,9 +30,10 @@ pub use base_url::BaseUrl;
 pub use client::{Client, ClientConfig, MAX_ANSWER_BYTES, MAX_PAGES, PutMode};
 pub use endpoints::{EndpointRef, Endpoints};
 pub use entities::{
-    Address, Contact, Customer, CustomerClass, DocContact, Entity, ItemClass, Payment,
-    PaymentMethod, PaymentOrderDetail, SalesOrder, SalesOrderDetail, SalesOrderPayment,
-    SalesOrderShipment, ShippingSettings, StockItem, Subaccount, TaxCategory, Totals, Warehouse,
+    Address, Contact, Customer, CustomerClass, DocContact, Entity, Invoice, InvoiceDetail,
+    ItemClass, Payment, PaymentMethod, PaymentOrderDetail, SalesOrder, SalesOrderDetail,
+    SalesOrderPayment, SalesOrderShipment, ShippingSettings, StockItem, Subaccount, TaxCategory,
+    Totals, Warehouse,
 };
 pub use entities::{Shipment, ShipmentDetail, ShipmentOrderDetail, ShipmentPackage};
 pub use error::{Error, ErrorKind, PermanentReason, TransientReason};

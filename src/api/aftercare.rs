@@ -40,6 +40,20 @@ pub struct OrderRefund {
     /// All refunded so far, this one included.
     refunded_total: Decimal,
     at: DateTime,
+    /// The AR credit memo created for it in Acumatica (setting createRefundCredits), once
+    /// created; its CREATE_REFUND_CREDIT job is among the order's jobs.
+    credit_memo: Option<RefundCreditMemo>,
+}
+
+/// A credit memo the bridge created in Acumatica for a refund.
+#[derive(SimpleObject)]
+pub struct RefundCreditMemo {
+    /// Acumatica's ReferenceNbr of the credit memo.
+    reference_nbr: String,
+    amount: Decimal,
+    /// Acumatica's status when created (Balanced, …).
+    status: Option<String>,
+    created_at: DateTime,
 }
 
 impl OrderRefund {
@@ -48,6 +62,12 @@ impl OrderRefund {
             amount: Decimal::money(r.amount, currency),
             refunded_total: Decimal::money(r.refunded_total, currency),
             at: r.at.into(),
+            credit_memo: r.credit.as_ref().map(|c| RefundCreditMemo {
+                reference_nbr: c.reference_nbr.clone(),
+                amount: Decimal::money(c.amount, currency),
+                status: c.status.clone(),
+                created_at: c.created_at.into(),
+            }),
         }
     }
 }

@@ -28,6 +28,8 @@ pub enum JobKind {
     WriteBack,
     /// A payment recorded in Acumatica for an order paid after its Sales Order exists.
     RecordPayment,
+    /// An AR credit memo created in Acumatica for a refund the store reported.
+    CreateRefundCredit,
 }
 
 impl From<JobKind> for lib::JobKind {
@@ -42,6 +44,7 @@ impl From<JobKind> for lib::JobKind {
             JobKind::CancelOrder => lib::JobKind::CANCEL_ORDER,
             JobKind::WriteBack => lib::JobKind::WRITE_BACK,
             JobKind::RecordPayment => lib::JobKind::RECORD_PAYMENT,
+            JobKind::CreateRefundCredit => lib::JobKind::CREATE_REFUND_CREDIT,
         }
     }
 }
@@ -58,6 +61,7 @@ impl JobKind {
             JobKind::CancelOrder,
             JobKind::WriteBack,
             JobKind::RecordPayment,
+            JobKind::CreateRefundCredit,
         ]
         .into_iter()
         .find(|g| lib::JobKind::from(*g) == *k)

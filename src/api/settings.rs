@@ -71,6 +71,10 @@ pub struct SyncSettings {
     /// Write confirmed Acumatica shipments back to the store: shipping status and tracking
     /// numbers (needs the store's read/write API token). Default false.
     write_back_shipments: bool,
+    /// Create an AR credit memo in Acumatica for each refund the store reports after the sync
+    /// (a CREATE_REFUND_CREDIT job); when false (the default) the order becomes
+    /// NEEDS_ATTENTION for a person to do it.
+    create_refund_credits: bool,
     /// Release each payment in Acumatica (its ReleasePayment action) once it exists, both
     /// for a payment sent with the Sales Order and for one a RECORD_PAYMENT job adds. Default
     /// false: payments stay Balanced until released in Acumatica.
@@ -137,6 +141,7 @@ impl From<domain::SyncSettings> for SyncSettings {
             payment_method: s.payment_method,
             cash_account: s.cash_account,
             write_back_shipments: s.write_back_shipments,
+            create_refund_credits: s.create_refund_credits,
             release_payments: s.release_payments,
             payment_method_map: s.payment_method_map.into_iter().map(Into::into).collect(),
         }
@@ -165,6 +170,7 @@ pub struct SyncSettingsInput {
     payment_method: MaybeUndefined<String>,
     cash_account: MaybeUndefined<String>,
     write_back_shipments: MaybeUndefined<bool>,
+    create_refund_credits: MaybeUndefined<bool>,
     release_payments: MaybeUndefined<bool>,
     /// Replaces the whole mapping; [] or null removes every row.
     payment_method_map: MaybeUndefined<Vec<PaymentMethodMapping>>,
@@ -200,6 +206,7 @@ impl From<SyncSettingsInput> for SettingsPatch {
             payment_method: change(i.payment_method),
             cash_account: change(i.cash_account),
             write_back_shipments: change(i.write_back_shipments),
+            create_refund_credits: change(i.create_refund_credits),
             release_payments: change(i.release_payments),
             payment_method_map: match i.payment_method_map {
                 MaybeUndefined::Undefined => Change::Keep,

@@ -26,6 +26,23 @@ pub struct Refund {
     /// The refunded total after it.
     pub refunded_total: Decimal,
     pub at: DateTime<Utc>,
+    /// The credit memo created for it in Acumatica (setting `createRefundCredits`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit: Option<RefundCredit>,
+    /// Set, durably, before the credit memo's create: from then every attempt looks it up
+    /// first, after the re-check delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit_sent_at: Option<DateTime<Utc>>,
+}
+
+/// A credit memo created in Acumatica for a refund.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundCredit {
+    /// Acumatica's ReferenceNbr of the credit memo.
+    pub reference_nbr: String,
+    pub amount: Decimal,
+    pub status: Option<String>,
+    pub created_at: DateTime<Utc>,
 }
 
 /// The cancellation of the order's Sales Order, after the store canceled the order.

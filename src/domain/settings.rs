@@ -79,6 +79,9 @@ pub struct SyncSettings {
     /// Write confirmed Acumatica shipments back to the store (shipping status and tracking
     /// numbers; needs the store's read/write API token). Off by default.
     pub write_back_shipments: bool,
+    /// Create a credit memo in Acumatica for each refund the store reports after the sync
+    /// (instead of leaving the order NEEDS_ATTENTION for a person to do it). Off by default.
+    pub create_refund_credits: bool,
     /// Release each payment in Acumatica (the `ReleasePayment` action) once it exists.
     pub release_payments: bool,
     /// Store payment method names mapped to an Acumatica payment method and cash account;
@@ -118,6 +121,7 @@ impl Default for SyncSettings {
             payment_method: None,
             cash_account: None,
             write_back_shipments: false,
+            create_refund_credits: false,
             release_payments: false,
             payment_method_map: vec![],
         }
@@ -212,6 +216,7 @@ pub struct SettingsPatch {
     pub payment_method: Change<String>,
     pub cash_account: Change<String>,
     pub write_back_shipments: Change<bool>,
+    pub create_refund_credits: Change<bool>,
     pub release_payments: Change<bool>,
     /// Replaces the whole list (an empty list, or a clear, removes every row).
     pub payment_method_map: Change<Vec<PaymentMethodMapping>>,
@@ -306,6 +311,11 @@ impl SettingsPatch {
             &mut next.write_back_shipments,
             self.write_back_shipments,
             &f("writeBackShipments"),
+        )?;
+        required(
+            &mut next.create_refund_credits,
+            self.create_refund_credits,
+            &f("createRefundCredits"),
         )?;
         required(
             &mut next.release_payments,

@@ -26,9 +26,10 @@ impl JobKind {
     pub const CANCEL_ORDER: JobKind = JobKind(Cow::Borrowed("CANCEL_ORDER"));
     pub const WRITE_BACK: JobKind = JobKind(Cow::Borrowed("WRITE_BACK"));
     pub const RECORD_PAYMENT: JobKind = JobKind(Cow::Borrowed("RECORD_PAYMENT"));
+    pub const CREATE_REFUND_CREDIT: JobKind = JobKind(Cow::Borrowed("CREATE_REFUND_CREDIT"));
 
     /// The kinds of the contract, the only ones the GraphQL API shows.
-    pub const SHIPPED: [JobKind; 9] = [
+    pub const SHIPPED: [JobKind; 10] = [
         JobKind::CONNECT,
         JobKind::SIGN_OUT,
         JobKind::REFRESH_LOOKUPS,
@@ -38,6 +39,7 @@ impl JobKind {
         JobKind::CANCEL_ORDER,
         JobKind::WRITE_BACK,
         JobKind::RECORD_PAYMENT,
+        JobKind::CREATE_REFUND_CREDIT,
     ];
 
     /// A kind by name: upper-case letters, digits and `_`, 1 to 64 of them.

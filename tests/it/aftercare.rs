@@ -1,7 +1,8 @@
 //! After the Sales Order, through the service: an order canceled in the store cancels its
 //! Sales Order (once, even when Acumatica's answer is lost); one that shipped first becomes
 //! NEEDS_ATTENTION and nothing changes in Acumatica; a refund, partial or full, is recorded and
-//! needs attention; `resolveAttention` ends it, audited; the list filters NEEDS_ATTENTION.
+//! needs attention, or with `createRefundCredits` gets one credit memo (also when the create's
+//! answer is lost); `resolveAttention` ends it, audited; the list filters NEEDS_ATTENTION.
 
 use serde_json::{Value, json};
 
@@ -10,7 +11,7 @@ use crate::sync::{connected, record, settled};
 
 const ORDER: &str = r#"query($n: String!) { order(number: $n) {
   number paymentStatus total
-  refunds { amount refundedTotal at }
+  refunds { amount refundedTotal at creditMemo { referenceNbr amount status } }
   cancellation { requestedAt canceledAt outcome }
   sync { status salesOrderNbr attention { reason raisedAt } attentionHistory { reason resolvedAt resolution }
          jobs { kind status attempts lastError } }
@@ -273,4 +274,53 @@ async fn a_canceled_order_whose_payment_was_recorded_needs_attention_for_it() {
         )) && reason.contains("526.00 USD"),
         "{reason}"
     );
+}
+
+#[tokio::test]
+async fn with_refund_credits_on_each_refund_gets_one_credit_memo_even_when_the_answer_is_lost() {
+    let _serial = HEAVY.lock().await;
+    let (s, sim) = connected().await;
+    s.data(
+        "mutation { saveSettings(input: {createRefundCredits: true}) { createRefundCredits } }",
+        json!({}),
+    )
+    .await;
+    synced(&s, "5006").await;
+    let customer = order(&s, "5006").await;
+    assert_eq!(customer["sync"]["status"], "SYNCED");
+    // The create is made, then its answer lost: the retry looks it up and creates nothing.
+    sim.update_faults(|f| f.commit_then_500 = 1);
+    let mut partial = order_input("5006", "PAID");
+    partial["refundedTotal"] = json!("12.50");
+    record(&s, partial).await;
+    let credited = |n: usize| {
+        move |o: &Value| {
+            o["refunds"]
+                .as_array()
+                .is_some_and(|r| r.len() == n && r.iter().all(|r| r["creditMemo"].is_object()))
+        }
+    };
+    let o = wait_order(&s, "5006", credited(1)).await;
+    assert_eq!(o["sync"]["status"], "SYNCED", "no attention needed: {o:#}");
+    let memo = &o["refunds"][0]["creditMemo"];
+    assert_eq!(memo["amount"], "12.50", "{o:#}");
+    let memos = sim.records("Invoice");
+    assert_eq!(memos.len(), 1, "one credit memo: {memos:#?}");
+    assert_eq!(memos[0]["Type"], "Credit Memo");
+    assert_eq!(memos[0]["ReferenceNbr"], memo["referenceNbr"]);
+    let job = o["sync"]["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["kind"] == "CREATE_REFUND_CREDIT")
+        .cloned()
+        .unwrap();
+    assert_eq!(job["attempts"], 2, "the lost answer was retried: {job:#}");
+
+    // Refunded in full: the rest is a second refund with its own credit memo.
+    record(&s, order_input("5006", "REFUNDED")).await;
+    let o = wait_order(&s, "5006", credited(2)).await;
+    assert_eq!(o["refunds"][1]["creditMemo"]["amount"], "513.50", "{o:#}");
+    assert_eq!(sim.records("Invoice").len(), 2);
+    assert_eq!(o["sync"]["status"], "SYNCED");
 }

@@ -62,6 +62,65 @@ fn unpaid(state: &State, order: &Value, except: Option<&str>) -> Decimal {
     dec(order, "OrderTotal").unwrap_or_default() - applied_to(state, t, n, except)
 }
 
+/// Checks and completes an AR document about to be saved: the simulator takes credit memos
+/// (`Type` "Credit Memo", the credit of a refund) for a known customer, with at least one
+/// line; `Amount` is the sum of the lines (Qty × UnitPrice), the status Balanced (On Hold with
+/// `Hold`).
+pub fn credit_memo(
+    state: &State,
+    record: &mut Value,
+    created: bool,
+    errors: &mut BTreeMap<String, String>,
+) {
+    if created {
+        let kind = text(record, "Type").unwrap_or("").to_string();
+        if kind != "Credit Memo" {
+            errors.insert("Type".into(), format!("'Type' cannot be '{kind}'."));
+        }
+        set(
+            record,
+            "ReferenceNbr",
+            Value::from(next_number(state, "Invoice")),
+        );
+        let hold = record.get("Hold") == Some(&Value::Bool(true));
+        set(record, "Hold", Value::Bool(hold));
+        set(
+            record,
+            "Status",
+            Value::from(if hold { "On Hold" } else { "Balanced" }),
+        );
+    }
+    match text(record, "Customer") {
+        None => {
+            errors.insert("Customer".into(), "'Customer' cannot be empty.".into());
+        }
+        Some(c) if find(state, "Customer", "CustomerID", c).is_none() => {
+            errors.insert(
+                "Customer".into(),
+                "'Customer' cannot be found in the system.".into(),
+            );
+        }
+        Some(_) => {}
+    }
+    let lines: Vec<Value> = record
+        .get("Details")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if lines.is_empty() {
+        errors.insert(
+            "Details".into(),
+            "A credit memo needs at least one line.".into(),
+        );
+    }
+    let amount: Decimal = lines
+        .iter()
+        .map(|l| dec(l, "Qty").unwrap_or(Decimal::ONE) * dec(l, "UnitPrice").unwrap_or_default())
+        .sum();
+    set(record, "Amount", money(amount));
+    set(record, "Balance", money(amount));
+}
+
 /// Checks and completes a Payment about to be saved (`record` merged with the PUT).
 pub fn payment(
     state: &State,

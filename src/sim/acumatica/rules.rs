@@ -25,6 +25,7 @@ pub const ENTITIES: &[(&str, &[&str])] = &[
     ("Payment", &["Type", "ReferenceNbr"]),
     ("PaymentMethod", &["PaymentMethodID"]),
     ("Shipment", &["ShipmentNbr"]),
+    ("Invoice", &["Type", "ReferenceNbr"]),
 ];
 
 /// The key fields of `entity`, if the simulator serves it.
@@ -144,6 +145,7 @@ pub fn put(
             lifecycle::order_payment_rows(state, &record, &touched, &mut errors);
         }
         "Payment" => lifecycle::payment(state, &mut record, created, &mut errors),
+        "Invoice" => lifecycle::credit_memo(state, &mut record, created, &mut errors),
         _ => {
             if created {
                 for k in keys(entity).unwrap_or(&[]) {

@@ -20,6 +20,8 @@ const TYPES: &[&str] = &[
     "Customer",
     "CustomerClass",
     "DocContact",
+    "Invoice",
+    "InvoiceDetail",
     "ItemClass",
     "Payment",
     "PaymentMethod",
@@ -201,6 +203,8 @@ fn entity_fields_exist_in_the_official_schema() {
     problems.extend(check::<ShipmentPackage>());
     problems.extend(check::<Payment>());
     problems.extend(check::<PaymentOrderDetail>());
+    problems.extend(check::<Invoice>());
+    problems.extend(check::<InvoiceDetail>());
     assert!(problems.is_empty(), "{problems:#?}");
     // The test can fail: a misspelt field is caught.
     #[derive(serde::Deserialize)]

@@ -2,7 +2,7 @@
 //! shows Needs attention with the reason and its refund, is resolved from the page with a note
 //! (the status turns Synced live and the reason moves to the resolved list), and an order
 //! canceled in the store shows its Sales Order canceled with the CANCEL_ORDER job; the orders
-//! list filters Needs attention.
+//! list filters Needs attention; with credit memos on, a refund shows its credit memo.
 
 use serde_json::json;
 
@@ -79,5 +79,23 @@ async fn a_refunded_order_is_resolved_from_its_page_and_a_canceled_one_shows_its
     b.wait_text("#cancellation [data-job-status]", "Succeeded")
         .await;
     b.screenshot("canceled").await;
+
+    // With credit memos on, the rest of 7001's refund gets one, shown live on its page.
+    s.data(
+        "mutation { saveSettings(input: {createRefundCredits: true}) { createRefundCredits } }",
+        json!({}),
+    )
+    .await;
+    b.goto(&s.url("/#/orders/7001")).await;
+    b.wait_text("#sync-status", "Synced").await;
+    s.data(
+        RECORD_ORDER,
+        json!({"input": order_input("7001", "REFUNDED")}),
+    )
+    .await;
+    b.wait_text("#refunds", "credit memo 000001 in Acumatica")
+        .await;
+    b.wait_text("#sync-status", "Synced").await;
+    b.screenshot("credit-memo").await;
     b.assert_no_console_errors().await;
 }

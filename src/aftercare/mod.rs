@@ -1,6 +1,8 @@
-//! After the Sales Order: a store cancellation cancels the Sales Order (CANCEL_ORDER jobs), and
-//! what the bridge leaves to a person (a refund, a cancellation after shipping) makes the order
-//! NEEDS_ATTENTION until an operator resolves it.
+//! After the Sales Order: a store cancellation cancels the Sales Order (CANCEL_ORDER jobs), a
+//! refund gets its credit memo when the settings say so ([`credit`]: CREATE_REFUND_CREDIT jobs),
+//! and what the bridge leaves to a person (a refund otherwise, a cancellation after shipping,
+//! a payment left on a canceled order) makes the order NEEDS_ATTENTION until an operator
+//! resolves it.
 //!
 //! [`crate::orders`] decides, in the transaction that records the store's change, what it means
 //! (a refund recorded with its attention, a CANCEL_ORDER job pushed). A CANCEL_ORDER run:
@@ -18,6 +20,8 @@
 //!
 //! Steady state: two requests per canceled order. Every step's result is kept on the order
 //! (`sync.cancellation`, `sync.attention`) and in the job's history.
+
+mod credit;
 
 use std::time::Duration;
 
@@ -51,7 +55,8 @@ impl Aftercare {
         }
     }
 
-    /// Registers the CANCEL_ORDER handler. Call before the job workers start.
+    /// Registers the CANCEL_ORDER and CREATE_REFUND_CREDIT handlers. Call before the job
+    /// workers start.
     pub fn register(&self, jobs: &Jobs) {
         let this = self.clone();
         jobs.register(
@@ -59,6 +64,14 @@ impl Aftercare {
             move |ctx| {
                 let this = this.clone();
                 async move { this.cancel(ctx).await }
+            },
+        );
+        let this = self.clone();
+        jobs.register(
+            KindSpec::new(JobKind::CREATE_REFUND_CREDIT).concurrency(2),
+            move |ctx| {
+                let this = this.clone();
+                async move { this.credit(ctx).await }
             },
         );
     }
