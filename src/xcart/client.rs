@@ -134,43 +134,15 @@ impl Client {
         let store = self.store.as_str().to_owned();
         let mut url = self.store.api("orders");
         url.query_pairs_mut().extend_pairs(query.params());
-        let mut token = reqwest::header::HeaderValue::from_str(self.token.expose().trim())
-            .map_err(|_| {
-                Error::Permanent(
-                    "the API token holds characters that cannot be sent in a header".into(),
-                )
-            })?;
-        token.set_sensitive(true);
-        let response = self
+        let request = self
             .http
             .get(url)
-            .header("X-Auth-Token", token)
+            .header("X-Auth-Token", self.token_header()?)
             .header(
                 reqwest::header::ACCEPT,
                 "application/ld+json, application/json;q=0.9",
-            )
-            .send()
-            .await;
-        crate::metrics::Metrics::global()
-            .xcart_request(response.as_ref().ok().map(|r| r.status().as_u16()));
-        let mut response = response.map_err(|e| error::from_reqwest(&e, &store))?;
-        let status = response.status().as_u16();
-        if (300..400).contains(&status) {
-            let location = response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            return Err(error::redirect(status, location, &store));
-        }
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            // A store may ask for anything; waits beyond an hour are not honoured.
-            .map(|secs| Duration::from_secs(secs.min(MAX_RETRY_AFTER_SECS)));
-        let body = read_capped(&mut response, &store).await?;
+            );
+        let (status, body, retry_after) = self.exchange(request).await?;
         if !(200..300).contains(&status) {
             return Err(error::from_status(status, &body, retry_after, &store));
         }
@@ -180,20 +152,28 @@ impl Client {
             ))
         })
     }
-}
 
-impl Client {
-    /// One request to `<store>/api/<path>` with an optional JSON body: the status and the
-    /// body's text (capped), or a transport failure, a redirect or an oversized answer.
-    /// Status codes are the caller's to classify (`shipping.rs` tells a missing order from a
-    /// missing API).
+    /// A request to `path` under the store's API with the token, answered as status, body and
+    /// Retry-After (a redirect is an error: the token is never passed on).
     pub(crate) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<serde_json::Value>,
     ) -> Result<(u16, String, Option<Duration>), Error> {
-        let store = self.store.as_str().to_owned();
+        let mut request = self
+            .http
+            .request(method, self.store.api(path))
+            .header("X-Auth-Token", self.token_header()?)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        self.exchange(request).await
+    }
+
+    /// The API token as a header value, marked sensitive.
+    fn token_header(&self) -> Result<reqwest::header::HeaderValue, Error> {
         let mut token = reqwest::header::HeaderValue::from_str(self.token.expose().trim())
             .map_err(|_| {
                 Error::Permanent(
@@ -201,14 +181,15 @@ impl Client {
                 )
             })?;
         token.set_sensitive(true);
-        let mut request = self
-            .http
-            .request(method, self.store.api(path))
-            .header("X-Auth-Token", token)
-            .header(reqwest::header::ACCEPT, "application/json");
-        if let Some(b) = body {
-            request = request.json(&b);
-        }
+        Ok(token)
+    }
+
+    /// Sends `request`, counts it, refuses a redirect, and reads at most the capped body.
+    async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, String, Option<Duration>), Error> {
+        let store = self.store.as_str().to_owned();
         let response = request.send().await;
         crate::metrics::Metrics::global()
             .xcart_request(response.as_ref().ok().map(|r| r.status().as_u16()));
@@ -227,6 +208,7 @@ impl Client {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
+            // A store may ask for anything; waits beyond an hour are not honoured.
             .map(|secs| Duration::from_secs(secs.min(MAX_RETRY_AFTER_SECS)));
         let body = read_capped(&mut response, &store).await?;
         Ok((status, body, retry_after))
