@@ -62,6 +62,44 @@ fn unpaid(state: &State, order: &Value, except: Option<&str>) -> Decimal {
     dec(order, "OrderTotal").unwrap_or_default() - applied_to(state, t, n, except)
 }
 
+/// A new AR document of `entity` (a payment, a credit memo): numbered, On Hold when `Hold`
+/// says so, else Balanced, as Acumatica saves it.
+fn open_document(state: &State, record: &mut Value, entity: &str) {
+    set(
+        record,
+        "ReferenceNbr",
+        Value::from(next_number(state, entity)),
+    );
+    let hold = record.get("Hold") == Some(&Value::Bool(true));
+    set(record, "Hold", Value::Bool(hold));
+    set(
+        record,
+        "Status",
+        Value::from(if hold { "On Hold" } else { "Balanced" }),
+    );
+}
+
+/// The document's customer, in `field`: given and known, or the error Acumatica answers.
+fn check_customer(
+    state: &State,
+    record: &Value,
+    field: &str,
+    errors: &mut BTreeMap<String, String>,
+) {
+    match text(record, field) {
+        None => {
+            errors.insert(field.into(), "'Customer' cannot be empty.".into());
+        }
+        Some(c) if find(state, "Customer", "CustomerID", c).is_none() => {
+            errors.insert(
+                field.into(),
+                "'Customer' cannot be found in the system.".into(),
+            );
+        }
+        Some(_) => {}
+    }
+}
+
 /// Checks and completes an AR document about to be saved: the simulator takes credit memos
 /// (`Type` "Credit Memo", the credit of a refund) for a known customer, with at least one
 /// line; `Amount` is the sum of the lines (Qty × UnitPrice), the status Balanced (On Hold with
@@ -77,31 +115,9 @@ pub fn credit_memo(
         if kind != "Credit Memo" {
             errors.insert("Type".into(), format!("'Type' cannot be '{kind}'."));
         }
-        set(
-            record,
-            "ReferenceNbr",
-            Value::from(next_number(state, "Invoice")),
-        );
-        let hold = record.get("Hold") == Some(&Value::Bool(true));
-        set(record, "Hold", Value::Bool(hold));
-        set(
-            record,
-            "Status",
-            Value::from(if hold { "On Hold" } else { "Balanced" }),
-        );
+        open_document(state, record, "Invoice");
     }
-    match text(record, "Customer") {
-        None => {
-            errors.insert("Customer".into(), "'Customer' cannot be empty.".into());
-        }
-        Some(c) if find(state, "Customer", "CustomerID", c).is_none() => {
-            errors.insert(
-                "Customer".into(),
-                "'Customer' cannot be found in the system.".into(),
-            );
-        }
-        Some(_) => {}
-    }
+    check_customer(state, record, "Customer", errors);
     let lines: Vec<Value> = record
         .get("Details")
         .and_then(Value::as_array)
@@ -134,18 +150,7 @@ pub fn payment(
             errors.insert("Type".into(), format!("'Type' cannot be '{kind}'."));
         }
         set(record, "Type", Value::from(kind));
-        set(
-            record,
-            "ReferenceNbr",
-            Value::from(next_number(state, "Payment")),
-        );
-        let hold = record.get("Hold") == Some(&Value::Bool(true));
-        set(record, "Hold", Value::Bool(hold));
-        set(
-            record,
-            "Status",
-            Value::from(if hold { "On Hold" } else { "Balanced" }),
-        );
+        open_document(state, record, "Payment");
         if text(record, "CurrencyID").is_none() {
             set(record, "CurrencyID", Value::from("USD"));
         }
@@ -155,18 +160,7 @@ pub fn payment(
         }
     }
     let customer = text(record, "CustomerID").map(str::to_owned);
-    match &customer {
-        None => {
-            errors.insert("CustomerID".into(), "'Customer' cannot be empty.".into());
-        }
-        Some(c) if find(state, "Customer", "CustomerID", c).is_none() => {
-            errors.insert(
-                "CustomerID".into(),
-                "'Customer' cannot be found in the system.".into(),
-            );
-        }
-        Some(_) => {}
-    }
+    check_customer(state, record, "CustomerID", errors);
     method_and_account(state, record, "", errors);
     let amount = dec(record, "PaymentAmount").unwrap_or_default();
     if amount <= Decimal::ZERO {
