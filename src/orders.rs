@@ -269,19 +269,32 @@ impl Orders {
 
     /// Indexes the Sales Order links of a store written before the index existed, once.
     fn index_sales_orders_once(&self) -> store::Result<()> {
-        if self.by_so.contains_key(by_sales_order::READY)? {
+        self.build_once(&self.by_so, by_sales_order::READY, |o| {
+            by_sales_order::entry(o).into_iter().collect()
+        })
+    }
+
+    /// Fills `tree` with `entries` of every stored order, once: a store written before the
+    /// tree was kept gets it at start; `ready` marks it built.
+    fn build_once(
+        &self,
+        tree: &sled::Tree,
+        ready: &[u8],
+        entries: impl Fn(&Order) -> Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> store::Result<()> {
+        if tree.contains_key(ready)? {
             return Ok(());
         }
         let mut batch = sled::Batch::default();
         for entry in self.orders.iter() {
             let (_, value) = entry?;
             let o: Order = decode(&value)?;
-            if let Some((k, v)) = by_sales_order::entry(&o) {
+            for (k, v) in entries(&o) {
                 batch.insert(k, v);
             }
         }
-        batch.insert(by_sales_order::READY, &[1u8][..]);
-        self.by_so.apply_batch(batch)?;
+        batch.insert(ready, &[1u8][..]);
+        tree.apply_batch(batch)?;
         Ok(())
     }
 
@@ -651,21 +664,10 @@ impl Orders {
 
     /// Builds the search terms once, for a store written before they were kept.
     fn index_once(&self) -> store::Result<()> {
-        if self.terms.contains_key(search::READY)? {
-            return Ok(());
-        }
-        let mut batch = sled::Batch::default();
-        for entry in self.orders.iter() {
-            let (_, value) = entry?;
-            let o: Order = decode(&value)?;
+        self.build_once(&self.terms, search::READY, |o| {
             let placed = index_key(o.data.placed_at, &o.data.number);
-            for (k, v) in search::entries(&o, &placed) {
-                batch.insert(k, v);
-            }
-        }
-        batch.insert(search::READY, &[1u8][..]);
-        self.terms.apply_batch(batch)?;
-        Ok(())
+            search::entries(o, &placed).into_iter().collect()
+        })
     }
 
     /// Orders newest `placed_at` first (then by number), after the cursor `after`.
