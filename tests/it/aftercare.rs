@@ -324,3 +324,39 @@ async fn with_refund_credits_on_each_refund_gets_one_credit_memo_even_when_the_a
     assert_eq!(sim.records("Invoice").len(), 2);
     assert_eq!(o["sync"]["status"], "SYNCED");
 }
+
+#[tokio::test]
+async fn a_credit_memo_acumatica_refuses_leaves_the_refund_to_a_person() {
+    let _serial = HEAVY.lock().await;
+    let (s, sim) = connected().await;
+    s.data(
+        "mutation { saveSettings(input: {createRefundCredits: true}) { createRefundCredits } }",
+        json!({}),
+    )
+    .await;
+    synced(&s, "5007").await;
+    // Acumatica loses the order's customer (the simulator starts over); connected again,
+    // the credit memo's create is refused for it.
+    sim.reset();
+    s.data("mutation { resetConnection { status } }", json!({}))
+        .await;
+    assert_eq!(s.connect_to(&sim).await["status"], "SUCCEEDED");
+    record(&s, order_input("5007", "REFUNDED")).await;
+    let o = wait_order(&s, "5007", |o| o["sync"]["status"] == "NEEDS_ATTENTION").await;
+    let reason = o["sync"]["attention"]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("the credit memo for refund 1 could not be created in Acumatica")
+            && reason.contains("Customer"),
+        "{reason}"
+    );
+    assert!(o["refunds"][0]["creditMemo"].is_null());
+    assert!(sim.records("Invoice").is_empty());
+    let job = o["sync"]["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["kind"] == "CREATE_REFUND_CREDIT")
+        .cloned()
+        .unwrap();
+    assert_eq!(job["status"], "FAILED", "{job:#}");
+}
