@@ -484,13 +484,21 @@ impl Orders {
             let Some(order) = self.get(&e.number)? else {
                 continue;
             };
-            let latest = order
-                .sync
-                .job_ids
-                .last()
-                .and_then(|id| id.parse::<u64>().ok());
-            if let Some(job) = latest.map(|id| self.jobs.get(id)).transpose()?.flatten() {
-                self.mirror_job(&job);
+            // Its latest sync job (the order also lists its cancellation and credit jobs).
+            for id in order.sync.job_ids.iter().rev() {
+                let Some(job) = id
+                    .parse::<u64>()
+                    .ok()
+                    .map(|id| self.jobs.get(id))
+                    .transpose()?
+                    .flatten()
+                else {
+                    continue;
+                };
+                if job.kind == JobKind::SYNC_ORDER {
+                    self.mirror_job(&job);
+                    break;
+                }
             }
         }
         Ok(seen)
