@@ -510,9 +510,14 @@ impl Orders {
         number: &str,
         f: impl Fn(&mut crate::domain::order::OrderSync),
     ) -> Result<Order, OrdersError> {
+        self.change(number, |o| f(&mut o.sync)).await
+    }
+
+    /// Changes order `number` with `f`, durably, and tells subscribers; returns the new order.
+    async fn change(&self, number: &str, f: impl Fn(&mut Order)) -> Result<Order, OrdersError> {
         let changed = self.update(number, |current| {
             let mut next = current?;
-            f(&mut next.sync);
+            f(&mut next);
             Some((next, ()))
         })?;
         let Some((order, ())) = changed else {
@@ -569,18 +574,11 @@ impl Orders {
         number: &str,
         shipment: crate::domain::order::OrderShipment,
     ) -> Result<Order, OrdersError> {
-        let changed = self.update(number, |current| {
-            let mut next = current?;
-            next.shipments.retain(|s| s.number != shipment.number);
-            next.shipments.push(shipment.clone());
-            Some((next, ()))
-        })?;
-        let Some((order, ())) = changed else {
-            return Err(OrdersError::NotFound(number.to_owned()));
-        };
-        self.store.flush().await?;
-        self.bus.publish(order.clone());
-        Ok(order)
+        self.change(number, |o| {
+            o.shipments.retain(|s| s.number != shipment.number);
+            o.shipments.push(shipment.clone());
+        })
+        .await
     }
 
     /// Atomically reads the order `number`, lets `change` decide its next state (or `None` to

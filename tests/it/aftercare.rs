@@ -42,11 +42,25 @@ async fn wait_order(s: &Service, number: &str, done: impl Fn(&Value) -> bool) ->
     }
 }
 
-fn cancel_job(o: &Value) -> Option<&Value> {
+/// The order's (newest) job of `kind`.
+fn job_of<'a>(o: &'a Value, kind: &str) -> Option<&'a Value> {
     o["sync"]["jobs"]
         .as_array()?
         .iter()
-        .find(|j| j["kind"] == "CANCEL_ORDER")
+        .find(|j| j["kind"] == kind)
+}
+
+fn cancel_job(o: &Value) -> Option<&Value> {
+    job_of(o, "CANCEL_ORDER")
+}
+
+/// Turns credit memos for refunds on.
+async fn credits_on(s: &Service) {
+    s.data(
+        "mutation { saveSettings(input: {createRefundCredits: true}) { createRefundCredits } }",
+        json!({}),
+    )
+    .await;
 }
 
 /// Records `number` PAID and waits for its Sales Order; returns its number.
@@ -280,11 +294,7 @@ async fn a_canceled_order_whose_payment_was_recorded_needs_attention_for_it() {
 async fn with_refund_credits_on_each_refund_gets_one_credit_memo_even_when_the_answer_is_lost() {
     let _serial = HEAVY.lock().await;
     let (s, sim) = connected().await;
-    s.data(
-        "mutation { saveSettings(input: {createRefundCredits: true}) { createRefundCredits } }",
-        json!({}),
-    )
-    .await;
+    credits_on(&s).await;
     synced(&s, "5006").await;
     let customer = order(&s, "5006").await;
     assert_eq!(customer["sync"]["status"], "SYNCED");
@@ -308,13 +318,7 @@ async fn with_refund_credits_on_each_refund_gets_one_credit_memo_even_when_the_a
     assert_eq!(memos.len(), 1, "one credit memo: {memos:#?}");
     assert_eq!(memos[0]["Type"], "Credit Memo");
     assert_eq!(memos[0]["ReferenceNbr"], memo["referenceNbr"]);
-    let job = o["sync"]["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["kind"] == "CREATE_REFUND_CREDIT")
-        .cloned()
-        .unwrap();
+    let job = job_of(&o, "CREATE_REFUND_CREDIT").unwrap();
     assert_eq!(job["attempts"], 2, "the lost answer was retried: {job:#}");
 
     // Refunded in full: the rest is a second refund with its own credit memo.
@@ -329,11 +333,7 @@ async fn with_refund_credits_on_each_refund_gets_one_credit_memo_even_when_the_a
 async fn a_credit_memo_acumatica_refuses_leaves_the_refund_to_a_person() {
     let _serial = HEAVY.lock().await;
     let (s, sim) = connected().await;
-    s.data(
-        "mutation { saveSettings(input: {createRefundCredits: true}) { createRefundCredits } }",
-        json!({}),
-    )
-    .await;
+    credits_on(&s).await;
     synced(&s, "5007").await;
     // Acumatica loses the order's customer (the simulator starts over); connected again,
     // the credit memo's create is refused for it.
@@ -351,12 +351,6 @@ async fn a_credit_memo_acumatica_refuses_leaves_the_refund_to_a_person() {
     );
     assert!(o["refunds"][0]["creditMemo"].is_null());
     assert!(sim.records("Invoice").is_empty());
-    let job = o["sync"]["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["kind"] == "CREATE_REFUND_CREDIT")
-        .cloned()
-        .unwrap();
+    let job = job_of(&o, "CREATE_REFUND_CREDIT").unwrap();
     assert_eq!(job["status"], "FAILED", "{job:#}");
 }
