@@ -57,6 +57,17 @@ async fn paid_shown(s: &Service, number: &str) -> Value {
     }
 }
 
+/// The order's RECORD_PAYMENT job.
+fn payment_job(o: &Value) -> Value {
+    o["sync"]["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["kind"] == "RECORD_PAYMENT")
+        .unwrap()
+        .clone()
+}
+
 fn payments_for(sim: &RunningSim, reference: &str) -> Vec<Value> {
     sim.records("Payment")
         .into_iter()
@@ -95,13 +106,7 @@ async fn an_order_paid_after_its_sync_gets_one_payment_applied() {
     sim.reset_counters();
     record(&s, order_input("5001", "PAID")).await;
     let o = paid_shown(&s, "5001").await;
-    let job = o["sync"]["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["kind"] == "RECORD_PAYMENT")
-        .unwrap()
-        .clone();
+    let job = payment_job(&o);
     assert_eq!(job["status"], "SUCCEEDED", "{o:#}");
     let payments = payments_for(&sim, "5001");
     assert_eq!(payments.len(), 1, "{payments:#?}");
@@ -256,13 +261,7 @@ async fn a_release_with_its_answer_lost_is_read_before_running_again() {
     sim.update_faults(|f| f.commit_then_500 = 2);
     record(&s, order_input("6101", "PAID")).await;
     let o = paid_shown(&s, "6101").await;
-    let job = o["sync"]["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["kind"] == "RECORD_PAYMENT")
-        .unwrap()
-        .clone();
+    let job = payment_job(&o);
     assert_eq!(job["status"], "SUCCEEDED", "{o:#}");
     let p = payments_for(&sim, "6101");
     assert_eq!(p.len(), 1, "one payment, none twice");
