@@ -197,9 +197,12 @@ async fn bad_credentials_are_configuration_and_the_audit_log_keeps_every_action(
         .data("{ q: jobs(filter: {orderNumberPrefix: \"Q-\", status: CANCELED}) { totalCount } r: jobs(filter: {orderNumber: \"R-1\"}) { edges { node { id status } } } }", json!({}))
         .await;
     assert_eq!(left["q"]["totalCount"], 3, "{left:#}");
-    let r1 = left["r"]["edges"][0]["node"].clone();
-    assert_eq!(r1["status"], "QUEUED");
-    let r1 = r1["id"].as_str().unwrap().to_owned();
+    let r1 = left["r"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Its worker may be between a run and parking it (not connected): it comes back QUEUED.
+    s.wait_job(&r1, |j| j["status"] == "QUEUED").await;
     // One by one: cancel R-1, then retry it (sent with an X-Forwarded-For header).
     s.data(
         "mutation($id: ID!) { cancelJob(id: $id) { id } }",
