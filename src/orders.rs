@@ -1,9 +1,13 @@
 //! The store's orders: record (create or update by number), read, and page through them.
 //!
-//! Orders live in the `orders` tree keyed by number. A second tree, `orders_by_placed`, is the
-//! newest-first index used for paging; its values carry what the list filters need (email,
-//! payment and sync status), so filtering never decodes whole orders. Both trees change in one
-//! sled transaction, and [`Orders::record`] answers only once the change is on disk.
+//! Orders live in the `orders` tree keyed by number. Their indexes are packed trees
+//! ([`crate::store::Packed`]: many entries per sled key, as sled's memory grows with its keys):
+//! `orders_list`, newest first, for paging, whose entries carry what the list filters need
+//! (payment and sync status, error class), so filtering never decodes whole orders;
+//! `orders_search`, the search terms (`orders/search.rs`); `orders_by_so`, the order of each
+//! Sales Order (`orders/by_sales_order.rs`). All change with the order in one sled
+//! transaction, and [`Orders::record`] answers only once the change is on disk. A store of
+//! schema version 1 (one sled key per index entry) is carried over at start ([`carry`]).
 //!
 //! Recording is also where automatic sync starts: in AUTOMATIC_AFTER_PAYMENT mode, an order
 //! recorded as PAID (or moved to PAID) that is not synced and has no sync on its way gets its
@@ -14,6 +18,7 @@
 
 mod aftercare;
 pub mod by_sales_order;
+mod carry;
 mod payment;
 mod search;
 
@@ -35,7 +40,7 @@ use crate::events::Bus;
 use crate::jobs::{JobKind, JobRecord, JobStatus, Jobs, JobsError, NewJob};
 use crate::paging::{self, Page};
 use crate::settings::Settings;
-use crate::store::{self, Store, StoreError, decode, encode, trees};
+use crate::store::{self, Packed, PackedTx, Store, StoreError, decode, encode, trees};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrdersError {
@@ -55,14 +60,14 @@ impl From<sled::Error> for OrdersError {
     }
 }
 
-/// What the list index keeps about an order.
+/// What the list index keeps about an order (its key holds the placement and number).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct IndexEntry {
-    number: String,
-    email: String,
+    #[serde(rename = "p")]
     payment: PaymentStatus,
+    #[serde(rename = "s")]
     sync: SyncStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
     class: Option<ErrorClass>,
 }
 
@@ -120,10 +125,10 @@ pub fn sync_job(number: &str, automatic: bool) -> NewJob {
 pub struct Orders {
     store: Store,
     orders: sled::Tree,
-    index: sled::Tree,
+    index: Packed,
     counts: sled::Tree,
-    terms: sled::Tree,
-    by_so: sled::Tree,
+    terms: Packed,
+    by_so: Packed,
     bus: Bus<Order>,
     jobs: Jobs,
     settings: Settings,
@@ -178,21 +183,37 @@ fn bump(counts: &TransactionalTree, key: &[u8], delta: i64) -> TxResult<()> {
     Ok(())
 }
 
-/// Writes `next` (replacing `current`), its list index entry, its search terms and the
-/// status counts inside a transaction over [`Orders::trees`]: the one place an order is written.
-fn write(t: &[TransactionalTree], current: Option<&Order>, next: &Order) -> TxResult<()> {
-    let [orders, index, counts, terms, by_so] = t else {
+/// The number in a list index key.
+fn number_of(list_key: &[u8]) -> &[u8] {
+    list_key.get(8..).unwrap_or_default()
+}
+
+/// The packed trees of an order write, inside its transaction.
+struct Indexes<'a> {
+    list: PackedTx<'a>,
+    terms: PackedTx<'a>,
+    by_so: PackedTx<'a>,
+}
+
+/// Writes `next` (replacing `current`), its list index entry, its search terms, its Sales
+/// Order link and the status counts inside a transaction over [`Orders::trees`]: the one place
+/// an order is written. Index entries that stay the same are not rewritten.
+fn write(
+    t: &[TransactionalTree],
+    ix: &Indexes,
+    current: Option<&Order>,
+    next: &Order,
+) -> TxResult<()> {
+    let [orders, _, counts, _, _] = t else {
         unreachable!("the order trees are five")
     };
-    by_sales_order::write(by_so, current, next)?;
+    by_sales_order::write(&ix.by_so, current, next)?;
     let number = &next.data.number;
     let placed = index_key(next.data.placed_at, number);
-    if let Some(old) = current {
-        index.remove(index_key(old.data.placed_at, number))?;
-    }
+    let old_placed = current.map(|o| index_key(o.data.placed_at, number));
     search::write(
-        terms,
-        current.map(|o| (o, index_key(o.data.placed_at, number))),
+        &ix.terms,
+        current.zip(old_placed.clone()),
         (next, placed.clone()),
     )?;
     let pair = |o: &Order| (o.sync.status, o.data.payment_status);
@@ -210,15 +231,20 @@ fn write(t: &[TransactionalTree], current: Option<&Order>, next: &Order) -> TxRe
             1,
         )?;
     }
-    index.insert(placed, encode(&index_entry(next)))?;
+    let entry = encode(&index_entry(next));
+    let same_place = old_placed.as_ref() == Some(&placed);
+    if !same_place && let Some(old) = &old_placed {
+        ix.list.remove(old)?;
+    }
+    if !same_place || current.map(|o| encode(&index_entry(o))) != Some(entry.clone()) {
+        ix.list.insert(&placed, &entry)?;
+    }
     orders.insert(number.as_bytes(), encode(next))?;
     Ok(())
 }
 
 fn index_entry(o: &Order) -> IndexEntry {
     IndexEntry {
-        number: o.data.number.clone(),
-        email: o.data.email.clone(),
         payment: o.data.payment_status,
         sync: o.sync.status,
         class: o.sync.error_class,
@@ -230,17 +256,18 @@ impl Orders {
         let orders = Orders {
             store: store.clone(),
             orders: store.raw_tree(trees::ORDERS)?,
-            index: store.raw_tree(trees::ORDERS_BY_PLACED)?,
+            index: Packed::open(store.raw_tree(trees::ORDERS_LIST)?)?,
             counts: store.raw_tree(trees::ORDER_COUNTS)?,
-            terms: store.raw_tree(trees::ORDERS_BY_TERM)?,
-            by_so: store.raw_tree(trees::ORDERS_BY_SALES_ORDER)?,
+            terms: Packed::open(store.raw_tree(trees::ORDERS_SEARCH)?)?,
+            by_so: Packed::open(store.raw_tree(trees::ORDERS_BY_SO)?)?,
             bus: Bus::default(),
             jobs: jobs.clone(),
             settings: settings.clone(),
         };
+        carry::list(&orders)?;
+        carry::terms(&orders)?;
+        carry::sales_orders(&orders)?;
         orders.count_once()?;
-        orders.index_once()?;
-        orders.index_sales_orders_once()?;
         Ok(orders)
     }
 
@@ -248,11 +275,20 @@ impl Orders {
     fn trees(&self) -> [&sled::Tree; 5] {
         [
             &self.orders,
-            &self.index,
+            self.index.tree(),
             &self.counts,
-            &self.terms,
-            &self.by_so,
+            self.terms.tree(),
+            self.by_so.tree(),
         ]
+    }
+
+    /// The packed indexes inside a transaction over [`Orders::trees`].
+    fn indexes<'a>(&'a self, t: &'a [TransactionalTree]) -> Indexes<'a> {
+        Indexes {
+            list: self.index.in_tx(&t[1]),
+            terms: self.terms.in_tx(&t[3]),
+            by_so: self.by_so.in_tx(&t[4]),
+        }
     }
 
     /// The order linked to Sales Order `order_type` `nbr`, found through the index.
@@ -261,41 +297,10 @@ impl Orders {
         order_type: &str,
         nbr: &str,
     ) -> Result<Option<Order>, OrdersError> {
-        match self.by_so.get(by_sales_order::key(order_type, nbr))? {
+        match self.by_so.get(&by_sales_order::key(order_type, nbr))? {
             Some(number) => self.get(&String::from_utf8_lossy(&number)),
             None => Ok(None),
         }
-    }
-
-    /// Indexes the Sales Order links of a store written before the index existed, once.
-    fn index_sales_orders_once(&self) -> store::Result<()> {
-        self.build_once(&self.by_so, by_sales_order::READY, |o| {
-            by_sales_order::entry(o).into_iter().collect()
-        })
-    }
-
-    /// Fills `tree` with `entries` of every stored order, once: a store written before the
-    /// tree was kept gets it at start; `ready` marks it built.
-    fn build_once(
-        &self,
-        tree: &sled::Tree,
-        ready: &[u8],
-        entries: impl Fn(&Order) -> Vec<(Vec<u8>, Vec<u8>)>,
-    ) -> store::Result<()> {
-        if tree.contains_key(ready)? {
-            return Ok(());
-        }
-        let mut batch = sled::Batch::default();
-        for entry in self.orders.iter() {
-            let (_, value) = entry?;
-            let o: Order = decode(&value)?;
-            for (k, v) in entries(&o) {
-                batch.insert(k, v);
-            }
-        }
-        batch.insert(ready, &[1u8][..]);
-        tree.apply_batch(batch)?;
-        Ok(())
     }
 
     /// Changes of orders, for subscribers.
@@ -341,7 +346,7 @@ impl Orders {
                 if payment::due(&settings, &next) {
                     q.push(&payment_job(&number))?;
                 }
-                write(t, current.as_ref(), &next)?;
+                write(t, &self.indexes(t), current.as_ref(), &next)?;
                 Ok((next, how))
             })
             .await?;
@@ -374,7 +379,7 @@ impl Orders {
                     if !next.sync.job_ids.contains(&id) {
                         next.sync.job_ids.push(id);
                     }
-                    write(t, Some(&current), &next)?;
+                    write(t, &self.indexes(t), Some(&current), &next)?;
                     jobs.push(pushed.job);
                     orders.push(next);
                 }
@@ -474,14 +479,14 @@ impl Orders {
         if in_flight == 0 {
             return Ok(0); // the counts say so: no need to walk every order
         }
-        for entry in self.index.iter() {
-            let (_, value) = entry?;
+        for entry in self.index.iter_from(Bound::Unbounded) {
+            let (key, value) = entry?;
             let e: IndexEntry = decode(&value)?;
             if !matches!(e.sync, SyncStatus::Queued | SyncStatus::Syncing) {
                 continue;
             }
             seen += 1;
-            let Some(order) = self.get(&e.number)? else {
+            let Some(order) = self.get(&String::from_utf8_lossy(number_of(&key)))? else {
                 continue;
             };
             // Its latest sync job (the order also lists its cancellation and credit jobs).
@@ -593,7 +598,7 @@ impl Orders {
             let Some((next, extra)) = change(current.clone()) else {
                 return Ok(None);
             };
-            write(t, current.as_ref(), &next)?;
+            write(t, &self.indexes(t), current.as_ref(), &next)?;
             Ok(Some((next, extra)))
         });
         match result {
@@ -654,7 +659,7 @@ impl Orders {
             return Ok(());
         }
         let mut counts = std::collections::HashMap::<Vec<u8>, u64>::new();
-        for entry in self.index.iter() {
+        for entry in self.index.iter_from(Bound::Unbounded) {
             let (_, value) = entry?;
             let e: IndexEntry = decode(&value)?;
             *counts.entry(count_key(e.sync, e.payment)).or_default() += 1;
@@ -666,14 +671,6 @@ impl Orders {
         batch.insert(COUNTS_READY, &[1u8][..]);
         self.counts.apply_batch(batch)?;
         Ok(())
-    }
-
-    /// Builds the search terms once, for a store written before they were kept.
-    fn index_once(&self) -> store::Result<()> {
-        self.build_once(&self.terms, search::READY, |o| {
-            let placed = index_key(o.data.placed_at, &o.data.number);
-            search::entries(o, &placed).into_iter().collect()
-        })
     }
 
     /// Orders newest `placed_at` first (then by number), after the cursor `after`.
@@ -706,7 +703,7 @@ impl Orders {
         let items = keys
             .into_iter()
             .filter_map(|key| {
-                let number = &key[8..];
+                let number = number_of(&key);
                 let order = self.orders.get(number).ok()??;
                 Some(decode::<Order>(&order).map(|o| (o, paging::cursor(&key))))
             })
@@ -721,7 +718,7 @@ impl Orders {
     /// How many list entries pass the filter's statuses and class, walking them all.
     fn count_walking(&self, filter: &OrderFilter) -> Result<usize, OrdersError> {
         let mut n = 0;
-        for entry in self.index.iter() {
+        for entry in self.index.iter_from(Bound::Unbounded) {
             let (_, value) = entry?;
             n += filter.matches(&decode(&value)?) as usize;
         }
@@ -736,10 +733,7 @@ impl Orders {
         filter: &OrderFilter,
     ) -> Result<(Vec<Vec<u8>>, bool), OrdersError> {
         let mut keys = Vec::new();
-        for entry in self
-            .index
-            .range::<Vec<u8>, _>((start.clone(), Bound::Unbounded))
-        {
+        for entry in self.index.iter_from(start.clone()) {
             let (key, value) = entry?;
             let e: IndexEntry = decode(&value)?;
             if !filter.matches(&e) {
@@ -748,7 +742,7 @@ impl Orders {
             if keys.len() == first {
                 return Ok((keys, true));
             }
-            keys.push(key.to_vec());
+            keys.push(key);
         }
         Ok((keys, false))
     }

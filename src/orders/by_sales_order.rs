@@ -1,16 +1,12 @@
 //! The index from an order's Sales Order to the order: `so:<type>:<nbr>` → order number (type
 //! and number upper-cased, as Acumatica compares its keys without case), written in the
 //! order's own transaction whenever its Sales Order link changes, so that the shipment poll
-//! finds the order of a shipment without walking the orders. An older store is indexed once
-//! at start (`!ready` marks it).
-
-use sled::transaction::TransactionalTree;
+//! finds the order of a shipment without walking the orders. The index is the packed
+//! `orders_by_so` tree; an older store is indexed at start (`orders/carry.rs`).
 
 use super::TxResult;
 use crate::domain::order::Order;
-
-/// Present once every order is indexed.
-pub const READY: &[u8] = b"!ready";
+use crate::store::PackedTx;
 
 /// The key of Sales Order `order_type` `nbr`.
 pub fn key(order_type: &str, nbr: &str) -> Vec<u8> {
@@ -31,17 +27,17 @@ pub fn entry(o: &Order) -> Option<(Vec<u8>, Vec<u8>)> {
 }
 
 /// Keeps the index in step with a write of `next` over `current`.
-pub fn write(tree: &TransactionalTree, current: Option<&Order>, next: &Order) -> TxResult<()> {
+pub(super) fn write(tree: &PackedTx, current: Option<&Order>, next: &Order) -> TxResult<()> {
     let old = current.and_then(entry);
     let new = entry(next);
     if old == new {
         return Ok(());
     }
     if let Some((k, _)) = old {
-        tree.remove(k)?;
+        tree.remove(&k)?;
     }
     if let Some((k, v)) = new {
-        tree.insert(k, v)?;
+        tree.insert(&k, &v)?;
     }
     Ok(())
 }

@@ -4,20 +4,17 @@
 //! An order is found by the start of its number (with or without leading zeros), of its
 //! e-mail address, or of the e-mail's domain, case-insensitively: `M00042`, `42`, `buyer42@`,
 //! `example.co` all find `M00042` of `buyer42@example.com`. Each of those terms is a key of the
-//! `orders_by_term` tree, `<tag><term>\0<number>`, whose value is the order's key in
-//! `orders_by_placed` (so results come back newest first). A search walks only the keys that
+//! packed `orders_search` tree, `<tag><term>\0<number>`, whose value is the order's key in
+//! `orders_list` (so results come back newest first). A search walks only the keys that
 //! start with the needle: its cost follows the number of matches, not of stored orders.
 //! The terms change in the same transaction as the order (`orders::write`).
 
 use std::collections::BTreeSet;
 
-use sled::transaction::TransactionalTree;
+use sled::transaction::UnabortableTransactionError;
 
 use crate::domain::order::Order;
-
-/// Marks a store whose orders have all been indexed (a store written before this index was
-/// built at start once). Not a term key: every term key starts with a tag below.
-pub(super) const READY: &[u8] = b"!ready";
+use crate::store::{self, Packed, PackedTx};
 
 const NUMBER: u8 = b'n';
 const EMAIL: u8 = b'e';
@@ -59,7 +56,7 @@ fn key(tag: u8, term: &str, number: &str) -> Vec<u8> {
     k
 }
 
-/// The index entries of an order: term key → its `orders_by_placed` key.
+/// The index entries of an order: term key → its `orders_list` key.
 pub(super) fn entries(o: &Order, placed_key: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
     terms(&o.data.number, &o.data.email)
         .into_iter()
@@ -70,10 +67,10 @@ pub(super) fn entries(o: &Order, placed_key: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
 /// Replaces `old`'s entries by `new`'s inside a transaction (nothing is written when they
 /// are the same, which is the common case: number, e-mail and placement rarely change).
 pub(super) fn write(
-    terms: &TransactionalTree,
+    terms: &PackedTx,
     old: Option<(&Order, Vec<u8>)>,
     new: (&Order, Vec<u8>),
-) -> Result<(), sled::transaction::UnabortableTransactionError> {
+) -> Result<(), UnabortableTransactionError> {
     let fresh = entries(new.0, &new.1);
     if let Some((o, placed)) = old {
         let stale = entries(o, &placed);
@@ -82,25 +79,25 @@ pub(super) fn write(
         }
         for (k, _) in stale {
             if !fresh.iter().any(|(f, _)| *f == k) {
-                terms.remove(k)?;
+                terms.remove(&k)?;
             }
         }
     }
     for (k, v) in fresh {
-        terms.insert(k, v)?;
+        terms.insert(&k, &v)?;
     }
     Ok(())
 }
 
-/// The `orders_by_placed` keys of every order the needle finds, newest first.
-pub(super) fn find(terms: &sled::Tree, needle: &str) -> sled::Result<Vec<Vec<u8>>> {
+/// The `orders_list` keys of every order the needle finds, newest first.
+pub(super) fn find(terms: &Packed, needle: &str) -> store::Result<Vec<Vec<u8>>> {
     let mut keys = BTreeSet::new();
     for tag in [NUMBER, EMAIL, DOMAIN] {
         let mut prefix = vec![tag];
         prefix.extend_from_slice(needle.as_bytes());
         for entry in terms.scan_prefix(&prefix) {
             let (_, placed) = entry?;
-            keys.insert(placed.to_vec());
+            keys.insert(placed);
         }
     }
     Ok(keys.into_iter().collect())

@@ -11,7 +11,7 @@
 //!   still waits holds the cursor at its new version until that one is done, then is pushed
 //!   again. A first poll (no cursor yet) reads the last [`FIRST_LOOK_BACK_DAYS`] days.
 //! - For each confirmed shipment of an order the bridge synced (found through the
-//!   `orders_by_sales_order` index, no walk over the orders), the poll pushes a WRITE_BACK job
+//!   `orders_by_so` index, no walk over the orders), the poll pushes a WRITE_BACK job
 //!   unique per shipment (`writeback:<shipmentNbr>`) carrying what the shipment says. The
 //!   jobs, the seen markers and the new cursor are written in ONE transaction: a crash before
 //!   it re-reads the same shipments, after it has their jobs.

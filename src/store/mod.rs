@@ -6,33 +6,44 @@
 //! group commit: many writers that each need their change on disk share one fsync.
 
 mod flush;
+mod packed;
 pub mod private;
 mod typed;
 
 use std::path::{Path, PathBuf};
 
 pub use flush::{Flusher, Health};
+pub use packed::{Packed, PackedTx};
 pub use typed::{Typed, decode, encode};
 
-/// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema version this build writes and reads. Version 2 packed the order indexes
+/// (`orders/carry.rs` carries a version 1 store over at start).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Names of the trees. Kept in one place so that nobody opens a tree under a typo.
 pub mod trees {
     pub const META: &str = "meta";
     pub const SETTINGS: &str = "settings";
     pub const ORDERS: &str = "orders";
-    /// Index of orders newest first: `!placed_at_micros (8 bytes BE) ++ number` → number.
-    pub const ORDERS_BY_PLACED: &str = "orders_by_placed";
+    /// Index of orders newest first (packed, see [`super::Packed`]):
+    /// `!placed_at_micros (8 bytes BE) ++ number` → the order's statuses (see `orders`).
+    pub const ORDERS_LIST: &str = "orders_list";
     /// `<sync status>/<payment status>` → how many orders (u64 BE), kept in the same
     /// transaction as the orders; `ready` once counted.
     pub const ORDER_COUNTS: &str = "order_counts";
-    /// Search terms: `<tag><term>\0<number>` → the order's `orders_by_placed` key (see
-    /// `orders/search.rs`); `!ready` once built.
-    pub const ORDERS_BY_TERM: &str = "orders_by_term";
-    /// `so:<type>:<nbr>` → order number: the order of a Sales Order (see
-    /// `orders/by_sales_order.rs`), kept in the order's transaction; `!ready` once built.
-    pub const ORDERS_BY_SALES_ORDER: &str = "orders_by_sales_order";
+    /// Search terms (packed): `<tag><term>\0<number>` → the order's `orders_list` key (see
+    /// `orders/search.rs`).
+    pub const ORDERS_SEARCH: &str = "orders_search";
+    /// The order of each Sales Order (packed): `so:<type>:<nbr>` → order number (see
+    /// `orders/by_sales_order.rs`), kept in the order's transaction.
+    pub const ORDERS_BY_SO: &str = "orders_by_so";
+    /// Trees of schema version 1, one sled key per entry, carried over into the packed
+    /// trees at start and then dropped (see `orders/carry.rs`).
+    pub mod v1 {
+        pub const ORDERS_BY_PLACED: &str = "orders_by_placed";
+        pub const ORDERS_BY_TERM: &str = "orders_by_term";
+        pub const ORDERS_BY_SALES_ORDER: &str = "orders_by_sales_order";
+    }
     /// `cursor` → the shipment poll's inclusive `LastModifiedDateTime` cursor (see
     /// `shipments/`).
     pub const SHIPMENTS: &str = "shipments";
@@ -232,7 +243,18 @@ fn check_schema_version(db: &sled::Db, path: &Path) -> Result<()> {
                     supported: SCHEMA_VERSION,
                 });
             }
-            // Older versions would be migrated here; version 1 is the first.
+            if found < SCHEMA_VERSION {
+                // An older store: what changed is carried over when its trees are opened
+                // (each carry-over is marked done in its own tree, so a crash midway repeats
+                // it); from now on, older builds refuse the store.
+                tracing::info!(
+                    found,
+                    now = SCHEMA_VERSION,
+                    "carrying the store over to a new schema version"
+                );
+                meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+                db.flush()?;
+            }
             Ok(())
         }
     }

@@ -433,12 +433,13 @@ async fn search_finds_the_start_of_a_number_email_or_domain_and_survives_an_old_
     s.data(RECORD_ORDER, json!({"input": input})).await;
     check_search(&s).await;
 
-    // A store written before the terms were kept is indexed once at start.
+    // A store without its search index (one written before the terms were kept) is indexed
+    // once at start, from the orders.
     let data = s.stop();
     {
         let db = data.open_store();
         assert!(
-            db.drop_tree("orders_by_term").unwrap(),
+            db.drop_tree("orders_search").unwrap(),
             "the terms tree exists"
         );
         db.flush().unwrap();

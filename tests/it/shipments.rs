@@ -377,7 +377,7 @@ async fn a_store_from_before_the_sales_order_index_is_indexed_once_at_start() {
     {
         // As a build before the index left it: no such tree.
         let db = data.open_store();
-        assert!(db.drop_tree("orders_by_sales_order").unwrap());
+        assert!(db.drop_tree("orders_by_so").unwrap());
         db.flush().unwrap();
     }
     let s = start_in(data).await;
