@@ -4,8 +4,9 @@
 //! ([`crate::store::Packed`]: many entries per sled key, as sled's memory grows with its keys):
 //! `orders_list`, newest first, for paging, whose entries carry what the list filters need
 //! (payment and sync status, error class), so filtering never decodes whole orders;
-//! `orders_search`, the search terms (`orders/search.rs`); `orders_by_so`, the order of each
-//! Sales Order (`orders/by_sales_order.rs`). All change with the order in one sled
+//! `orders_by_status`, the same entries partitioned by status, so that a filtered page costs
+//! its page (`orders/by_status.rs`); `orders_search`, the search terms (`orders/search.rs`);
+//! `orders_by_so`, the order of each Sales Order (`orders/by_sales_order.rs`). All change with the order in one sled
 //! transaction, and [`Orders::record`] answers only once the change is on disk. A store of
 //! schema version 1 (one sled key per index entry) is carried over at start ([`carry`]).
 //!
@@ -18,6 +19,7 @@
 
 mod aftercare;
 pub mod by_sales_order;
+mod by_status;
 mod carry;
 mod payment;
 mod search;
@@ -129,6 +131,7 @@ pub struct Orders {
     counts: sled::Tree,
     terms: Packed,
     by_so: Packed,
+    by_status: Packed,
     bus: Bus<Order>,
     jobs: Jobs,
     settings: Settings,
@@ -183,6 +186,9 @@ fn bump(counts: &TransactionalTree, key: &[u8], delta: i64) -> TxResult<()> {
     Ok(())
 }
 
+/// List entries as [`Orders::entries`] walks them: list key → statuses.
+type Entries<'a> = Box<dyn Iterator<Item = store::Result<(Vec<u8>, Vec<u8>)>> + 'a>;
+
 /// The number in a list index key.
 fn number_of(list_key: &[u8]) -> &[u8] {
     list_key.get(8..).unwrap_or_default()
@@ -193,6 +199,7 @@ struct Indexes<'a> {
     list: PackedTx<'a>,
     terms: PackedTx<'a>,
     by_so: PackedTx<'a>,
+    by_status: PackedTx<'a>,
 }
 
 /// Writes `next` (replacing `current`), its list index entry, its search terms, its Sales
@@ -204,8 +211,8 @@ fn write(
     current: Option<&Order>,
     next: &Order,
 ) -> TxResult<()> {
-    let [orders, _, counts, _, _] = t else {
-        unreachable!("the order trees are five")
+    let [orders, _, counts, _, _, _] = t else {
+        unreachable!("the order trees are six")
     };
     by_sales_order::write(&ix.by_so, current, next)?;
     let number = &next.data.number;
@@ -231,13 +238,16 @@ fn write(
             1,
         )?;
     }
-    let entry = encode(&index_entry(next));
+    let entry = index_entry(next);
+    let old_entry = current.map(index_entry);
     let same_place = old_placed.as_ref() == Some(&placed);
     if !same_place && let Some(old) = &old_placed {
         ix.list.remove(old)?;
     }
-    if !same_place || current.map(|o| encode(&index_entry(o))) != Some(entry.clone()) {
-        ix.list.insert(&placed, &entry)?;
+    if !same_place || old_entry.as_ref().map(encode) != Some(encode(&entry)) {
+        ix.list.insert(&placed, &encode(&entry))?;
+        let old = old_placed.as_deref().zip(old_entry.as_ref());
+        by_status::write(&ix.by_status, old, (&placed, &entry))?;
     }
     orders.insert(number.as_bytes(), encode(next))?;
     Ok(())
@@ -260,6 +270,7 @@ impl Orders {
             counts: store.raw_tree(trees::ORDER_COUNTS)?,
             terms: Packed::open(store.raw_tree(trees::ORDERS_SEARCH)?)?,
             by_so: Packed::open(store.raw_tree(trees::ORDERS_BY_SO)?)?,
+            by_status: Packed::open(store.raw_tree(trees::ORDERS_BY_STATUS)?)?,
             bus: Bus::default(),
             jobs: jobs.clone(),
             settings: settings.clone(),
@@ -267,18 +278,20 @@ impl Orders {
         carry::list(&orders)?;
         carry::terms(&orders)?;
         carry::sales_orders(&orders)?;
+        carry::by_status(&orders)?;
         orders.count_once()?;
         Ok(orders)
     }
 
     /// The trees an order is written to, in the order [`write`] takes them.
-    fn trees(&self) -> [&sled::Tree; 5] {
+    fn trees(&self) -> [&sled::Tree; 6] {
         [
             &self.orders,
             self.index.tree(),
             &self.counts,
             self.terms.tree(),
             self.by_so.tree(),
+            self.by_status.tree(),
         ]
     }
 
@@ -288,6 +301,7 @@ impl Orders {
             list: self.index.in_tx(&t[1]),
             terms: self.terms.in_tx(&t[3]),
             by_so: self.by_so.in_tx(&t[4]),
+            by_status: self.by_status.in_tx(&t[5]),
         }
     }
 
@@ -466,27 +480,18 @@ impl Orders {
     /// job (after a crash, job recovery runs before the mirror is attached). Returns how many
     /// orders it looked at.
     pub fn reconcile(&self) -> Result<usize, OrdersError> {
-        let mut seen = 0;
-        let in_flight = [SyncStatus::Queued, SyncStatus::Syncing]
-            .into_iter()
-            .map(|sync| {
-                self.count(&OrderFilter {
-                    sync_status: Some(sync),
-                    ..Default::default()
-                })
-            })
-            .sum::<Result<u64, _>>()?;
-        if in_flight == 0 {
-            return Ok(0); // the counts say so: no need to walk every order
-        }
-        for entry in self.index.iter_from(Bound::Unbounded) {
-            let (key, value) = entry?;
-            let e: IndexEntry = decode(&value)?;
-            if !matches!(e.sync, SyncStatus::Queued | SyncStatus::Syncing) {
-                continue;
-            }
-            seen += 1;
-            let Some(order) = self.get(&String::from_utf8_lossy(number_of(&key)))? else {
+        // The QUEUED and SYNCING partitions: no need to walk every order.
+        let in_flight = [SyncStatus::Queued, SyncStatus::Syncing].map(|sync| OrderFilter {
+            sync_status: Some(sync),
+            ..Default::default()
+        });
+        let keys = in_flight
+            .iter()
+            .flat_map(|f| self.entries(&Bound::Unbounded, f))
+            .map(|e| e.map(|(key, _)| key))
+            .collect::<store::Result<Vec<_>>>()?;
+        for key in &keys {
+            let Some(order) = self.get(&String::from_utf8_lossy(number_of(key)))? else {
                 continue;
             };
             // Its latest sync job (the order also lists its cancellation and credit jobs).
@@ -506,7 +511,7 @@ impl Orders {
                 }
             }
         }
-        Ok(seen)
+        Ok(keys.len())
     }
 
     /// Changes the sync state of order `number` with `f` (durably); returns the new order.
@@ -718,11 +723,38 @@ impl Orders {
     /// How many list entries pass the filter's statuses and class, walking them all.
     fn count_walking(&self, filter: &OrderFilter) -> Result<usize, OrdersError> {
         let mut n = 0;
-        for entry in self.index.iter_from(Bound::Unbounded) {
+        for entry in self.entries(&Bound::Unbounded, filter) {
             let (_, value) = entry?;
             n += filter.matches(&decode(&value)?) as usize;
         }
         Ok(n)
+    }
+
+    /// List entries (list key → statuses) from the cursor `start` on, newest first: those of
+    /// the partition the filter walks ([`by_status::partition`]), or all without a status
+    /// filter. Entries may still fail the filter's other statuses.
+    fn entries<'a>(
+        &'a self,
+        start: &Bound<Vec<u8>>,
+        filter: &OrderFilter,
+    ) -> Entries<'a> {
+        let count = |f: &OrderFilter| self.count(f).unwrap_or(0);
+        let Some(prefix) = by_status::partition(filter, count) else {
+            return Box::new(self.index.iter_from(start.clone()));
+        };
+        let at = |k: &Vec<u8>| [prefix.as_slice(), k].concat();
+        let from = match start {
+            Bound::Unbounded => Bound::Included(prefix.clone()),
+            Bound::Included(k) => Bound::Included(at(k)),
+            Bound::Excluded(k) => Bound::Excluded(at(k)),
+        };
+        let n = prefix.len();
+        Box::new(
+            self.by_status
+                .iter_from(from)
+                .take_while(move |e| e.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+                .map(move |e| e.map(|(k, v)| (k[n..].to_vec(), v))),
+        )
     }
 
     /// Without a search: walks the list index from the cursor to the end of the page.
@@ -733,7 +765,7 @@ impl Orders {
         filter: &OrderFilter,
     ) -> Result<(Vec<Vec<u8>>, bool), OrdersError> {
         let mut keys = Vec::new();
-        for entry in self.index.iter_from(start.clone()) {
+        for entry in self.entries(start, filter) {
             let (key, value) = entry?;
             let e: IndexEntry = decode(&value)?;
             if !filter.matches(&e) {

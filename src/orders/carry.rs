@@ -6,9 +6,11 @@
 //! orders; its entries and its ready mark land in one atomic batch, and the old tree is
 //! dropped after. A new store has nothing to carry: its trees are marked ready at once.
 
+use std::ops::Bound;
+
 use serde::Deserialize;
 
-use super::{IndexEntry, Orders, by_sales_order, index_entry, index_key, search};
+use super::{IndexEntry, Orders, by_sales_order, by_status, index_entry, index_key, search};
 use crate::domain::ErrorClass;
 use crate::domain::order::{Order, PaymentStatus, SyncStatus};
 use crate::store::{self, Packed, decode, encode, trees};
@@ -72,6 +74,43 @@ pub(super) fn sales_orders(o: &Orders) -> store::Result<()> {
     )
 }
 
+/// The status partitions, new in version 2: built from the list (carried over first), one
+/// pass per partition so that entries stream in key order.
+pub(super) fn by_status(o: &Orders) -> store::Result<()> {
+    let packed = &o.by_status;
+    if packed.is_ready()? {
+        return Ok(());
+    }
+    let mut partitions = std::collections::BTreeSet::new();
+    for entry in o.index.iter_from(Bound::Unbounded) {
+        let (_, value) = entry?;
+        partitions.extend(by_status::prefixes(&decode(&value)?));
+    }
+    if partitions.is_empty() {
+        return packed.mark_ready();
+    }
+    packed.fill(partitions.into_iter().flat_map(|prefix| {
+        o.index
+            .iter_from(Bound::Unbounded)
+            .filter_map(move |entry| {
+                let (key, value) = match entry {
+                    Ok(kv) => kv,
+                    Err(e) => return Some(Err(e)),
+                };
+                let e: IndexEntry = match decode(&value) {
+                    Ok(e) => e,
+                    Err(e) => return Some(Err(e)),
+                };
+                by_status::prefixes(&e)
+                    .contains(&prefix)
+                    .then(|| Ok(([prefix.as_slice(), &key].concat(), value)))
+            })
+    }))?;
+    o.store.db().flush()?;
+    tracing::info!(buckets = packed.buckets(), "order status partitions built");
+    Ok(())
+}
+
 type Entry = (Vec<u8>, Vec<u8>);
 
 /// A version-1 entry as it is, but for the ready mark.
@@ -131,7 +170,6 @@ fn carry(
 
 #[cfg(test)]
 mod tests {
-    use std::ops::Bound;
     use std::time::Duration;
 
     use super::*;
@@ -203,6 +241,15 @@ mod tests {
                 ..Default::default()
             }));
         }
+        out.push(numbers(&OrderFilter {
+            sync_status: Some(SyncStatus::Failed),
+            ..Default::default()
+        }));
+        out.push(numbers(&OrderFilter {
+            error_class: Some(ErrorClass::Data),
+            payment_status: Some(PaymentStatus::Queued),
+            ..Default::default()
+        }));
         let linked = o.by_sales_order("SO", "SO0042").unwrap();
         out.push(format!("{:?}", linked.map(|o| o.data.number)));
         out
@@ -223,6 +270,14 @@ mod tests {
             })
             .await
             .unwrap();
+            for (number, class) in [("00007", Some(ErrorClass::Data)), ("00300", None)] {
+                o.set_sync(number, |s| {
+                    s.status = SyncStatus::Failed;
+                    s.error_class = class;
+                })
+                .await
+                .unwrap();
+            }
             let before = answers(&o);
             // The version-1 layout, written from the packed one: one sled key per entry.
             let db = store.db();
@@ -232,9 +287,12 @@ mod tests {
                 let e: IndexEntry = decode(&v).unwrap();
                 let number = String::from_utf8(number_of(&k).to_vec()).unwrap();
                 let email = o.get(&number).unwrap().unwrap().data.email;
-                let v1 = serde_json::json!({
+                let mut v1 = serde_json::json!({
                     "number": number, "email": email, "payment": e.payment, "sync": e.sync,
                 });
+                if let Some(class) = e.class {
+                    v1["class"] = serde_json::json!(class);
+                }
                 list.insert(k, serde_json::to_vec(&v1).unwrap()).unwrap();
             }
             for (packed, name) in [
@@ -252,6 +310,7 @@ mod tests {
                 trees::ORDERS_LIST,
                 trees::ORDERS_SEARCH,
                 trees::ORDERS_BY_SO,
+                trees::ORDERS_BY_STATUS,
             ] {
                 db.drop_tree(name).unwrap();
             }
@@ -272,7 +331,9 @@ mod tests {
         let (store, o) = open(copy.path()).await;
         assert_eq!(answers(&o), before);
         assert!(before[0].starts_with("400 "), "{}", before[0]);
-        assert_eq!(before[6], "Some(\"00042\")");
+        assert_eq!(before[6], "2 [\"00300\", \"00007\"]");
+        assert_eq!(before[7], "1 [\"00007\"]");
+        assert_eq!(before[8], "Some(\"00042\")");
         let names: Vec<_> = store.db().tree_names();
         for old in [
             trees::v1::ORDERS_BY_PLACED,
@@ -291,6 +352,11 @@ mod tests {
         );
         // 400 list entries in a handful of buckets; writes go on as before.
         assert!(o.index.buckets() < 20, "{} buckets", o.index.buckets());
+        assert!(
+            o.by_status.buckets() < 40,
+            "{} buckets",
+            o.by_status.buckets()
+        );
         o.record(order(400)).await.unwrap();
         assert!(answers(&o)[0].starts_with("401 "));
     }

@@ -31,6 +31,10 @@ pub mod trees {
     /// `<sync status>/<payment status>` → how many orders (u64 BE), kept in the same
     /// transaction as the orders; `ready` once counted.
     pub const ORDER_COUNTS: &str = "order_counts";
+    /// The list index partitioned by status (packed): `s<sync>\0<list key>`,
+    /// `p<payment>\0<list key>`, `c<error class>\0<list key>` → the order's statuses (see
+    /// `orders/by_status.rs`).
+    pub const ORDERS_BY_STATUS: &str = "orders_by_status";
     /// Search terms (packed): `<tag><term>\0<number>` → the order's `orders_list` key (see
     /// `orders/search.rs`).
     pub const ORDERS_SEARCH: &str = "orders_search";

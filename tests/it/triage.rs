@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::common::{CONNECT, Service, TOKEN, connect_input, order_input, sim_with_tokens};
 use crate::sync::{connected, record, settled};
 
-const ORDER: &str = "query($n: String!) { order(number: $n) { sync { status errorClass lastError jobs { id status attempts errorClass lastError } } } }";
+const ORDER: &str = "query($n: String!) { order(number: $n) { sync { status errorClass lastError jobs { id status attempts errorClass lastError waitingFor } } } }";
 const COUNT: &str = "query($f: JobFilter, $a: JobAction) { jobsCount(filter: $f, action: $a) }";
 
 fn with_sku(number: &str, sku: &str) -> Value {
@@ -183,6 +183,11 @@ async fn bad_credentials_are_configuration_and_the_audit_log_keeps_every_action(
     // Not connected: sync jobs wait QUEUED; cancel them in bulk by order-number prefix.
     for n in ["Q-1", "Q-2", "Q-3", "R-1"] {
         record(&s, order_input(n, "PAID")).await;
+    }
+    // Each is claimed once and parked, waiting for the connection (never counted while its
+    // worker holds it).
+    for n in ["Q-1", "Q-2", "Q-3"] {
+        order_until(&s, n, |o| o["sync"]["jobs"][0]["waitingFor"].is_string()).await;
     }
     let prefix = json!({"orderNumberPrefix": "Q-", "kind": "SYNC_ORDER"});
     assert_eq!(count(&s, prefix.clone(), json!("CANCEL")).await, 3);
