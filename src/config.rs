@@ -157,6 +157,11 @@ pub struct ServeConfig {
     #[arg(long, env = "BRIDGE_ALERT_CHECK_INTERVAL_MS", default_value_t = 30_000,
           value_parser = clap::value_parser!(u64).range(10..=3_600_000), value_name = "MS")]
     pub alert_check_interval_ms: u64,
+
+    /// Closed alert incidents older than this many days are deleted.
+    #[arg(long, env = "BRIDGE_INCIDENT_RETENTION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3650), value_name = "DAYS")]
+    pub incident_retention_days: u64,
 }
 
 impl ServeConfig {

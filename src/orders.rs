@@ -733,11 +733,7 @@ impl Orders {
     /// List entries (list key → statuses) from the cursor `start` on, newest first: those of
     /// the partition the filter walks ([`by_status::partition`]), or all without a status
     /// filter. Entries may still fail the filter's other statuses.
-    fn entries<'a>(
-        &'a self,
-        start: &Bound<Vec<u8>>,
-        filter: &OrderFilter,
-    ) -> Entries<'a> {
+    fn entries<'a>(&'a self, start: &Bound<Vec<u8>>, filter: &OrderFilter) -> Entries<'a> {
         let count = |f: &OrderFilter| self.count(f).unwrap_or(0);
         let Some(prefix) = by_status::partition(filter, count) else {
             return Box::new(self.index.iter_from(start.clone()));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::aftercare::Aftercare;
-use crate::alerts::Alerts;
+use crate::alerts::{AlertTiming, Alerts};
 use crate::audit::Audit;
 use crate::auth::AdminToken;
 use crate::config::ServeConfig;
@@ -84,7 +84,10 @@ impl AppState {
             orders.clone(),
             connection.clone(),
             store_import.clone(),
-            std::time::Duration::from_millis(config.alert_check_interval_ms),
+            AlertTiming {
+                check_every: std::time::Duration::from_millis(config.alert_check_interval_ms),
+                incident_retention: chrono::Duration::days(config.incident_retention_days as i64),
+            },
         )?;
         let audit = Audit::open(&store)?;
         let aftercare = Aftercare::new(&orders, &connection, config.ambiguous_recheck_delay());

@@ -107,6 +107,29 @@ impl Send {
     }
 }
 
+/// Deletes the incidents closed before `cutoff`; returns how many. Incidents are kept by
+/// growing id, so in the order they opened: the walk stops at the first one opened after the
+/// cutoff (it cannot have closed before it), and costs what it deletes.
+pub fn prune(tree: &sled::Tree, cutoff: DateTime<Utc>) -> crate::store::Result<usize> {
+    let mut batch = sled::Batch::default();
+    let mut n = 0;
+    for kv in tree.scan_prefix(keys::INCIDENTS) {
+        let (k, v) = kv?;
+        let inc: Incident = crate::store::decode(&v)?;
+        if inc.opened_at >= cutoff {
+            break;
+        }
+        if inc.closed_at.is_some_and(|c| c < cutoff) {
+            batch.remove(k);
+            n += 1;
+        }
+    }
+    if n > 0 {
+        tree.apply_batch(batch)?;
+    }
+    Ok(n)
+}
+
 /// Keys of the `alerts` tree.
 pub mod keys {
     pub fn rule(id: u64) -> Vec<u8> {
@@ -123,5 +146,53 @@ pub mod keys {
     }
     pub fn open_of_rule(rule: u64) -> Vec<u8> {
         [b"open:".as_slice(), &rule.to_be_bytes()].concat()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn incident(id: u64, opened_days_ago: i64, closed_days_ago: Option<i64>) -> Incident {
+        let now = Utc::now();
+        Incident {
+            id,
+            rule_id: 1,
+            subject: format!("order:{id}"),
+            summary: "failed".into(),
+            opened_at: now - chrono::Duration::days(opened_days_ago),
+            closed_at: closed_days_ago.map(|d| now - chrono::Duration::days(d)),
+            reminders: 0,
+            last_notice_at: now,
+            suppressed: false,
+            notices: vec![],
+        }
+    }
+
+    #[test]
+    fn incidents_closed_before_the_cutoff_go_and_the_rest_stay() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("alerts").unwrap();
+        let all = [
+            incident(1, 60, Some(50)), // closed long ago: goes
+            incident(2, 45, None),     // still open: stays
+            incident(3, 40, Some(10)), // closed recently: stays
+            incident(4, 35, Some(31)), // goes
+            incident(5, 5, Some(4)),   // stays; the walk stops here
+        ];
+        for inc in &all {
+            let v = crate::store::encode(inc);
+            tree.insert(keys::incident(inc.id), v).unwrap();
+        }
+        tree.insert(keys::rule(1), &b"{}"[..]).unwrap();
+        let cutoff = Utc::now() - chrono::Duration::days(30);
+        assert_eq!(prune(&tree, cutoff).unwrap(), 2);
+        let left: Vec<u64> = tree
+            .scan_prefix(keys::INCIDENTS)
+            .map(|kv| crate::store::decode::<Incident>(&kv.unwrap().1).unwrap().id)
+            .collect();
+        assert_eq!(left, [2, 3, 5]);
+        assert!(tree.contains_key(keys::rule(1)).unwrap());
+        assert_eq!(prune(&tree, cutoff).unwrap(), 0);
     }
 }

@@ -82,10 +82,19 @@ struct Inner {
     connection: Connection,
     store_import: StoreImport,
     check_every: Duration,
+    /// Closed incidents older than this are deleted.
+    retention: chrono::Duration,
     /// Serialises evaluation and handler write-backs (single writer of incidents).
     write: tokio::sync::Mutex<()>,
     /// Openings per rule in the last minute, for the bound.
     opened: Mutex<HashMap<u64, VecDeque<DateTime<Utc>>>>,
+}
+
+/// How often rules are evaluated, and how long closed incidents are kept.
+#[derive(Debug, Clone, Copy)]
+pub struct AlertTiming {
+    pub check_every: Duration,
+    pub incident_retention: chrono::Duration,
 }
 
 impl Alerts {
@@ -96,7 +105,7 @@ impl Alerts {
         orders: Orders,
         connection: Connection,
         store_import: StoreImport,
-        check_every: Duration,
+        timing: AlertTiming,
     ) -> store::Result<Alerts> {
         Ok(Alerts {
             inner: Arc::new(Inner {
@@ -107,7 +116,8 @@ impl Alerts {
                 orders,
                 connection,
                 store_import,
-                check_every,
+                check_every: timing.check_every,
+                retention: timing.incident_retention,
                 write: tokio::sync::Mutex::new(()),
                 opened: Mutex::default(),
             }),
@@ -456,10 +466,18 @@ impl Alerts {
         }
     }
 
-    /// Evaluates every enabled rule once, and sends the reminders that are due.
+    /// Evaluates every enabled rule once, sends the reminders that are due, and deletes the
+    /// incidents closed longer ago than the retention.
     pub async fn check_all(&self) -> Result<(), AlertsError> {
         let _w = self.inner.write.lock().await;
         let now = Utc::now();
+        let pruned = incidents::prune(&self.inner.tree, now - self.inner.retention)?;
+        if pruned > 0 {
+            tracing::info!(
+                pruned,
+                "closed alert incidents past their retention deleted"
+            );
+        }
         let rules = self.enabled_rules(None)?;
         if rules.is_empty() {
             return Ok(());
