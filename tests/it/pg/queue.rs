@@ -1,0 +1,372 @@
+//! The job queue on PostgreSQL (`pg::queue`) with two "instances" (two pools, two owners) on
+//! one real database: leases are exclusive, an expired lease is taken over, a uniqueness key
+//! yields one live job, and every change is heard through LISTEN/NOTIFY.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use acumatica_bridge::jobs::{Backoff, JobKind, JobStatus, Limits, NewJob, Outcome};
+use acumatica_bridge::pg::queue::{JobChange, PgQueue, push_in};
+use acumatica_bridge::pg::{Pg, PgError, PgOptions};
+use serde_json::json;
+
+use super::cluster;
+
+fn limits() -> Limits {
+    Limits {
+        default_max_attempts: 3,
+        per_kind: [(JobKind::CONNECT, 2)].into(),
+    }
+}
+
+fn backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(100))
+}
+
+/// Two instances on one fresh database: each its own pool and owner name.
+async fn two_instances(lease: Duration) -> (PgQueue, PgQueue) {
+    let url = cluster::database().await;
+    let options = PgOptions {
+        max_connections: 4,
+        ..Default::default()
+    };
+    let a = Pg::connect_with(&url, options.clone()).await.unwrap();
+    let b = Pg::connect_with(&url, options).await.unwrap();
+    (
+        PgQueue::new(a.pool().clone(), "instance-a", lease),
+        PgQueue::new(b.pool().clone(), "instance-b", lease),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_leasing_at_once_never_get_the_same_job() {
+    let (a, b) = two_instances(Duration::from_secs(30)).await;
+    let mut ids = BTreeSet::new();
+    for i in 0..200 {
+        let q = if i % 2 == 0 { &a } else { &b };
+        let pushed = q
+            .push(&NewJob::new(JobKind::SYNC_ORDER, json!(i)), &limits())
+            .await
+            .unwrap();
+        assert!(pushed.created);
+        ids.insert(pushed.job.id);
+    }
+    let drain = |q: PgQueue| async move {
+        let mut mine = vec![];
+        loop {
+            let got = q.claim(&JobKind::SYNC_ORDER, 7).await.unwrap();
+            if got.is_empty() {
+                return mine;
+            }
+            for j in got {
+                assert_eq!(j.status, JobStatus::Running);
+                assert_eq!(j.lock_by.as_deref(), Some(q.owner()));
+                let done = q.finish(j.id, &Outcome::Done, &backoff(), false).await;
+                let done = done.unwrap().expect("the owner finishes its own job");
+                assert_eq!(done.status, JobStatus::Succeeded);
+                mine.push(j.id);
+            }
+        }
+    };
+    let (ta, tb) = tokio::join!(
+        tokio::spawn(drain(a.clone())),
+        tokio::spawn(drain(b.clone()))
+    );
+    let (got_a, got_b) = (ta.unwrap(), tb.unwrap());
+    assert!(
+        !got_a.is_empty() && !got_b.is_empty(),
+        "both instances claimed"
+    );
+    let set_a: BTreeSet<u64> = got_a.iter().copied().collect();
+    let set_b: BTreeSet<u64> = got_b.iter().copied().collect();
+    assert_eq!(set_a.len(), got_a.len(), "no job twice to one instance");
+    assert!(set_a.is_disjoint(&set_b), "a job leased by both instances");
+    let all: BTreeSet<u64> = set_a.union(&set_b).copied().collect();
+    assert_eq!(all, ids, "every job ran");
+    for id in ids {
+        let j = a.get(id).await.unwrap().unwrap();
+        assert_eq!(
+            (j.status, j.attempts, j.history.len()),
+            (JobStatus::Succeeded, 1, 1)
+        );
+    }
+    let counts = a.counts().await.unwrap();
+    assert_eq!(
+        counts.get(&(JobKind::SYNC_ORDER, JobStatus::Succeeded)),
+        Some(&200)
+    );
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_taken_over_and_the_old_owner_is_fenced_off() {
+    let (a, b) = two_instances(Duration::from_millis(400)).await;
+    let job = a
+        .push(&NewJob::new(JobKind::SYNC_ORDER, json!(1)), &limits())
+        .await
+        .unwrap()
+        .job;
+    assert_eq!(a.claim(&JobKind::SYNC_ORDER, 1).await.unwrap().len(), 1);
+    // Renewed, the lease holds past its first term.
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(a.renew().await.unwrap(), 1);
+        assert!(b.claim(&JobKind::SYNC_ORDER, 1).await.unwrap().is_empty());
+    }
+    // A stops renewing (it hangs, or was killed): B takes the job over.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let taken = b.claim(&JobKind::SYNC_ORDER, 1).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    let t = &taken[0];
+    assert_eq!(t.id, job.id);
+    assert_eq!(t.lock_by.as_deref(), Some("instance-b"));
+    assert_eq!(
+        (t.attempts, t.history.len()),
+        (2, 2),
+        "the lost attempt counts"
+    );
+    let lost = t.history[0].error.as_deref().unwrap();
+    assert!(lost.contains("lease of instance-a expired"), "{lost}");
+    // A's late outcome changes nothing: the job is B's.
+    assert!(
+        a.finish(job.id, &Outcome::Done, &backoff(), false)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(a.renew().await.unwrap(), 0);
+    let now = a.get(job.id).await.unwrap().unwrap();
+    assert_eq!(
+        (now.status, now.lock_by.as_deref()),
+        (JobStatus::Running, Some("instance-b"))
+    );
+    let done = b
+        .finish(job.id, &Outcome::Done, &backoff(), false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.status, JobStatus::Succeeded);
+
+    // A lease lost at the last attempt fails the job (CONNECT: 2 attempts).
+    let c = a
+        .push(&NewJob::new(JobKind::CONNECT, json!({})), &limits())
+        .await
+        .unwrap()
+        .job;
+    assert_eq!(c.max_attempts, 2, "per-kind max attempts");
+    a.claim(&JobKind::CONNECT, 1).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(b.claim(&JobKind::CONNECT, 1).await.unwrap().len(), 1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(a.claim(&JobKind::CONNECT, 1).await.unwrap().is_empty());
+    let c = a.get(c.id).await.unwrap().unwrap();
+    assert_eq!((c.status, c.attempts), (JobStatus::Failed, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_uniqueness_key_yields_one_live_job() {
+    let (a, b) = two_instances(Duration::from_secs(30)).await;
+    let pushes = (0..20).map(|i| {
+        let q = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tokio::spawn(async move {
+            let new = NewJob::new(JobKind::SYNC_ORDER, json!(i))
+                .unique("order:A-1")
+                .order("A-1");
+            q.push(&new, &limits()).await.unwrap()
+        })
+    });
+    let pushed: Vec<_> = futures::future::join_all(pushes)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let first = pushed
+        .iter()
+        .find(|p| p.created)
+        .expect("one created")
+        .job
+        .id;
+    assert_eq!(
+        pushed.iter().filter(|p| p.created).count(),
+        1,
+        "one created"
+    );
+    assert!(
+        pushed.iter().all(|p| p.job.id == first),
+        "all got the live one"
+    );
+    assert_eq!(a.for_order("A-1").await.unwrap().len(), 1);
+
+    // A scheduled retry is moved to now by a second push, and stays the one job.
+    a.claim(&JobKind::SYNC_ORDER, 1).await.unwrap();
+    let r = a
+        .finish(first, &Outcome::transient("timeout"), &backoff(), false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.status, JobStatus::RetryScheduled);
+    assert!(r.run_at.unwrap() > chrono::Utc::now() - chrono::Duration::seconds(1));
+    let again = NewJob::new(JobKind::SYNC_ORDER, json!("again")).unique("order:A-1");
+    let moved = b.push(&again, &limits()).await.unwrap();
+    assert_eq!((moved.created, moved.job.id), (false, first));
+    assert_eq!(moved.job.status, JobStatus::Queued);
+
+    // Once it is finished, the key is free again; the old job cannot be retried meanwhile.
+    b.claim(&JobKind::SYNC_ORDER, 1).await.unwrap();
+    b.finish(first, &Outcome::data("unknown SKU"), &backoff(), false)
+        .await
+        .unwrap();
+    let fresh = a.push(&again, &limits()).await.unwrap();
+    assert!(fresh.created);
+    assert_ne!(fresh.job.id, first);
+    let err = a.retry(first).await.unwrap_err();
+    assert!(matches!(err, PgError::Conflict(_)), "{err}");
+    assert!(err.to_string().contains("order:A-1"), "{err}");
+}
+
+#[tokio::test]
+async fn retries_back_off_parked_jobs_wait_and_cancel_follows_the_rules() {
+    let (a, _b) = two_instances(Duration::from_secs(30)).await;
+    let kind = JobKind::SYNC_ORDER;
+    let j = a
+        .push(&NewJob::new(kind.clone(), json!(1)), &limits())
+        .await
+        .unwrap()
+        .job;
+
+    // A transient failure: RETRY_SCHEDULED after the backoff, not claimed before it is due.
+    a.claim(&kind, 1).await.unwrap();
+    let o = Outcome::RetryAfter(Duration::from_secs(60), "429".into());
+    let r = a
+        .finish(j.id, &o, &backoff(), false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((r.status, r.attempts), (JobStatus::RetryScheduled, 1));
+    assert!(a.claim(&kind, 1).await.unwrap().is_empty());
+    let due = a
+        .next_due(&kind)
+        .await
+        .unwrap()
+        .expect("the retry's due time");
+    assert!(
+        due > chrono::Utc::now() + chrono::Duration::seconds(55),
+        "{due}"
+    );
+
+    // Canceled while scheduled; retried by hand: attempts start again, history is kept.
+    assert_eq!(
+        a.cancel(j.id, false).await.unwrap().status,
+        JobStatus::Canceled
+    );
+    let again = a.retry(j.id).await.unwrap();
+    assert_eq!(
+        (again.status, again.attempts, again.history.len()),
+        (JobStatus::Queued, 0, 1)
+    );
+
+    // Parked while offline: the run does not count; runnable once woken.
+    a.claim(&kind, 1).await.unwrap();
+    let o = Outcome::not_ready("connected", "not connected");
+    let p = a
+        .finish(j.id, &o, &backoff(), false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((p.status, p.attempts), (JobStatus::Queued, 0));
+    assert_eq!(p.waiting_for.as_ref().unwrap().condition, "connected");
+    assert!(a.claim(&kind, 1).await.unwrap().is_empty(), "parked");
+    assert!(a.unpark("reachable").await.unwrap().is_empty());
+    assert_eq!(a.unpark("connected").await.unwrap().len(), 1);
+    let run = a.claim(&kind, 1).await.unwrap();
+    assert_eq!(run[0].attempts, 1, "the parked run did not count");
+
+    // Running: refused unless the kind may stop midway; then asked, and it ends CANCELED.
+    let err = a.cancel(j.id, false).await.unwrap_err();
+    assert!(matches!(err, PgError::Conflict(_)), "{err}");
+    assert!(a.cancel(j.id, true).await.unwrap().cancel_requested);
+    let end = a
+        .finish(j.id, &Outcome::transient("x"), &backoff(), false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(end.status, JobStatus::Canceled);
+    assert!(matches!(
+        a.cancel(j.id, true).await,
+        Err(PgError::Conflict(_))
+    ));
+    assert!(matches!(
+        a.cancel(999_999, true).await,
+        Err(PgError::NotFound(999_999))
+    ));
+
+    // Released before it ran: the claim's attempt is forgotten.
+    let k = a
+        .push(&NewJob::new(kind.clone(), json!(2)), &limits())
+        .await
+        .unwrap()
+        .job;
+    a.claim(&kind, 1).await.unwrap();
+    let back = a.release(k.id).await.unwrap().unwrap();
+    assert_eq!(
+        (back.status, back.attempts, back.history.len()),
+        (JobStatus::Queued, 0, 0)
+    );
+
+    // Retention prunes successes only.
+    a.claim(&kind, 1).await.unwrap();
+    a.finish(k.id, &Outcome::Done, &backoff(), false)
+        .await
+        .unwrap();
+    let later = chrono::Utc::now() + chrono::Duration::seconds(5);
+    assert_eq!(a.prune_succeeded(later).await.unwrap(), 1);
+    assert!(a.get(k.id).await.unwrap().is_none());
+    assert!(a.get(j.id).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_job_pushed_in_a_rolled_back_transaction_does_not_exist() {
+    let url = cluster::database().await;
+    let pg = Pg::connect(&url).await.unwrap();
+    let q = PgQueue::new(pg.pool().clone(), "w", Duration::from_secs(30));
+    let mut tx = pg.pool().begin().await.unwrap();
+    let new = NewJob::new(JobKind::SYNC_ORDER, json!(1)).unique("k");
+    let pushed = push_in(&mut tx, &new, &limits()).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert!(q.get(pushed.job.id).await.unwrap().is_none());
+    assert!(
+        q.push(&new, &limits()).await.unwrap().created,
+        "the key is free"
+    );
+}
+
+#[tokio::test]
+async fn every_change_of_every_instance_is_heard() {
+    let (a, b) = two_instances(Duration::from_secs(30)).await;
+    let mut changes = b.listen().await.unwrap();
+    let next = async |changes: &mut acumatica_bridge::pg::queue::Changes| -> JobChange {
+        tokio::time::timeout(Duration::from_secs(10), changes.next())
+            .await
+            .expect("a notification within 10 s")
+            .unwrap()
+            .expect("no reconnect")
+    };
+    let j = a
+        .push(&NewJob::new(JobKind::IMPORT_ORDERS, json!({})), &limits())
+        .await
+        .unwrap()
+        .job;
+    let c = next(&mut changes).await;
+    assert_eq!(
+        (c.id, c.status, c.runnable),
+        (j.id, JobStatus::Queued, true)
+    );
+    assert_eq!(c.kind, JobKind::IMPORT_ORDERS);
+    a.claim(&JobKind::IMPORT_ORDERS, 1).await.unwrap();
+    let c = next(&mut changes).await;
+    assert_eq!((c.status, c.runnable), (JobStatus::Running, false));
+    a.finish(j.id, &Outcome::Done, &backoff(), false)
+        .await
+        .unwrap();
+    let c = next(&mut changes).await;
+    assert_eq!(c.status, JobStatus::Succeeded);
+}
