@@ -76,17 +76,27 @@ impl Cluster {
 
 /// `initdb` and `pg_ctl`: on PATH, else under Debian's versioned directory.
 fn server_binaries() -> (PathBuf, PathBuf) {
+    find_server_binaries(std::env::var_os("PATH"), Path::new("/usr/lib/postgresql"))
+        .unwrap_or_else(|why| panic!("{why}"))
+}
+
+/// `initdb` and `pg_ctl` in the directories of `path` (a PATH value), else in the newest
+/// `<lib>/<version>/bin`; else why not, and what to install.
+fn find_server_binaries(
+    path: Option<std::ffi::OsString>,
+    lib: &Path,
+) -> Result<(PathBuf, PathBuf), String> {
     let on_path = |name: &str| -> Option<PathBuf> {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
+        path.as_ref().and_then(|paths| {
+            std::env::split_paths(paths)
                 .map(|d| d.join(name))
                 .find(|p| p.is_file())
         })
     };
     if let (Some(i), Some(c)) = (on_path("initdb"), on_path("pg_ctl")) {
-        return (i, c);
+        return Ok((i, c));
     }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir(lib)
         .into_iter()
         .flatten()
         .flatten()
@@ -98,13 +108,33 @@ fn server_binaries() -> (PathBuf, PathBuf) {
         .collect();
     versions.sort();
     match versions.pop() {
-        Some((_, bin)) => (bin.join("initdb"), bin.join("pg_ctl")),
-        None => panic!(
+        Some((_, bin)) => Ok((bin.join("initdb"), bin.join("pg_ctl"))),
+        None => Err(format!(
             "the PostgreSQL tests need a real server, but `initdb` and `pg_ctl` are neither on \
-             PATH nor under /usr/lib/postgresql/*/bin: install Debian's `postgresql` package \
-             (`apt-get install postgresql`; scripts/test does it when they are missing)"
-        ),
+             PATH nor under {}/*/bin: install Debian's `postgresql` package \
+             (`apt-get install postgresql`; scripts/test does it when they are missing)",
+            lib.display()
+        )),
     }
+}
+
+#[test]
+fn missing_server_binaries_fail_loudly_and_say_what_to_install() {
+    let empty = tempfile::tempdir().unwrap();
+    let err = find_server_binaries(Some(empty.path().into()), empty.path()).unwrap_err();
+    assert!(err.contains("`initdb` and `pg_ctl`"), "{err}");
+    assert!(err.contains("apt-get install postgresql"), "{err}");
+    // Debian's layout: the newest version's bin wins.
+    for v in ["13", "15"] {
+        let bin = empty.path().join(v).join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        for b in ["initdb", "pg_ctl"] {
+            std::fs::write(bin.join(b), "").unwrap();
+        }
+    }
+    let (initdb, pg_ctl) = find_server_binaries(None, empty.path()).unwrap();
+    assert_eq!(initdb, empty.path().join("15/bin/initdb"));
+    assert_eq!(pg_ctl, empty.path().join("15/bin/pg_ctl"));
 }
 
 /// The user the server runs as: ourselves, or a non-root user when we are root.
