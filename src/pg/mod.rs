@@ -9,10 +9,12 @@
 //! applied migration differs from this build's, or one left half-migrated.
 //!
 //! - [`queue`]: the job queue on PostgreSQL (leases, `FOR UPDATE SKIP LOCKED`, LISTEN/NOTIFY).
+//! - [`limiter`]: the Acumatica request limits (per minute, in flight) of all instances together.
 //!
 //! Queries use sqlx's plain query API (no compile-time checked macros), so that building
 //! needs no database.
 
+pub mod limiter;
 pub mod queue;
 
 use std::time::Duration;

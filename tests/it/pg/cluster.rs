@@ -28,6 +28,8 @@ pub struct Cluster {
     pub port: u16,
     /// The superuser the tests connect as (trust auth on loopback).
     pub user: &'static str,
+    /// Outlives this process on purpose (it ends after it), so it is never waited for.
+    _watchdog: std::process::Child,
 }
 
 const SUPERUSER: &str = "bridge";
@@ -241,7 +243,7 @@ fn start() -> Cluster {
         data = data.display(),
         dir = dir.display(),
     );
-    {
+    let watchdog = {
         use std::os::unix::process::CommandExt;
         Command::new("sh")
             .arg("-c")
@@ -251,8 +253,8 @@ fn start() -> Cluster {
             .stderr(Stdio::null())
             .process_group(0)
             .spawn()
-            .expect("start the test cluster's watchdog");
-    }
+            .expect("start the test cluster's watchdog")
+    };
 
     // A free port can be taken between the probe and the server's bind: try a few.
     let mut last = String::new();
@@ -284,6 +286,7 @@ fn start() -> Cluster {
                 dir,
                 port,
                 user: SUPERUSER,
+                _watchdog: watchdog,
             };
         }
         last = format!(
