@@ -71,16 +71,60 @@ pub enum PgError {
 
 pub type Result<T, E = PgError> = std::result::Result<T, E>;
 
-/// `url` without its password, for messages and logs.
+/// `url` without its password (in the user part or a `password=` parameter), for messages
+/// and logs.
 pub fn redact(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) => {
             if u.password().is_some() {
                 let _ = u.set_password(Some("***"));
             }
+            if u.query_pairs().any(|(k, _)| k == "password") {
+                let pairs: Vec<(String, String)> = u
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let v = if k == "password" {
+                            "***".into()
+                        } else {
+                            v.into_owned()
+                        };
+                        (k.into_owned(), v)
+                    })
+                    .collect();
+                u.query_pairs_mut().clear().extend_pairs(pairs);
+            }
             u.to_string()
         }
         Err(_) => "(an unparsable database URL)".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_passwords_only() {
+        assert_eq!(
+            redact("postgres://bridge:s3cret@db.example:5432/bridge"),
+            "postgres://bridge:***@db.example:5432/bridge"
+        );
+        assert_eq!(
+            redact("postgres://db.example/bridge?user=b&password=s3cret&sslmode=require"),
+            "postgres://db.example/bridge?user=b&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact("postgres://bridge@localhost/bridge"),
+            "postgres://bridge@localhost/bridge"
+        );
+        assert!(!redact("not a url s3cret").contains("s3cret"));
+    }
+
+    #[test]
+    fn migrations_are_embedded_in_version_order() {
+        let versions: Vec<i64> = MIGRATOR.iter().map(|m| m.version).collect();
+        assert_eq!(versions, vec![1, 2, 3]);
+        assert_eq!(latest_migration(), 3);
     }
 }
 

@@ -6,3 +6,4 @@ pub mod cluster;
 mod limiter;
 mod queue;
 mod schema;
+mod serve;
