@@ -21,6 +21,8 @@ CREATE TABLE orders (
                          ('NOT_SYNCED', 'QUEUED', 'SYNCING', 'SYNCED', 'FAILED', 'NEEDS_ATTENTION')),
     payment_status   text NOT NULL CHECK (payment_status IN
                          ('QUEUED', 'AUTHORIZED', 'PARTIALLY_PAID', 'PAID', 'DECLINED', 'CANCELED', 'REFUNDED')),
+    -- The class of the last failure of its sync (none when none), for the class filter.
+    error_class      text CHECK (error_class IN ('DATA', 'TRANSIENT', 'CONFIGURATION')),
     sales_order_type text,
     sales_order_nbr  text,
     recorded_at      timestamptz NOT NULL,
@@ -33,6 +35,8 @@ CREATE TABLE orders (
 -- sync status.
 CREATE INDEX orders_newest ON orders (placed_at DESC, number DESC);
 CREATE INDEX orders_by_sync_newest ON orders (sync_status, placed_at DESC, number DESC);
+CREATE INDEX orders_by_class_newest ON orders (error_class, placed_at DESC, number DESC)
+    WHERE error_class IS NOT NULL;
 -- Per-status counts: COUNT(*) … GROUP BY over this narrow index (an index-only scan), not a
 -- kept counter row: a counter would be one hot row that every status change of every instance
 -- updates (lock waits, bloat), while counting 100,000 index entries takes milliseconds.
@@ -88,6 +92,13 @@ CREATE TABLE cursors (
     name       text PRIMARY KEY,
     value      jsonb NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Shipments a poll has pushed a WRITE_BACK for (sled: `shipments`, `seen:<shipmentNbr>`), by
+-- the version (Acumatica's LastModifiedDateTime, UTC) seen; pruned once before the cursor.
+CREATE TABLE shipments_seen (
+    shipment_nbr text PRIMARY KEY,
+    version      timestamptz NOT NULL
 );
 
 -- The audit log of operator actions (sled: `audit`), newest last by id.

@@ -137,11 +137,17 @@ fn record_of(row: &PgRow) -> Result<JobRecord> {
     })
 }
 
-/// A runnable record always has a due time (the sled index falls back to `updated_at`).
+/// The record as its row holds it: a runnable record always has a due time (the sled index
+/// falls back to `updated_at`), and times are whole microseconds (PostgreSQL's precision),
+/// so that what a change returns equals what is read back.
 fn normalized(mut j: JobRecord) -> JobRecord {
+    use chrono::SubsecRound;
     if is_runnable(&j) && j.run_at.is_none() {
         j.run_at = Some(j.updated_at);
     }
+    j.run_at = j.run_at.map(|t| t.trunc_subsecs(6));
+    j.updated_at = j.updated_at.trunc_subsecs(6);
+    j.created_at = j.created_at.trunc_subsecs(6);
     if j.status != JobStatus::Running {
         j.lock_by = None;
     }

@@ -5,7 +5,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use acumatica_bridge::jobs::{Backoff, JobKind, JobStatus, Limits, NewJob, Outcome};
+use acumatica_bridge::domain::ErrorClass;
+use acumatica_bridge::jobs::{
+    Backoff, JobKind, JobRecord, JobStatus, Limits, NewJob, Outcome, Progress,
+};
 use acumatica_bridge::pg::queue::{JobChange, PgQueue, push_in};
 use acumatica_bridge::pg::{Pg, PgError, PgOptions};
 use serde_json::json;
@@ -223,25 +226,53 @@ async fn a_uniqueness_key_yields_one_live_job() {
     assert!(err.to_string().contains("order:A-1"), "{err}");
 }
 
+/// What a change returned is exactly what the row reads back as.
+async fn stored(q: &PgQueue, j: JobRecord) -> JobRecord {
+    let read = q.get(j.id).await.unwrap();
+    assert_eq!(read.as_ref(), Some(&j), "the row reads back as returned");
+    j
+}
+
 #[tokio::test]
 async fn retries_back_off_parked_jobs_wait_and_cancel_follows_the_rules() {
     let (a, _b) = two_instances(Duration::from_secs(30)).await;
     let kind = JobKind::SYNC_ORDER;
-    let j = a
-        .push(&NewJob::new(kind.clone(), json!(1)), &limits())
-        .await
-        .unwrap()
-        .job;
+    let new = NewJob::new(kind.clone(), json!({"n": 1})).order("A-7");
+    let j = stored(&a, a.push(&new, &limits()).await.unwrap().job).await;
+    assert_eq!(j.order_number.as_deref(), Some("A-7"));
+    assert_eq!(j.payload, json!({"n": 1}));
 
-    // A transient failure: RETRY_SCHEDULED after the backoff, not claimed before it is due.
-    a.claim(&kind, 1).await.unwrap();
-    let o = Outcome::RetryAfter(Duration::from_secs(60), "429".into());
+    // A transient failure: RETRY_SCHEDULED after the backoff, with its class and error.
+    stored(&a, a.claim(&kind, 1).await.unwrap().remove(0)).await;
+    let o = Outcome::transient("timeout");
     let r = a
         .finish(j.id, &o, &backoff(), false)
         .await
         .unwrap()
         .unwrap();
+    let r = stored(&a, r).await;
     assert_eq!((r.status, r.attempts), (JobStatus::RetryScheduled, 1));
+    assert_eq!(r.error_class, Some(ErrorClass::Transient));
+    assert_eq!(r.history[0].error.as_deref(), Some("timeout"));
+    let backed_off = r.run_at.unwrap() - r.updated_at;
+    assert!(
+        backed_off <= chrono::Duration::milliseconds(100),
+        "{backed_off}"
+    );
+
+    // A 429's Retry-After: not claimed before it is due.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stored(&a, a.claim(&kind, 1).await.unwrap().remove(0)).await;
+    let o = Outcome::RetryAfter(Duration::from_secs(60), "429".into());
+    let r = stored(
+        &a,
+        a.finish(j.id, &o, &backoff(), false)
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((r.status, r.attempts), (JobStatus::RetryScheduled, 2));
     assert!(a.claim(&kind, 1).await.unwrap().is_empty());
     let due = a
         .next_due(&kind)
@@ -254,41 +285,62 @@ async fn retries_back_off_parked_jobs_wait_and_cancel_follows_the_rules() {
     );
 
     // Canceled while scheduled; retried by hand: attempts start again, history is kept.
-    assert_eq!(
-        a.cancel(j.id, false).await.unwrap().status,
-        JobStatus::Canceled
-    );
-    let again = a.retry(j.id).await.unwrap();
+    let c = stored(&a, a.cancel(j.id, false).await.unwrap()).await;
+    assert_eq!(c.status, JobStatus::Canceled);
+    let again = stored(&a, a.retry(j.id).await.unwrap()).await;
     assert_eq!(
         (again.status, again.attempts, again.history.len()),
-        (JobStatus::Queued, 0, 1)
+        (JobStatus::Queued, 0, 2)
     );
+    assert_eq!(again.error_class, None);
 
     // Parked while offline: the run does not count; runnable once woken.
     a.claim(&kind, 1).await.unwrap();
     let o = Outcome::not_ready("connected", "not connected");
-    let p = a
-        .finish(j.id, &o, &backoff(), false)
-        .await
-        .unwrap()
-        .unwrap();
+    let p = stored(
+        &a,
+        a.finish(j.id, &o, &backoff(), false)
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .await;
     assert_eq!((p.status, p.attempts), (JobStatus::Queued, 0));
     assert_eq!(p.waiting_for.as_ref().unwrap().condition, "connected");
+    assert_eq!(p.waiting_for.as_ref().unwrap().reason, "not connected");
     assert!(a.claim(&kind, 1).await.unwrap().is_empty(), "parked");
     assert!(a.unpark("reachable").await.unwrap().is_empty());
     assert_eq!(a.unpark("connected").await.unwrap().len(), 1);
     let run = a.claim(&kind, 1).await.unwrap();
     assert_eq!(run[0].attempts, 1, "the parked run did not count");
 
-    // Running: refused unless the kind may stop midway; then asked, and it ends CANCELED.
-    let err = a.cancel(j.id, false).await.unwrap_err();
-    assert!(matches!(err, PgError::Conflict(_)), "{err}");
-    assert!(a.cancel(j.id, true).await.unwrap().cancel_requested);
-    let end = a
-        .finish(j.id, &Outcome::transient("x"), &backoff(), false)
+    // Running: its progress is kept; a cancel is refused unless the kind may stop midway;
+    // asked, it ends CANCELED.
+    let progress = Progress {
+        done: 1,
+        total: Some(3),
+        message: Some("lines".into()),
+    };
+    let p = a
+        .set_progress(j.id, progress.clone())
         .await
         .unwrap()
         .unwrap();
+    assert_eq!(stored(&a, p).await.progress, Some(progress));
+    let err = a.cancel(j.id, false).await.unwrap_err();
+    assert!(matches!(err, PgError::Conflict(_)), "{err}");
+    assert!(
+        stored(&a, a.cancel(j.id, true).await.unwrap())
+            .await
+            .cancel_requested
+    );
+    let o = Outcome::transient("x");
+    let end = a
+        .finish(j.id, &o, &backoff(), false)
+        .await
+        .unwrap()
+        .unwrap();
+    let end = stored(&a, end).await;
     assert_eq!(end.status, JobStatus::Canceled);
     assert!(matches!(
         a.cancel(j.id, true).await,
@@ -306,7 +358,7 @@ async fn retries_back_off_parked_jobs_wait_and_cancel_follows_the_rules() {
         .unwrap()
         .job;
     a.claim(&kind, 1).await.unwrap();
-    let back = a.release(k.id).await.unwrap().unwrap();
+    let back = stored(&a, a.release(k.id).await.unwrap().unwrap()).await;
     assert_eq!(
         (back.status, back.attempts, back.history.len()),
         (JobStatus::Queued, 0, 0)
@@ -314,9 +366,11 @@ async fn retries_back_off_parked_jobs_wait_and_cancel_follows_the_rules() {
 
     // Retention prunes successes only.
     a.claim(&kind, 1).await.unwrap();
-    a.finish(k.id, &Outcome::Done, &backoff(), false)
+    let done = a
+        .finish(k.id, &Outcome::Done, &backoff(), false)
         .await
         .unwrap();
+    stored(&a, done.unwrap()).await;
     let later = chrono::Utc::now() + chrono::Duration::seconds(5);
     assert_eq!(a.prune_succeeded(later).await.unwrap(), 1);
     assert!(a.get(k.id).await.unwrap().is_none());

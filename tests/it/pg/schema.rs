@@ -47,6 +47,7 @@ async fn migrations_apply_on_an_empty_database_and_a_second_start_changes_nothin
         "rate_limit_slots",
         "rate_limits",
         "settings",
+        "shipments_seen",
     ] {
         assert!(got.iter().any(|g| g == t), "table {t} missing: {got:?}");
     }
@@ -175,6 +176,16 @@ async fn order_search_and_listing_use_their_indexes() {
             "SELECT number FROM orders \
              WHERE lower(substring(email FROM '@([^@]*)$')) LIKE 'example.%'",
             "orders_email_domain_prefix",
+        ),
+        (
+            "SELECT number FROM orders WHERE error_class = 'DATA' \
+             ORDER BY placed_at DESC, number DESC LIMIT 20",
+            "orders_by_class_newest",
+        ),
+        (
+            "SELECT sync_status, payment_status, count(*) FROM orders \
+             GROUP BY sync_status, payment_status",
+            "orders_by_status",
         ),
         (
             "SELECT number FROM orders ORDER BY placed_at DESC, number DESC LIMIT 20",
