@@ -96,7 +96,7 @@ async fn two_instances_together_keep_the_rate_and_the_concurrency() {
 
 #[tokio::test]
 async fn the_slot_of_a_killed_instance_comes_free_with_its_lease() {
-    let (a, b) = two_instances(60_000, 1, Duration::from_millis(500)).await;
+    let (a, b) = two_instances(60_000, 1, Duration::from_secs(2)).await;
     // A takes the only slot and dies with it (no release, no drop).
     std::mem::forget(a.acquire().await.unwrap());
     let t = Instant::now();
@@ -106,16 +106,16 @@ async fn the_slot_of_a_killed_instance_comes_free_with_its_lease() {
         .unwrap();
     let waited = t.elapsed();
     assert!(
-        waited >= Duration::from_millis(350),
+        waited >= Duration::from_millis(1200),
         "B got the slot after {waited:?}"
     );
     assert_eq!(permit.slot(), 0);
     permit.release().await.unwrap();
-    // A released slot is free at once.
+    // A released slot is free at once (not when B's lease would end).
     let t = Instant::now();
     a.acquire().await.unwrap().release().await.unwrap();
     assert!(
-        t.elapsed() < Duration::from_millis(300),
+        t.elapsed() < Duration::from_millis(1500),
         "{:?}",
         t.elapsed()
     );
@@ -125,11 +125,11 @@ async fn the_slot_of_a_killed_instance_comes_free_with_its_lease() {
 async fn a_pause_holds_for_every_instance() {
     let (a, b) = two_instances(60_000, 4, Duration::from_secs(30)).await;
     a.acquire().await.unwrap().release().await.unwrap();
-    a.pause(Duration::from_millis(800)).await.unwrap();
+    a.pause(Duration::from_millis(1500)).await.unwrap();
     let t = Instant::now();
     b.acquire().await.unwrap().release().await.unwrap();
     assert!(
-        t.elapsed() >= Duration::from_millis(600),
+        t.elapsed() >= Duration::from_millis(1000),
         "{:?}",
         t.elapsed()
     );

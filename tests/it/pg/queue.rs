@@ -102,7 +102,8 @@ async fn two_instances_leasing_at_once_never_get_the_same_job() {
 
 #[tokio::test]
 async fn an_expired_lease_is_taken_over_and_the_old_owner_is_fenced_off() {
-    let (a, b) = two_instances(Duration::from_millis(400)).await;
+    // A 1 s lease renewed every 200 ms: a stall of the machine up to 800 ms changes nothing.
+    let (a, b) = two_instances(Duration::from_secs(1)).await;
     let job = a
         .push(&NewJob::new(JobKind::SYNC_ORDER, json!(1)), &limits())
         .await
@@ -110,13 +111,13 @@ async fn an_expired_lease_is_taken_over_and_the_old_owner_is_fenced_off() {
         .job;
     assert_eq!(a.claim(&JobKind::SYNC_ORDER, 1).await.unwrap().len(), 1);
     // Renewed, the lease holds past its first term.
-    for _ in 0..4 {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+    for _ in 0..7 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(a.renew().await.unwrap(), 1);
         assert!(b.claim(&JobKind::SYNC_ORDER, 1).await.unwrap().is_empty());
     }
     // A stops renewing (it hangs, or was killed): B takes the job over.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let taken = b.claim(&JobKind::SYNC_ORDER, 1).await.unwrap();
     assert_eq!(taken.len(), 1);
     let t = &taken[0];
@@ -157,9 +158,9 @@ async fn an_expired_lease_is_taken_over_and_the_old_owner_is_fenced_off() {
         .job;
     assert_eq!(c.max_attempts, 2, "per-kind max attempts");
     a.claim(&JobKind::CONNECT, 1).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(b.claim(&JobKind::CONNECT, 1).await.unwrap().len(), 1);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     assert!(a.claim(&JobKind::CONNECT, 1).await.unwrap().is_empty());
     let c = a.get(c.id).await.unwrap().unwrap();
     assert_eq!((c.status, c.attempts), (JobStatus::Failed, 2));
