@@ -8,6 +8,10 @@
 //! a Ctrl-C of the tests does not stop it first) waits for the test binary to end, however it
 //! ends, then stops the server (`pg_ctl stop -m immediate`) and removes the dir.
 //!
+//! "Per test run" means per test process: `cargo test` runs the whole crate in one process,
+//! so one cluster; `cargo nextest` runs each test in its own process, so each gets its own
+//! cluster (about a second more per test).
+//!
 //! Missing `initdb` or `pg_ctl` is a panic that says what to install, never a skipped test.
 //! They are looked up on PATH, then under `/usr/lib/postgresql/<version>/bin` (newest first),
 //! where Debian's `postgresql` package puts them (`scripts/test` installs it when missing).
@@ -163,16 +167,19 @@ fn server_user() -> Option<String> {
     )
 }
 
-/// `program args…`, as `user` when given (through runuser).
-fn command_as(user: Option<&str>, program: &Path) -> Command {
-    match user {
+/// `program args…`, as `user` when given (through runuser), in `dir` (which that user can
+/// enter, unlike, perhaps, the tests' own working directory).
+fn command_as(user: Option<&str>, program: &Path, dir: &Path) -> Command {
+    let mut c = match user {
         Some(u) => {
             let mut c = Command::new("runuser");
             c.arg("-u").arg(u).arg("--").arg(program);
             c
         }
         None => Command::new(program),
-    }
+    };
+    c.current_dir(dir);
+    c
 }
 
 fn run(what: &str, mut cmd: Command, log: &Path) {
@@ -219,7 +226,7 @@ fn start() -> Cluster {
     }
     let data = dir.join("data");
     let log = dir.join("server.log");
-    let mut cmd = command_as(user.as_deref(), &initdb);
+    let mut cmd = command_as(user.as_deref(), &initdb, &dir);
     cmd.arg("-D")
         .arg(&data)
         .arg("-U")
@@ -232,7 +239,7 @@ fn start() -> Cluster {
 
     // The watchdog first, so that nothing started below outlives this process.
     let watchdog = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 0.2; done; \
+        "cd /; while kill -0 {pid} 2>/dev/null; do sleep 0.2; done; \
          {as_user}'{pg_ctl}' stop -D '{data}' -m immediate >/dev/null 2>&1; rm -rf '{dir}'",
         pid = std::process::id(),
         as_user = user
@@ -266,7 +273,7 @@ fn start() -> Cluster {
              -c max_connections=200 -c shared_buffers=32MB",
             dir = dir.display()
         );
-        let mut cmd = command_as(user.as_deref(), &pg_ctl);
+        let mut cmd = command_as(user.as_deref(), &pg_ctl, &dir);
         cmd.arg("start")
             .arg("-D")
             .arg(&data)
