@@ -15,7 +15,9 @@
 //!   ([`PgQueue::renew`]) while its handlers run. A lease that expired (its instance died or
 //!   hangs) is taken over by the next claim of any instance: the attempt is closed as
 //!   interrupted and counts, as at a sled restart. Writes of a run's end are fenced by the
-//!   lease: [`PgQueue::finish`] of an owner that lost the job changes nothing.
+//!   lease: [`PgQueue::finish`] of an owner that lost the job changes nothing. An instance
+//!   that starts again under its name takes its own RUNNING jobs back at once
+//!   ([`PgQueue::recover`]).
 //! - **Uniqueness.** At most one live (QUEUED, RUNNING, RETRY_SCHEDULED) job per uniqueness
 //!   key, enforced by the partial unique index `jobs_one_live_per_key`; a second push returns
 //!   the live job (moving a scheduled retry of it to now), as in sled.
@@ -316,6 +318,10 @@ impl PgQueue {
         &self.owner
     }
 
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     fn lease_end(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         now + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(30))
     }
@@ -397,6 +403,30 @@ impl PgQueue {
         }
         tx.commit().await?;
         Ok(claimed)
+    }
+
+    /// At this owner's start: the jobs it left RUNNING (it stopped or was killed, and starts
+    /// again under the same name) are given back at once instead of when their leases end:
+    /// each attempt is closed as interrupted and counts, as at a sled restart. Returns them.
+    pub async fn recover(&self) -> Result<Vec<JobRecord>> {
+        let mut tx = self.pool.begin().await?;
+        let now = db_now(&mut tx).await?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM jobs WHERE status = 'RUNNING' AND lease_owner = $1 \
+             ORDER BY id FOR UPDATE SKIP LOCKED"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&self.owner)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let job = record_of(row)?;
+            let why = "interrupted: the bridge stopped while this attempt ran";
+            out.push(write(&mut tx, &interrupted(&job, now, why), None).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// When the next job of `kind` that is not due yet is due (for a worker's sleep).

@@ -379,6 +379,42 @@ async fn retries_back_off_parked_jobs_wait_and_cancel_follows_the_rules() {
 }
 
 #[tokio::test]
+async fn an_instance_restarting_under_its_name_gets_its_running_jobs_back_at_once() {
+    let (a, b) = two_instances(Duration::from_secs(600)).await;
+    for i in 0..3 {
+        let new = NewJob::new(JobKind::SYNC_ORDER, json!(i));
+        a.push(&new, &limits()).await.unwrap();
+    }
+    assert_eq!(a.claim(&JobKind::SYNC_ORDER, 2).await.unwrap().len(), 2);
+    let bs = b.claim(&JobKind::SYNC_ORDER, 1).await.unwrap().remove(0);
+    // A is killed and starts again: its two jobs come back long before their leases end;
+    // B's job stays B's.
+    let restarted = PgQueue::new(a.pool().clone(), "instance-a", Duration::from_secs(600));
+    let back = restarted.recover().await.unwrap();
+    assert_eq!(back.len(), 2);
+    for j in &back {
+        assert_eq!(
+            (j.status, j.attempts, j.lock_by.as_deref()),
+            (JobStatus::Queued, 1, None)
+        );
+        let why = j.history[0].error.as_deref().unwrap();
+        assert!(why.starts_with("interrupted"), "{why}");
+    }
+    let still = a.get(bs.id).await.unwrap().unwrap();
+    assert_eq!(
+        (still.status, still.lock_by.as_deref()),
+        (JobStatus::Running, Some("instance-b"))
+    );
+    let again = restarted.claim(&JobKind::SYNC_ORDER, 10).await.unwrap();
+    assert_eq!(
+        again.len(),
+        2,
+        "runnable again; B's RUNNING job is not among them"
+    );
+    assert!(again.iter().all(|j| j.attempts == 2));
+}
+
+#[tokio::test]
 async fn a_job_pushed_in_a_rolled_back_transaction_does_not_exist() {
     let url = cluster::database().await;
     let pg = Pg::connect(&url).await.unwrap();
