@@ -10,10 +10,12 @@
 //!
 //! - [`queue`]: the job queue on PostgreSQL (leases, `FOR UPDATE SKIP LOCKED`, LISTEN/NOTIFY).
 //! - [`limiter`]: the Acumatica request limits (per minute, in flight) of all instances together.
+//! - [`leader`]: work that runs on one instance at a time (an advisory lock per piece of work).
 //!
 //! Queries use sqlx's plain query API (no compile-time checked macros), so that building
 //! needs no database.
 
+pub mod leader;
 pub mod limiter;
 pub mod queue;
 
