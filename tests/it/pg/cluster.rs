@@ -3,8 +3,8 @@
 //!
 //! The first [`database`] call starts the cluster: `initdb` into a temp dir (trust auth, no
 //! fsync), then `pg_ctl start` on a free loopback port with its unix socket in that dir. As
-//! root (CI), the server runs as the `postgres` user when there is one, else `nobody`, since
-//! PostgreSQL refuses to run as root. A watchdog process (in its own process group, so that
+//! root (CI), the server runs as `BRIDGE_TEST_PG_USER` if set, else the `postgres` user when
+//! there is one, else `nobody`, since PostgreSQL refuses to run as root. A watchdog process (in its own process group, so that
 //! a Ctrl-C of the tests does not stop it first) waits for the test binary to end, however it
 //! ends, then stops the server (`pg_ctl stop -m immediate`) and removes the dir.
 //!
@@ -143,11 +143,17 @@ fn missing_server_binaries_fail_loudly_and_say_what_to_install() {
     assert_eq!(pg_ctl, empty.path().join("15/bin/pg_ctl"));
 }
 
-/// The user the server runs as: ourselves, or a non-root user when we are root.
+/// The user the server runs as: ourselves, or a non-root user when we are root
+/// (`BRIDGE_TEST_PG_USER`, else `postgres`, else `nobody`).
 fn server_user() -> Option<String> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return None;
+    }
+    if let Ok(name) = std::env::var("BRIDGE_TEST_PG_USER")
+        && !name.is_empty()
+    {
+        return Some(name);
     }
     for name in ["postgres", "nobody"] {
         let known = Command::new("id")
