@@ -38,7 +38,7 @@ use super::{PgError, Result};
 use crate::domain::ErrorClass;
 use crate::jobs::backoff::Backoff;
 use crate::jobs::outcome::{Outcome, settle};
-use crate::jobs::queue::{Limits, Pushed, interrupted};
+use crate::jobs::queue::{JobFilter, Limits, Pushed, interrupted};
 use crate::jobs::record::{Attempt, JobKind, JobRecord, JobStatus, NewJob, Parked, Progress};
 
 /// The NOTIFY channel of job changes.
@@ -158,6 +158,43 @@ fn normalized(mut j: JobRecord) -> JobRecord {
 
 fn as_i32(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// `filter` as SQL conditions (`AND …`), matching what [`JobFilter::matches`] matches.
+fn push_filter(qb: &mut sqlx::QueryBuilder<sqlx::Postgres>, f: &JobFilter) {
+    if let Some(s) = f.status {
+        qb.push(" AND status = ").push_bind(s.as_str());
+    }
+    if !f.kinds.is_empty() {
+        let kinds: Vec<String> = f.kinds.iter().map(|k| k.as_str().to_owned()).collect();
+        qb.push(" AND kind = ANY(").push_bind(kinds).push(")");
+    }
+    if let Some(n) = &f.order_number {
+        qb.push(" AND order_number = ").push_bind(n.clone());
+    }
+    if let Some(c) = f.error_class {
+        qb.push(" AND error_class = ").push_bind(c.as_str());
+    }
+    if let Some(p) = &f.order_number_prefix {
+        qb.push(" AND starts_with(order_number, ")
+            .push_bind(p.clone())
+            .push(")");
+    }
+    if let Some(t) = f.created.from {
+        qb.push(" AND created_at >= ").push_bind(t);
+    }
+    if let Some(t) = f.created.to {
+        qb.push(" AND created_at < ").push_bind(t);
+    }
+    if f.finished.from.is_some() || f.finished.to.is_some() {
+        qb.push(" AND status IN ('SUCCEEDED', 'FAILED', 'CANCELED')");
+        if let Some(t) = f.finished.from {
+            qb.push(" AND updated_at >= ").push_bind(t);
+        }
+        if let Some(t) = f.finished.to {
+            qb.push(" AND updated_at < ").push_bind(t);
+        }
+    }
 }
 
 /// The database's clock, for the current transaction (`now()` is its start time).
@@ -660,6 +697,39 @@ impl PgQueue {
                 Ok(((kind, status), n as u64))
             })
             .collect()
+    }
+
+    /// Up to `first` jobs matching `filter`, newest first (by id), below the id `below` (a
+    /// page's cursor); and whether more follow.
+    pub async fn list(
+        &self,
+        filter: &JobFilter,
+        first: usize,
+        below: Option<u64>,
+    ) -> Result<(Vec<JobRecord>, bool)> {
+        let mut qb = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM jobs WHERE true"));
+        push_filter(&mut qb, filter);
+        if let Some(b) = below {
+            qb.push(" AND id < ").push_bind(b as i64);
+        }
+        let limit = i64::try_from(first).unwrap_or(i64::MAX - 1) + 1;
+        qb.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        let more = rows.len() > first;
+        let jobs = rows
+            .iter()
+            .take(first)
+            .map(record_of)
+            .collect::<Result<Vec<_>>>()?;
+        Ok((jobs, more))
+    }
+
+    /// How many jobs match `filter`.
+    pub async fn count(&self, filter: &JobFilter) -> Result<u64> {
+        let mut qb = sqlx::QueryBuilder::new("SELECT count(*) FROM jobs WHERE true");
+        push_filter(&mut qb, filter);
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(n as u64)
     }
 
     /// The jobs of an order, newest first.

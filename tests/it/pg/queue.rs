@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use acumatica_bridge::domain::ErrorClass;
 use acumatica_bridge::jobs::{
-    Backoff, JobKind, JobRecord, JobStatus, Limits, NewJob, Outcome, Progress,
+    Backoff, JobFilter, JobKind, JobRecord, JobStatus, Limits, NewJob, Outcome, Progress, TimeRange,
 };
 use acumatica_bridge::pg::queue::{JobChange, PgQueue, push_in};
 use acumatica_bridge::pg::{Pg, PgError, PgOptions};
@@ -412,6 +412,125 @@ async fn an_instance_restarting_under_its_name_gets_its_running_jobs_back_at_onc
         "runnable again; B's RUNNING job is not among them"
     );
     assert!(again.iter().all(|j| j.attempts == 2));
+}
+
+/// Lists (page by page) and counts by filter equal `JobFilter::matches` over every job.
+#[tokio::test]
+async fn lists_and_counts_match_the_filter_over_every_job() {
+    let (a, _b) = two_instances(Duration::from_secs(30)).await;
+    let kinds = [
+        JobKind::SYNC_ORDER,
+        JobKind::CONNECT,
+        JobKind::IMPORT_ORDERS,
+    ];
+    let mut ids = vec![];
+    let mut middle = None;
+    for i in 0..40 {
+        let mut new = NewJob::new(kinds[i % 3].clone(), json!(i));
+        if i % 4 != 3 {
+            let prefix = if i % 2 == 0 { "A" } else { "B" };
+            new = new.order(format!("{prefix}-{}", i % 5));
+        }
+        let j = a.push(&new, &limits()).await.unwrap().job;
+        if i == 20 {
+            middle = Some(j.created_at);
+        }
+        ids.push(j.id);
+    }
+    let claimed = a.claim(&JobKind::SYNC_ORDER, 8).await.unwrap();
+    for (n, j) in claimed.iter().enumerate() {
+        let outcome = match n % 4 {
+            0 => Outcome::Done,
+            1 => Outcome::data("unknown SKU"),
+            2 => Outcome::transient("timeout"),
+            _ => continue,
+        };
+        a.finish(j.id, &outcome, &backoff(), false).await.unwrap();
+    }
+    a.cancel(ids[1], false).await.unwrap();
+    let mut all = vec![];
+    for id in ids.iter().rev() {
+        all.push(a.get(*id).await.unwrap().unwrap());
+    }
+    let hour = chrono::Duration::hours(1);
+    let mut filters = vec![JobFilter::default()];
+    for status in JobStatus::ALL {
+        filters.push(JobFilter {
+            status: Some(status),
+            ..Default::default()
+        });
+        filters.push(JobFilter {
+            status: Some(status),
+            kinds: vec![JobKind::SYNC_ORDER],
+            ..Default::default()
+        });
+    }
+    filters.extend([
+        JobFilter {
+            kinds: vec![JobKind::CONNECT, JobKind::IMPORT_ORDERS],
+            ..Default::default()
+        },
+        JobFilter {
+            order_number: Some("A-2".into()),
+            ..Default::default()
+        },
+        JobFilter {
+            order_number_prefix: Some("B-".into()),
+            kinds: vec![JobKind::SYNC_ORDER],
+            ..Default::default()
+        },
+        JobFilter {
+            error_class: Some(ErrorClass::Data),
+            ..Default::default()
+        },
+        JobFilter {
+            error_class: Some(ErrorClass::Transient),
+            ..Default::default()
+        },
+        JobFilter {
+            created: TimeRange {
+                from: middle,
+                to: None,
+            },
+            ..Default::default()
+        },
+        JobFilter {
+            created: TimeRange {
+                from: None,
+                to: middle,
+            },
+            ..Default::default()
+        },
+        JobFilter {
+            finished: TimeRange {
+                from: Some(chrono::Utc::now() - hour),
+                to: Some(chrono::Utc::now() + hour),
+            },
+            ..Default::default()
+        },
+    ]);
+    let mut empty = 0;
+    for f in &filters {
+        let want: Vec<u64> = all.iter().filter(|j| f.matches(j)).map(|j| j.id).collect();
+        empty += want.is_empty() as usize;
+        assert_eq!(a.count(&f).await.unwrap(), want.len() as u64, "{f:?}");
+        let mut got = vec![];
+        let mut below = None;
+        loop {
+            let (page, more) = a.list(&f, 3, below).await.unwrap();
+            got.extend(page.iter().map(|j| j.id));
+            below = page.last().map(|j| j.id);
+            if !more {
+                break;
+            }
+            assert_eq!(page.len(), 3);
+        }
+        assert_eq!(got, want, "{f:?}");
+    }
+    assert_eq!(
+        empty, 1,
+        "every filter but CANCELED SYNC_ORDER matches some jobs"
+    );
 }
 
 #[tokio::test]
