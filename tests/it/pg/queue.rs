@@ -513,11 +513,11 @@ async fn lists_and_counts_match_the_filter_over_every_job() {
     for f in &filters {
         let want: Vec<u64> = all.iter().filter(|j| f.matches(j)).map(|j| j.id).collect();
         empty += want.is_empty() as usize;
-        assert_eq!(a.count(&f).await.unwrap(), want.len() as u64, "{f:?}");
+        assert_eq!(a.count(f).await.unwrap(), want.len() as u64, "{f:?}");
         let mut got = vec![];
         let mut below = None;
         loop {
-            let (page, more) = a.list(&f, 3, below).await.unwrap();
+            let (page, more) = a.list(f, 3, below).await.unwrap();
             got.extend(page.iter().map(|j| j.id));
             below = page.last().map(|j| j.id);
             if !more {
