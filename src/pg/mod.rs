@@ -97,7 +97,7 @@ pub fn redact(url: &str) -> String {
             }
             u.to_string()
         }
-        Err(_) => "(an unparsable database URL)".into(),
+        Err(_) => "an unparsable database URL".into(),
     }
 }
 

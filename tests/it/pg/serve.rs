@@ -43,3 +43,17 @@ fn serve_refuses_a_database_until_postgresql_storage_is_complete() {
     refused(&["--database", url], None);
     refused(&[], Some(url));
 }
+
+/// A blank BRIDGE_DATABASE_URL (a template's empty variable) chooses nothing: sled as ever.
+#[tokio::test]
+async fn a_blank_database_variable_is_no_database() {
+    let mut options = crate::common::Options::default();
+    options
+        .env
+        .push(("BRIDGE_DATABASE_URL".into(), String::new()));
+    let service = crate::common::Service::start_with(crate::common::DataDir::new(), options).await;
+    assert!(
+        service.data.path().join("data/store").exists(),
+        "the sled store"
+    );
+}
