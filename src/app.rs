@@ -18,6 +18,14 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
 /// `serve`, with `setup` called on the opened state before the job workers start (where
 /// handlers are registered).
 pub async fn serve_with(config: ServeConfig, setup: impl FnOnce(&AppState)) -> anyhow::Result<()> {
+    // An empty value (a template's blank variable) is no choice of a database.
+    if let Some(url) = config.database.as_deref().filter(|u| !u.trim().is_empty()) {
+        anyhow::bail!(
+            "PostgreSQL storage is not complete yet: this build cannot use --database / \
+             BRIDGE_DATABASE_URL (set to {}); leave it unset to keep the sled store in --data-dir",
+            crate::pg::redact(url)
+        );
+    }
     crate::telemetry::init(config.log_format);
     crate::init_crypto();
     crate::acumatica::base_url::allow_private_hosts(config.allow_private_hosts);

@@ -29,6 +29,16 @@ pub struct ServeConfig {
     )]
     pub data_dir: PathBuf,
 
+    /// PostgreSQL instead of sled (`postgres://user:password@host/db`): not complete yet, so
+    /// `serve` refuses it rather than silently using sled (issue 15; see `pg`).
+    #[arg(
+        long,
+        env = "BRIDGE_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database: Option<String>,
+
     /// Attempts of a job before it is FAILED.
     #[arg(long, env = "BRIDGE_MAX_ATTEMPTS", default_value_t = 12,
           value_parser = clap::value_parser!(u32).range(1..=1000), value_name = "N")]

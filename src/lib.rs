@@ -5,8 +5,8 @@
 //! - [`http`] and [`api`]: the axum server and the GraphQL schema that people and programs use;
 //! - [`orders`], [`settings`] (and the job queue and sync logic as they arrive): what the bridge does;
 //! - [`store_import`]: the X-Cart store connection and the order import (periodic and catch-up);
-//! - [`store`] (sled), the Acumatica client and the [`xcart`] client: where data lives and how
-//!   Acumatica and the store are reached;
+//! - [`store`] (sled) and [`pg`] (PostgreSQL, in progress), the Acumatica client and the
+//!   [`xcart`] client: where data lives and how Acumatica and the store are reached;
 //! - [`domain`]: the plain types everything else talks in, validated when they are parsed.
 //!
 //! [`state`] holds the opened services; [`cli`] and [`app`] tie it together; `main.rs` only calls [`cli::main`].
@@ -29,6 +29,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod orders;
 pub mod paging;
+pub mod pg;
 pub mod secrets;
 pub mod settings;
 pub mod shipments;

@@ -356,7 +356,7 @@ impl<'a> JobTx<'a> {
 /// A RUNNING job whose attempt was cut short (`error` says how): the attempt is closed and
 /// counts; the job is QUEUED again, FAILED if that was its last attempt, or CANCELED if its
 /// cancellation was asked.
-fn interrupted(job: &JobRecord, now: DateTime<Utc>, error: &str) -> JobRecord {
+pub(crate) fn interrupted(job: &JobRecord, now: DateTime<Utc>, error: &str) -> JobRecord {
     let mut next = job.clone();
     next.updated_at = now;
     next.run_at = Some(now);

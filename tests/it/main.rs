@@ -25,6 +25,7 @@ mod metrics;
 mod money;
 mod orders;
 mod payments;
+mod pg;
 mod restart;
 mod schema;
 mod settings;
