@@ -362,7 +362,18 @@ async fn fill(dir: &std::path::Path, n: usize) -> anyhow::Result<()> {
                     "AALEGO500",
                     i as i64 * 30,
                 );
-                state.orders.record(o).await.map(|_| ())
+                state.orders.record(o).await?;
+                // One in 10,000 failed with a data error: the rare status a filter looks for.
+                if i % 10_000 == 0 {
+                    state
+                        .orders
+                        .set_sync(&format!("M{i:07}"), |s| {
+                            s.status = acumatica_bridge::domain::order::SyncStatus::Failed;
+                            s.error_class = Some(acumatica_bridge::domain::ErrorClass::Data);
+                        })
+                        .await?;
+                }
+                Ok::<_, acumatica_bridge::orders::OrdersError>(())
             }
         })
         .buffer_unordered(64)
@@ -419,6 +430,7 @@ async fn memory(n: usize, keep: Option<&std::path::Path>, runs: usize) -> anyhow
         .local_addr()?
         .port();
     let binary = std::env::current_exe()?.with_file_name("acumatica-bridge");
+    let starting = Instant::now();
     let mut child = std::process::Command::new(&binary)
         .args([
             "serve",
@@ -439,8 +451,12 @@ async fn memory(n: usize, keep: Option<&std::path::Path>, runs: usize) -> anyhow
     let http = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}");
     while http.get(format!("{url}/healthz")).send().await.is_err() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    println!(
+        "service answering /healthz {:.2} s after its start",
+        starting.elapsed().as_secs_f64()
+    );
     let queries = [
         "{ orders(first: 50) { totalCount edges { node { number total } } } }",
         "{ orders(first: 50, filter: {paymentStatus: PAID}) { totalCount edges { node { number } } } }",
@@ -449,6 +465,8 @@ async fn memory(n: usize, keep: Option<&std::path::Path>, runs: usize) -> anyhow
         "{ orders(first: 50, filter: {search: \"M00001\"}) { totalCount edges { node { number } } } }",
         "{ orders(first: 50, filter: {search: \"M0000042\"}) { totalCount edges { node { number email } } } }",
         "{ order(number: \"M0000042\") { number total items { sku } } }",
+        "{ orders(first: 50, filter: {syncStatus: FAILED}) { totalCount edges { node { number } } } }",
+        "{ orders(first: 50, filter: {errorClass: DATA}) { totalCount edges { node { number } } } }",
         "{ jobs(first: 50) { totalCount edges { node { id status } } } }",
         "{ orders(first: 500, filter: {syncStatus: NOT_SYNCED}) { totalCount edges { node { number items { sku } } } } }",
     ];
