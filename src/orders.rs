@@ -280,6 +280,13 @@ impl Orders {
         carry::sales_orders(&orders)?;
         carry::by_status(&orders)?;
         orders.count_once()?;
+        tracing::info!(
+            list = orders.index.buckets(),
+            by_status = orders.by_status.buckets(),
+            search = orders.terms.buckets(),
+            by_sales_order = orders.by_so.buckets(),
+            "order indexes open (buckets)"
+        );
         Ok(orders)
     }
 
