@@ -416,6 +416,18 @@ async fn postgresql_orders_answer_as_the_sled_ones() {
         })
         .await;
     }
+    // Paid again after its sync failed: no new job (it was paid); becoming paid after a
+    // failure: a new automatic sync.
+    let failed = |i: usize| (0..N).any(|j| j == i && j % 7 == 3);
+    assert!(failed(3) && failed(24) && failed(17));
+    for i in [3, 24, 17] {
+        both.record(nth(i, PaymentStatus::Paid)).await;
+    }
+    let jobs = both.same_state("after failures").await;
+    let n17 = format!("SYNC_ORDER sync:{0} {0} QUEUED", number(17));
+    assert!(jobs.contains(&n17), "{jobs:?}");
+    let syncs = jobs.iter().filter(|j| j.starts_with("SYNC_ORDER")).count();
+    assert_eq!(syncs, (0..N).filter(|i| i % 3 < 2).count() + 1, "{jobs:?}");
     // The store's changes after the sync: paid again (RECORD_PAYMENT due), refunded without
     // credits (NEEDS_ATTENTION), canceled (CANCEL_ORDER), a new e-mail and placement.
     both.record(nth(0, PaymentStatus::Paid)).await;
@@ -450,7 +462,8 @@ async fn postgresql_orders_answer_as_the_sled_ones() {
         p.iter().map(job_key).collect::<Vec<_>>()
     );
     let before = both.same_state("after request_sync").await;
-    let bad = vec![number(7), "no-such-order".to_owned()];
+    // Orders 8 and 14 have no job and are NOT_SYNCED: a call that went through would queue them.
+    let bad = vec![number(8), "no-such-order".to_owned(), number(14)];
     let s = both.sled.orders.request_sync(&bad).await;
     let p = both.pg.orders.request_sync(&bad).await;
     assert!(
@@ -465,11 +478,11 @@ async fn postgresql_orders_answer_as_the_sled_ones() {
         before,
         both.same_state("after a refused request_sync").await
     );
-    let queued = |o: Option<Order>| o.map(|o| o.sync.status);
-    assert_eq!(
-        queued(both.pg.orders.get(&number(7)).await.unwrap()),
-        queued(both.sled.orders.get(&number(7)).unwrap())
-    );
+    for i in [8, 14] {
+        let o = both.pg.orders.get(&number(i)).await.unwrap().unwrap();
+        assert_eq!(o.sync.status, SyncStatus::NotSynced, "{}", number(i));
+        assert!(o.sync.job_ids.is_empty());
+    }
 
     // request_payment.
     let settings = both.settings();
