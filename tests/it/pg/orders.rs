@@ -153,10 +153,8 @@ fn job_key(j: &JobRecord) -> String {
 /// `v` with every time at or after `start` (made by the engines' clocks) as "<now>".
 fn untimed(v: &mut Value, start: DateTime<Utc>) {
     match v {
-        Value::String(s) => {
-            if s.parse::<DateTime<Utc>>().is_ok_and(|t| t >= start) {
-                *s = "<now>".into();
-            }
+        Value::String(s) if s.parse::<DateTime<Utc>>().is_ok_and(|t| t >= start) => {
+            *s = "<now>".into();
         }
         Value::Array(a) => a.iter_mut().for_each(|v| untimed(v, start)),
         Value::Object(o) => o.values_mut().for_each(|v| untimed(v, start)),
