@@ -30,7 +30,9 @@ mod list;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
-use super::queue::push_in;
+use std::time::Duration;
+
+use super::queue::{PgQueue, push_in};
 use super::{Pg, PgError};
 use crate::domain::aftercare::settled;
 use crate::domain::order::{NewOrder, Order, OrderShipment, OrderSync, PaymentStatus, SyncStatus};
@@ -304,6 +306,44 @@ impl PgOrders {
                 tracing::error!(order = number, error = %e, "cannot mirror the sync job on its order")
             }
         }
+    }
+
+    /// Brings the sync status of orders still QUEUED or SYNCING in line with their latest
+    /// sync job, as `Orders::reconcile` does (after a crash, before the mirror is attached).
+    /// Returns how many orders it looked at.
+    pub async fn reconcile(&self) -> Result<usize> {
+        let numbers: Vec<String> = sqlx::query_scalar(
+            "SELECT number FROM orders WHERE sync_status IN ('QUEUED', 'SYNCING') \
+             ORDER BY sync_status, placed_at DESC, number COLLATE \"C\"",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(sql)?;
+        // Reading a job needs no owner or lease: a queue handle only for `get`.
+        let jobs = PgQueue::new(
+            self.pool.clone(),
+            "orders-reconcile",
+            Duration::from_secs(30),
+        );
+        for number in &numbers {
+            let Some(order) = self.get(number).await? else {
+                continue;
+            };
+            // Its latest sync job (the order also lists its cancellation and credit jobs).
+            for id in order.sync.job_ids.iter().rev() {
+                let Ok(id) = id.parse::<u64>() else {
+                    continue;
+                };
+                let Some(job) = jobs.get(id).await? else {
+                    continue;
+                };
+                if job.kind == JobKind::SYNC_ORDER {
+                    self.mirror_job(&job).await;
+                    break;
+                }
+            }
+        }
+        Ok(numbers.len())
     }
 
     /// Changes the sync state of order `number` with `f`; committed on return.

@@ -727,6 +727,16 @@ async fn postgresql_orders_answer_as_the_sled_ones() {
             .await,
         Err(OrdersError::BadCursor(_))
     ));
+
+    // reconcile: the orders QUEUED or SYNCING take their sync job's status again (the jobs
+    // never ran: the mirrored RUNNING and RETRY_SCHEDULED above are undone).
+    assert_eq!(
+        both.sled.orders.reconcile().unwrap(),
+        both.pg.orders.reconcile().await.unwrap()
+    );
+    both.same_state("after reconcile").await;
+    let syncing = filter(Some(SyncStatus::Syncing), None, None, None);
+    assert!(both.walk(&syncing, 10).await.is_empty());
 }
 
 /// Two instances (two pools) recording the same paid orders at the same moment: each order
