@@ -4,9 +4,10 @@
 //!
 //! A cursor is the very cursor sled gives for the same order (URL-safe base64 of that list
 //! key), so the two stores' cursors are interchangeable; text that does not decode to one
-//! (not base64, too short, a number that is not UTF-8) is [`OrdersError::BadCursor`]. A page
-//! is the keyset after the cursor (`placed_at < t OR (placed_at = t AND number > n)`), read
-//! with the total count of matches (the cursor aside) in one read-only snapshot.
+//! (not base64, too short, no number or one that is not UTF-8: a jobs list cursor is 8 bytes)
+//! is [`OrdersError::BadCursor`]. A page is the keyset after the cursor (`placed_at < t OR
+//! (placed_at = t AND number > n)`), read with the total count of matches (the cursor aside)
+//! in one read-only snapshot.
 //!
 //! The filters are those of [`OrderFilter`]: sync status, payment status, error class and a
 //! search, which finds the orders whose number (with or without its leading zeros), e-mail
@@ -31,6 +32,9 @@ fn position(cursor: &str) -> Result<(DateTime<Utc>, String), OrdersError> {
     let micros = ((u64::MAX - inverted) ^ (1 << 63)) as i64;
     let placed = DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
     let number = String::from_utf8(number.to_vec()).map_err(|_| bad())?;
+    if number.is_empty() {
+        return Err(bad()); // no order has an empty number: a key of another list (a job id)
+    }
     Ok((placed, number))
 }
 
@@ -145,7 +149,12 @@ mod tests {
             let cursor = paging::cursor(&index_key(placed, "M00042"));
             assert_eq!(position(&cursor).unwrap(), (placed, "M00042".to_owned()));
         }
-        for bad in ["!!", "AAAA", &paging::cursor(&[0xff; 9][..])] {
+        for bad in [
+            "!!",
+            "AAAA",
+            &paging::cursor(&[0xff; 9][..]),
+            &paging::cursor(&7u64.to_be_bytes()),
+        ] {
             assert!(
                 matches!(position(bad), Err(OrdersError::BadCursor(_))),
                 "{bad}"

@@ -727,6 +727,16 @@ async fn postgresql_orders_answer_as_the_sled_ones() {
             .await,
         Err(OrdersError::BadCursor(_))
     ));
+    // A cursor of the jobs list (8 bytes: a job id) is not an orders cursor. (sled takes any
+    // base64 text as a position in its list index, so it pages on from there.)
+    let job_cursor = acumatica_bridge::paging::cursor(&3u64.to_be_bytes());
+    assert!(matches!(
+        both.pg
+            .orders
+            .list(5, Some(&job_cursor), &OrderFilter::default())
+            .await,
+        Err(OrdersError::BadCursor(_))
+    ));
 
     // reconcile: the orders QUEUED or SYNCING take their sync job's status again (the jobs
     // never ran: the mirrored RUNNING and RETRY_SCHEDULED above are undone).
