@@ -5,9 +5,10 @@
 //! A row is one order: `body` is the whole [`Order`] as the sled store keeps it
 //! (`store::encode`'s JSON, money as decimal strings), next to the columns the list filters,
 //! sorts and searches on, derived from the body at every write ([`write`], the one place an
-//! order is written): the placement (to the microsecond, as the sled list key), the e-mail
-//! trimmed and lower-cased, the sync and payment status, the error class, and the Sales Order
-//! link upper-cased and trimmed (the key of `orders/by_sales_order.rs`).
+//! order is written): the placement (to the microsecond, as the sled list key), the number
+//! lower-cased and the e-mail trimmed and lower-cased (folded here, as `orders/search.rs` folds
+//! its terms, not by the database's locale), the sync and payment status, the error class, and
+//! the Sales Order link upper-cased and trimmed (the key of `orders/by_sales_order.rs`).
 //!
 //! Every change is one transaction that locks the order's row (`FOR UPDATE`), computes the
 //! next order with the same rules as sled — the automatic sync, `orders::aftercare`'s
@@ -110,13 +111,13 @@ async fn read(conn: &mut PgConnection, number: &str) -> Result<Option<Order>> {
 async fn write(conn: &mut PgConnection, current: Option<&Order>, next: &Order) -> Result<bool> {
     let statement = if current.is_none() {
         "INSERT INTO orders (number, placed_at, email, sync_status, payment_status, error_class, \
-         sales_order_type, sales_order_nbr, recorded_at, updated_at, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb) \
+         sales_order_type, sales_order_nbr, recorded_at, updated_at, body, search_number) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12) \
          ON CONFLICT (number) DO NOTHING"
     } else {
         "UPDATE orders SET placed_at = $2, email = $3, sync_status = $4, payment_status = $5, \
          error_class = $6, sales_order_type = $7, sales_order_nbr = $8, recorded_at = $9, \
-         updated_at = $10, body = $11::jsonb WHERE number = $1"
+         updated_at = $10, body = $11::jsonb, search_number = $12 WHERE number = $1"
     };
     let (so_type, so_nbr) = sales_order_columns(&next.sync);
     let body = String::from_utf8(encode(next)).expect("JSON is UTF-8");
@@ -132,6 +133,7 @@ async fn write(conn: &mut PgConnection, current: Option<&Order>, next: &Order) -
         .bind(next.recorded_at)
         .bind(next.updated_at)
         .bind(body)
+        .bind(next.data.number.to_lowercase())
         .execute(&mut *conn)
         .await
         .map_err(sql)?;

@@ -12,8 +12,8 @@
 //! The filters are those of [`OrderFilter`]: sync status, payment status, error class and a
 //! search, which finds the orders whose number (with or without its leading zeros), e-mail
 //! or e-mail domain starts with the needle, case aside (`orders/search.rs`): the needle is
-//! formed by the same function, and matched with `LIKE 'needle%'` over the expressions that
-//! `migrations/0001_state.sql` indexes.
+//! formed by the same function, and matched with `LIKE 'needle%'` over the columns (folded by
+//! the bridge) and expressions that the migrations index.
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder};
@@ -63,9 +63,9 @@ fn push_filter(qb: &mut QueryBuilder<Postgres>, filter: &OrderFilter) {
     }
     if let Some(needle) = filter.search.as_deref().and_then(search::needle) {
         let pattern = format!("{}%", like_escaped(&needle));
-        qb.push(" AND (lower(number) LIKE ")
+        qb.push(" AND (search_number LIKE ")
             .push_bind(pattern.clone())
-            .push(" OR ltrim(lower(number), '0') LIKE ")
+            .push(" OR ltrim(search_number, '0') LIKE ")
             .push_bind(pattern.clone())
             .push(" OR lower(email) LIKE ")
             .push_bind(pattern.clone())
