@@ -3,7 +3,8 @@
 //! recorded or updated, the orders themselves, the jobs pushed (kind, uniqueness key, order,
 //! status), pages of every filter and search walked with their cursors (which are the same
 //! strings on both), total counts, the counts by status, Sales Order look-ups and refusals.
-//! Then two instances recording the same orders at once: one order each, one sync job.
+//! Then two instances recording the same orders at once: one order each, one sync job; and
+//! a record whose write the database refuses leaves no job.
 //!
 //! The sled service opens in a temporary directory through its public constructors, as
 //! `AppState::open` does, so the comparison needs nothing inside the crate.
@@ -818,4 +819,42 @@ async fn two_instances_recording_one_order_at_once_make_one_order_and_one_sync_j
         .unwrap();
     assert_eq!(all.total_count, 25);
     assert_eq!(all.items.len(), 25);
+}
+
+/// An order and the jobs its record pushes are one transaction: when the order's write fails
+/// (a trigger of the test refuses it), no job is left behind, and the next record makes both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_record_leaves_no_job() {
+    let url = cluster::database().await;
+    let a = instance(&url, "instance-a").await;
+    let settings = SyncSettings {
+        order_sync_mode: OrderSyncMode::AutomaticAfterPayment,
+        ..Default::default()
+    };
+    let pool = a.queue.pool();
+    for statement in [
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+        "CREATE TRIGGER refuse BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION refuse()",
+    ] {
+        sqlx::query(statement).execute(pool).await.unwrap();
+    }
+    let new = nth(3, PaymentStatus::Paid);
+    let refused = a.orders.record(new.clone(), &settings).await;
+    assert!(
+        matches!(&refused, Err(OrdersError::Pg(e)) if e.to_string().contains("refused by the test")),
+        "{refused:?}"
+    );
+    assert!(a.orders.get(&new.number).await.unwrap().is_none());
+    assert!(a.queue.for_order(&new.number).await.unwrap().is_empty());
+
+    sqlx::query("DROP TRIGGER refuse ON orders")
+        .execute(pool)
+        .await
+        .unwrap();
+    let (order, how) = a.orders.record(new.clone(), &settings).await.unwrap();
+    assert_eq!(how, Recorded::Created);
+    let jobs = a.queue.for_order(&new.number).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(order.sync.job_ids, vec![jobs[0].id.to_string()]);
 }
