@@ -17,12 +17,12 @@
 //! job (QUEUED and RETRY_SCHEDULED → QUEUED, RUNNING → SYNCING, SUCCEEDED → SYNCED, FAILED and
 //! CANCELED → FAILED). The job itself is run by [`crate::sync`].
 
-mod aftercare;
+pub(crate) mod aftercare;
 pub mod by_sales_order;
 mod by_status;
 mod carry;
-mod payment;
-mod search;
+pub(crate) mod payment;
+pub(crate) mod search;
 
 pub use aftercare::{CancelRequest, CreditRequest, cancel_job, sales_order_name};
 pub use payment::{PaymentRequest, payment_job};
@@ -54,6 +54,9 @@ pub enum OrdersError {
     NotFound(String),
     #[error(transparent)]
     Jobs(#[from] JobsError),
+    /// The PostgreSQL orders store's (`pg::orders`) database error.
+    #[error(transparent)]
+    Pg(#[from] crate::pg::PgError),
 }
 
 impl From<sled::Error> for OrdersError {
@@ -137,7 +140,7 @@ pub struct Orders {
     settings: Settings,
 }
 
-fn index_key(placed_at: DateTime<Utc>, number: &str) -> Vec<u8> {
+pub(crate) fn index_key(placed_at: DateTime<Utc>, number: &str) -> Vec<u8> {
     // Newest first: invert the timestamp so that sled's ascending order is newest first.
     let micros = placed_at.timestamp_micros();
     let inverted = u64::MAX - (micros as u64 ^ (1 << 63));

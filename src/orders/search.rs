@@ -21,7 +21,7 @@ const EMAIL: u8 = b'e';
 const DOMAIN: u8 = b'd';
 
 /// The needle as the index compares it: trimmed, lower-case, no NULs.
-pub(super) fn needle(search: &str) -> Option<String> {
+pub(crate) fn needle(search: &str) -> Option<String> {
     let n: String = search.trim().to_lowercase().replace('\0', "");
     (!n.is_empty()).then_some(n)
 }

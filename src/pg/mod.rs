@@ -11,12 +11,14 @@
 //! - [`queue`]: the job queue on PostgreSQL (leases, `FOR UPDATE SKIP LOCKED`, LISTEN/NOTIFY).
 //! - [`limiter`]: the Acumatica request limits (per minute, in flight) of all instances together.
 //! - [`leader`]: work that runs on one instance at a time (an advisory lock per piece of work).
+//! - [`orders`]: the store's orders (`PgOrders`), as the sled orders service keeps them.
 //!
 //! Queries use sqlx's plain query API (no compile-time checked macros), so that building
 //! needs no database.
 
 pub mod leader;
 pub mod limiter;
+pub mod orders;
 pub mod queue;
 
 use std::time::Duration;
@@ -125,8 +127,8 @@ mod tests {
     #[test]
     fn migrations_are_embedded_in_version_order() {
         let versions: Vec<i64> = MIGRATOR.iter().map(|m| m.version).collect();
-        assert_eq!(versions, vec![1, 2, 3]);
-        assert_eq!(latest_migration(), 3);
+        assert_eq!(versions, vec![1, 2, 3, 4]);
+        assert_eq!(latest_migration(), 4);
     }
 }
 
