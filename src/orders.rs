@@ -23,6 +23,8 @@ mod by_status;
 mod carry;
 pub(crate) mod payment;
 pub(crate) mod search;
+#[cfg(test)]
+mod tests;
 
 pub use aftercare::{CancelRequest, CreditRequest, cancel_job, sales_order_name};
 pub use payment::{PaymentRequest, payment_job};
@@ -54,9 +56,10 @@ pub enum OrdersError {
     NotFound(String),
     #[error(transparent)]
     Jobs(#[from] JobsError),
-    /// The PostgreSQL orders store's (`pg::orders`) database error.
+    /// A database error of an orders store other than sled (`pg::orders`), kept opaque here
+    /// so that this module depends on no engine but its own.
     #[error(transparent)]
-    Pg(#[from] crate::pg::PgError),
+    Database(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<sled::Error> for OrdersError {
@@ -357,7 +360,10 @@ impl Orders {
                 if automatic && becomes_paid && idle && next.sync.sales_order_nbr.is_none() {
                     let pushed = q.push(&sync_job(&number, true))?;
                     next.sync.status = SyncStatus::Queued;
-                    next.sync.job_ids.push(pushed.job.id.to_string());
+                    let id = pushed.job.id.to_string();
+                    if !next.sync.job_ids.contains(&id) {
+                        next.sync.job_ids.push(id); // a live job is returned, not doubled
+                    }
                 }
                 if let Some(before) = &current {
                     let credits = settings.create_refund_credits;
@@ -608,6 +614,7 @@ impl Orders {
         number: &str,
         change: impl Fn(Option<Order>) -> Option<(Order, R)>,
     ) -> Result<Option<(Order, R)>, OrdersError> {
+        let number = number.trim(); // as `get` reads it
         let result = self.trees().as_slice().transaction(|t| {
             let current = read(&t[0], number)?;
             let Some((next, extra)) = change(current.clone()) else {
@@ -696,8 +703,11 @@ impl Orders {
         filter: &OrderFilter,
     ) -> Result<Page<Order>, OrdersError> {
         let start = match after {
+            // A list key: 8 bytes of placement, then a number (a job list's cursor has none).
             Some(c) => Bound::Excluded(
-                paging::key_of(c).ok_or_else(|| OrdersError::BadCursor(c.to_owned()))?,
+                paging::key_of(c)
+                    .filter(|k| k.len() > 8)
+                    .ok_or_else(|| OrdersError::BadCursor(c.to_owned()))?,
             ),
             None => Bound::Unbounded,
         };

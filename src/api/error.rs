@@ -117,7 +117,7 @@ impl From<OrdersError> for ApiError {
             OrdersError::NotFound(_) => ApiError::NotFound(e.to_string()),
             OrdersError::Store(e) => e.into(),
             OrdersError::Jobs(e) => e.into(),
-            OrdersError::Pg(e) => ApiError::Internal(e.to_string()),
+            OrdersError::Database(e) => ApiError::Internal(e.to_string()),
         }
     }
 }

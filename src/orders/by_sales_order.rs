@@ -33,7 +33,11 @@ pub(super) fn write(tree: &PackedTx, current: Option<&Order>, next: &Order) -> T
     if old == new {
         return Ok(());
     }
-    if let Some((k, _)) = old {
+    // Unlinked: the entry goes only if it is this order's (two orders linked to one Sales
+    // Order keep the later link; the earlier one's unlinking leaves it).
+    if let Some((k, v)) = old
+        && tree.get(&k)?.as_deref() == Some(v.as_slice())
+    {
         tree.remove(&k)?;
     }
     if let Some((k, v)) = new {

@@ -170,57 +170,9 @@ fn carry(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use crate::domain::order::{AddressDraft, ItemDraft, OrderDraft};
-    use crate::domain::raw::{RawDateTime, RawDecimal};
-    use crate::jobs::{Jobs, JobsConfig};
+    use crate::orders::tests::{open, order};
     use crate::orders::{OrderFilter, number_of};
-    use crate::settings::Settings;
-    use crate::store::Store;
-
-    async fn open(dir: &std::path::Path) -> (Store, Orders) {
-        let store = Store::open(dir, 4 << 20).unwrap();
-        let jobs = Jobs::open(&store, JobsConfig::new(3, Duration::from_millis(20)))
-            .await
-            .unwrap();
-        let settings = Settings::open(&store).unwrap();
-        let orders = Orders::open(&store, &jobs, &settings).unwrap();
-        (store, orders)
-    }
-
-    fn order(i: usize) -> crate::domain::order::NewOrder {
-        OrderDraft {
-            number: format!("{i:05}"),
-            profile_id: None,
-            email: format!("buyer{}@shop{}.example", i % 7, i % 3),
-            phone: None,
-            placed_at: RawDateTime::parse(&format!("2026-02-{:02}T10:00:00Z", 1 + i % 28)),
-            currency: "USD".into(),
-            payment_status: PaymentStatus::Queued,
-            billing_address: AddressDraft {
-                country: "US".into(),
-                ..Default::default()
-            },
-            shipping_address: None,
-            items: vec![ItemDraft {
-                sku: "A".into(),
-                name: "A".into(),
-                price: RawDecimal::parse("10.00"),
-                quantity: 1,
-                warehouse_id: None,
-            }],
-            shipping_cost: None,
-            discount_total: None,
-            tax_total: None,
-            total: RawDecimal::parse("10.00"),
-            refunded_total: None,
-            payment_method: None,
-        }
-        .validate("input")
-        .unwrap()
-    }
 
     /// What the indexes answer: the list, some searches, a Sales Order's order.
     fn answers(o: &Orders) -> Vec<String> {

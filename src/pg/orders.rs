@@ -48,8 +48,14 @@ use crate::store::encode;
 
 type Result<T, E = OrdersError> = std::result::Result<T, E>;
 
+impl From<PgError> for OrdersError {
+    fn from(e: PgError) -> Self {
+        OrdersError::Database(Box::new(e))
+    }
+}
+
 fn sql(e: sqlx::Error) -> OrdersError {
-    OrdersError::Pg(PgError::Sql(e))
+    PgError::Sql(e).into()
 }
 
 /// The orders service on PostgreSQL. Cheap to clone.
@@ -87,7 +93,7 @@ fn normal(s: &str) -> String {
 
 fn decode_order(body: &str) -> Result<Order> {
     serde_json::from_str(body).map_err(|e| {
-        OrdersError::Pg(PgError::Decode {
+        OrdersError::from(PgError::Decode {
             what: "order",
             why: e.to_string(),
         })

@@ -842,7 +842,7 @@ async fn a_failed_record_leaves_no_job() {
     let new = nth(3, PaymentStatus::Paid);
     let refused = a.orders.record(new.clone(), &settings).await;
     assert!(
-        matches!(&refused, Err(OrdersError::Pg(e)) if e.to_string().contains("refused by the test")),
+        matches!(&refused, Err(OrdersError::Database(e)) if e.to_string().contains("refused by the test")),
         "{refused:?}"
     );
     assert!(a.orders.get(&new.number).await.unwrap().is_none());
