@@ -44,10 +44,7 @@ use crate::events::Bus;
 use crate::jobs::{JobKind, JobRecord, JobStatus, Jobs, JobsError, NewJob};
 use crate::paging::{self, Page};
 use crate::settings::Settings;
-use crate::store::{
-    self, BUCKET_BYTES, ORDER_BUCKET_BYTES, Packed, PackedTx, Store, StoreError, decode, encode,
-    trees,
-};
+use crate::store::{self, Packed, PackedTx, Store, StoreError, decode, encode, trees};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrdersError {
@@ -135,7 +132,7 @@ pub fn sync_job(number: &str, automatic: bool) -> NewJob {
 #[derive(Clone)]
 pub struct Orders {
     store: Store,
-    orders: Packed,
+    orders: sled::Tree,
     index: Packed,
     counts: sled::Tree,
     terms: Packed,
@@ -157,8 +154,8 @@ pub(crate) fn index_key(placed_at: DateTime<Utc>, number: &str) -> Vec<u8> {
 
 type TxResult<T> = Result<T, ConflictableTransactionError<OrdersError>>;
 
-/// Reads order `number` inside a transaction over [`Orders::trees`].
-fn read(orders: &PackedTx, number: &str) -> TxResult<Option<Order>> {
+/// Reads order `number` inside a transaction.
+fn read(orders: &TransactionalTree, number: &str) -> TxResult<Option<Order>> {
     match orders.get(number.as_bytes())? {
         Some(bytes) => {
             Ok(Some(decode::<Order>(&bytes).map_err(|e| {
@@ -205,7 +202,6 @@ fn number_of(list_key: &[u8]) -> &[u8] {
 
 /// The packed trees of an order write, inside its transaction.
 struct Indexes<'a> {
-    orders: PackedTx<'a>,
     list: PackedTx<'a>,
     terms: PackedTx<'a>,
     by_so: PackedTx<'a>,
@@ -221,7 +217,7 @@ fn write(
     current: Option<&Order>,
     next: &Order,
 ) -> TxResult<()> {
-    let [_, _, counts, _, _, _] = t else {
+    let [orders, _, counts, _, _, _] = t else {
         unreachable!("the order trees are six")
     };
     by_sales_order::write(&ix.by_so, current, next)?;
@@ -259,7 +255,7 @@ fn write(
         let old = old_placed.as_deref().zip(old_entry.as_ref());
         by_status::write(&ix.by_status, old, (&placed, &entry))?;
     }
-    ix.orders.insert(number.as_bytes(), &encode(next))?;
+    orders.insert(number.as_bytes(), encode(next))?;
     Ok(())
 }
 
@@ -275,24 +271,22 @@ impl Orders {
     pub fn open(store: &Store, jobs: &Jobs, settings: &Settings) -> store::Result<Orders> {
         let orders = Orders {
             store: store.clone(),
-            orders: Packed::open(store.raw_tree(trees::ORDERS)?, ORDER_BUCKET_BYTES)?,
-            index: Packed::open(store.raw_tree(trees::ORDERS_LIST)?, BUCKET_BYTES)?,
+            orders: store.raw_tree(trees::ORDERS)?,
+            index: Packed::open(store.raw_tree(trees::ORDERS_LIST)?)?,
             counts: store.raw_tree(trees::ORDER_COUNTS)?,
-            terms: Packed::open(store.raw_tree(trees::ORDERS_SEARCH)?, BUCKET_BYTES)?,
-            by_so: Packed::open(store.raw_tree(trees::ORDERS_BY_SO)?, BUCKET_BYTES)?,
-            by_status: Packed::open(store.raw_tree(trees::ORDERS_BY_STATUS)?, BUCKET_BYTES)?,
+            terms: Packed::open(store.raw_tree(trees::ORDERS_SEARCH)?)?,
+            by_so: Packed::open(store.raw_tree(trees::ORDERS_BY_SO)?)?,
+            by_status: Packed::open(store.raw_tree(trees::ORDERS_BY_STATUS)?)?,
             bus: Bus::default(),
             jobs: jobs.clone(),
             settings: settings.clone(),
         };
-        carry::orders(&orders)?;
         carry::list(&orders)?;
         carry::terms(&orders)?;
         carry::sales_orders(&orders)?;
         carry::by_status(&orders)?;
         orders.count_once()?;
         tracing::info!(
-            orders = orders.orders.buckets(),
             list = orders.index.buckets(),
             by_status = orders.by_status.buckets(),
             search = orders.terms.buckets(),
@@ -305,7 +299,7 @@ impl Orders {
     /// The trees an order is written to, in the order [`write`] takes them.
     fn trees(&self) -> [&sled::Tree; 6] {
         [
-            self.orders.tree(),
+            &self.orders,
             self.index.tree(),
             &self.counts,
             self.terms.tree(),
@@ -317,7 +311,6 @@ impl Orders {
     /// The packed indexes inside a transaction over [`Orders::trees`].
     fn indexes<'a>(&'a self, t: &'a [TransactionalTree]) -> Indexes<'a> {
         Indexes {
-            orders: self.orders.in_tx(&t[0]),
             list: self.index.in_tx(&t[1]),
             terms: self.terms.in_tx(&t[3]),
             by_so: self.by_so.in_tx(&t[4]),
@@ -352,7 +345,7 @@ impl Orders {
         let (order, how) = self
             .jobs
             .push_with::<_, OrdersError>(&self.trees(), |t, q| {
-                let current = read(&self.orders.in_tx(&t[0]), &number)?;
+                let current = read(&t[0], &number)?;
                 let was_paid = current
                     .as_ref()
                     .is_some_and(|o| o.data.payment_status == PaymentStatus::Paid);
@@ -402,7 +395,7 @@ impl Orders {
                 let mut jobs = vec![];
                 let mut orders = vec![];
                 for number in &numbers {
-                    let Some(current) = read(&self.orders.in_tx(&t[0]), number)? else {
+                    let Some(current) = read(&t[0], number)? else {
                         return Err(ConflictableTransactionError::Abort(OrdersError::NotFound(
                             number.clone(),
                         )));
@@ -436,7 +429,7 @@ impl Orders {
         let pushed = self
             .jobs
             .push_with::<_, OrdersError>(&self.trees(), |t, q| {
-                let Some(order) = read(&self.orders.in_tx(&t[0]), number)? else {
+                let Some(order) = read(&t[0], number)? else {
                     return Ok(false);
                 };
                 if !payment::due(&settings, &order) {
@@ -623,7 +616,7 @@ impl Orders {
     ) -> Result<Option<(Order, R)>, OrdersError> {
         let number = number.trim(); // as `get` reads it
         let result = self.trees().as_slice().transaction(|t| {
-            let current = read(&self.orders.in_tx(&t[0]), number)?;
+            let current = read(&t[0], number)?;
             let Some((next, extra)) = change(current.clone()) else {
                 return Ok(None);
             };

@@ -1,11 +1,10 @@
 //! Carries a store of schema version 1 over to the packed order indexes, once, at start.
 //!
-//! Version 1 kept one sled key per order (`orders`) and per index entry (`orders_by_placed`,
-//! `orders_by_term`, `orders_by_sales_order`). Each packed tree is filled from its version-1
-//! tree when that one is complete (read in key order, so the carry-over streams), or else
-//! rebuilt from the orders (carried first); its ready mark comes with its last batch, and the
-//! old tree is dropped after. A new store has nothing to carry: its trees are marked ready at
-//! once.
+//! Version 1 kept one sled key per index entry (`orders_by_placed`, `orders_by_term`,
+//! `orders_by_sales_order`). Each packed tree is filled from its version-1 tree when that one
+//! is complete (read in key order, so the carry-over streams), or else rebuilt from the
+//! orders; its entries and its ready mark land in one atomic batch, and the old tree is
+//! dropped after. A new store has nothing to carry: its trees are marked ready at once.
 
 use std::ops::Bound;
 
@@ -26,18 +25,6 @@ struct V1Entry {
     sync: SyncStatus,
     #[serde(default)]
     class: Option<ErrorClass>,
-}
-
-/// The orders themselves, as they are.
-pub(super) fn orders(o: &Orders) -> store::Result<()> {
-    carry(
-        o,
-        &o.orders,
-        trees::v1::ORDERS,
-        |_| Ok(true),
-        |k, v| Ok(Some((k.to_vec(), v.to_vec()))),
-        |_| Vec::new(), // never needed: version 1 always had its orders tree
-    )
 }
 
 /// The newest-first list: version 1 wrote it with every order, so it is always complete.
@@ -156,10 +143,10 @@ fn carry(
                     Err(e) => Some(Err(e.into())),
                 }))?;
             }
-            _ if o.orders.is_empty()? => packed.mark_ready()?,
+            _ if o.orders.is_empty() => packed.mark_ready()?,
             _ => {
                 let mut entries = Vec::new();
-                for entry in o.orders.iter_from(Bound::Unbounded) {
+                for entry in o.orders.iter() {
                     let (_, value) = entry?;
                     entries.extend(rebuild(&decode::<Order>(&value)?));
                 }
@@ -271,13 +258,7 @@ mod tests {
                 }
                 old.insert(V1_READY, &[1u8][..]).unwrap();
             }
-            let v1_orders = db.open_tree(trees::v1::ORDERS).unwrap();
-            for entry in o.orders.iter_from(Bound::Unbounded) {
-                let (k, v) = entry.unwrap();
-                v1_orders.insert(k, v).unwrap();
-            }
             for name in [
-                trees::ORDERS,
                 trees::ORDERS_LIST,
                 trees::ORDERS_SEARCH,
                 trees::ORDERS_BY_SO,
@@ -307,7 +288,6 @@ mod tests {
         assert_eq!(before[8], "Some(\"00042\")");
         let names: Vec<_> = store.db().tree_names();
         for old in [
-            trees::v1::ORDERS,
             trees::v1::ORDERS_BY_PLACED,
             trees::v1::ORDERS_BY_TERM,
             trees::v1::ORDERS_BY_SALES_ORDER,

@@ -13,23 +13,18 @@ mod typed;
 use std::path::{Path, PathBuf};
 
 pub use flush::{Flusher, Health};
-pub use packed::{BUCKET_BYTES, Packed, PackedTx};
+pub use packed::{Packed, PackedTx};
 pub use typed::{Typed, decode, encode};
 
 /// The schema version this build writes and reads. Version 2 packed the order indexes
 /// (`orders/carry.rs` carries a version 1 store over at start).
 pub const SCHEMA_VERSION: u32 = 2;
 
-/// The orders tree's buckets split past this many bytes: a few orders each (an order's JSON
-/// is about a kilobyte), so that a million orders take a few hundred thousand sled keys.
-pub const ORDER_BUCKET_BYTES: usize = 4096;
-
 /// Names of the trees. Kept in one place so that nobody opens a tree under a typo.
 pub mod trees {
     pub const META: &str = "meta";
     pub const SETTINGS: &str = "settings";
-    /// The orders (packed, buckets of [`ORDER_BUCKET_BYTES`]): number → `Order`.
-    pub const ORDERS: &str = "orders_by_number";
+    pub const ORDERS: &str = "orders";
     /// Index of orders newest first (packed, see [`super::Packed`]):
     /// `!placed_at_micros (8 bytes BE) ++ number` → the order's statuses (see `orders`).
     pub const ORDERS_LIST: &str = "orders_list";
@@ -49,7 +44,6 @@ pub mod trees {
     /// Trees of schema version 1, one sled key per entry, carried over into the packed
     /// trees at start and then dropped (see `orders/carry.rs`).
     pub mod v1 {
-        pub const ORDERS: &str = "orders";
         pub const ORDERS_BY_PLACED: &str = "orders_by_placed";
         pub const ORDERS_BY_TERM: &str = "orders_by_term";
         pub const ORDERS_BY_SALES_ORDER: &str = "orders_by_sales_order";

@@ -33,12 +33,8 @@ use sled::transaction::{TransactionalTree, UnabortableTransactionError};
 
 use super::{Result, StoreError};
 
-/// A bucket of an index splits once its encoding is larger than this.
+/// A bucket splits once its encoding is larger than this.
 pub const BUCKET_BYTES: usize = 2048;
-
-/// A fill applies its entries in batches of about this many bytes (one batch of a large
-/// tree would hold it all in memory).
-const FILL_BATCH_BYTES: usize = 8 << 20;
 
 const BUCKET: u8 = b'b';
 const FENCE: u8 = b'f';
@@ -193,16 +189,13 @@ impl Directory {
 #[derive(Clone)]
 pub struct Packed {
     tree: sled::Tree,
-    /// A bucket splits once its encoding is larger than this.
-    bucket_bytes: usize,
     /// The `low` of every bucket (and, briefly, of a bucket an aborted transaction made).
     lows: Arc<Mutex<Directory>>,
 }
 
 impl Packed {
-    /// A packed tree over `tree` whose buckets split past `bucket_bytes` ([`BUCKET_BYTES`]
-    /// for an index; larger for bigger values); reads its fences into the directory.
-    pub fn open(tree: sled::Tree, bucket_bytes: usize) -> Result<Packed> {
+    /// A packed tree over `tree`; reads its fences into the directory.
+    pub fn open(tree: sled::Tree) -> Result<Packed> {
         let mut lows = Vec::new();
         for entry in tree.scan_prefix([FENCE]) {
             let (k, _) = entry?;
@@ -211,7 +204,6 @@ impl Packed {
         let lows = Directory(lows);
         Ok(Packed {
             tree,
-            bucket_bytes,
             lows: Arc::new(Mutex::new(lows)),
         })
     }
@@ -236,26 +228,16 @@ impl Packed {
         self.lows.lock().expect("directory lock").len()
     }
 
-    /// Whether the tree holds no entry.
-    pub fn is_empty(&self) -> Result<bool> {
-        Ok(self
-            .iter_from(Bound::Unbounded)
-            .next()
-            .transpose()?
-            .is_none())
-    }
-
-    /// Replaces the tree's content by `entries` (sorted by key, unique) and marks it ready:
-    /// the way an older layout is carried over. Buckets are filled full. Applied in batches,
-    /// the ready mark with the last: a fill cut short leaves the tree unready, and the next
-    /// fill starts by clearing it.
+    /// Replaces the tree's content by `entries` (sorted by key, unique) and marks it ready, in
+    /// one atomic batch: the way an older layout is carried over. Buckets are filled full.
     pub fn fill(
         &self,
         entries: impl IntoIterator<Item = Result<(Vec<u8>, Vec<u8>)>>,
     ) -> Result<()> {
-        self.tree.clear()?;
         let mut batch = sled::Batch::default();
-        let mut batched = 0;
+        for entry in self.tree.iter() {
+            batch.remove(entry?.0);
+        }
         let mut lows = Vec::new();
         let mut low: Vec<u8> = Vec::new();
         let mut bucket = Bucket::default();
@@ -268,17 +250,10 @@ impl Packed {
                 ));
             }
             last = Some(k.clone());
-            if !bucket.entries.is_empty()
-                && bucket.size() + k.len() + v.len() + 2 > self.bucket_bytes
-            {
+            if !bucket.entries.is_empty() && bucket.size() + k.len() + v.len() + 2 > BUCKET_BYTES {
                 bucket.high = Some(k.clone());
-                batched += bucket.size();
                 batch.insert(tagged(BUCKET, &low), bucket.encode());
                 batch.insert(tagged(FENCE, &low), &[][..]);
-                if batched > FILL_BATCH_BYTES {
-                    self.tree.apply_batch(std::mem::take(&mut batch))?;
-                    batched = 0;
-                }
                 lows.push(std::mem::replace(&mut low, k.clone()).into());
                 bucket = Bucket::default();
             }
@@ -521,7 +496,7 @@ impl PackedTx<'_> {
             }
         };
         let n = bucket.entries.len();
-        if bucket.size() <= self.packed.bucket_bytes || n < 2 {
+        if bucket.size() <= BUCKET_BYTES || n < 2 {
             return self.store(&low, &bucket);
         }
         let (cut, right_low) = split_point(&bucket.entries, at);
@@ -569,7 +544,7 @@ mod tests {
 
     fn tree() -> (sled::Db, Packed) {
         let db = sled::Config::new().temporary(true).open().unwrap();
-        let p = Packed::open(db.open_tree("p").unwrap(), BUCKET_BYTES).unwrap();
+        let p = Packed::open(db.open_tree("p").unwrap()).unwrap();
         (db, p)
     }
 
@@ -640,7 +615,7 @@ mod tests {
             assert_eq!(all(&p, Bound::Excluded(k)), from);
         }
         // Reopened, the directory comes back from the fences.
-        let again = Packed::open(p.tree().clone(), BUCKET_BYTES).unwrap();
+        let again = Packed::open(p.tree().clone()).unwrap();
         assert_eq!(again.buckets(), p.buckets());
         put(&again, &key(5000), b"x");
         assert_eq!(again.get(&key(5000)).unwrap(), Some(b"x".to_vec()));
@@ -724,7 +699,6 @@ mod tests {
         // A second handle whose directory knows only the first bucket.
         let stale = Packed {
             tree: p.tree().clone(),
-            bucket_bytes: BUCKET_BYTES,
             lows: Arc::new(Mutex::new(Directory(vec![Box::default()]))),
         };
         put(&stale, &key(250), b"new");
@@ -733,7 +707,7 @@ mod tests {
     }
 
     #[test]
-    fn fill_carries_sorted_entries_over_and_marks_the_tree_ready() {
+    fn fill_carries_sorted_entries_over_atomically() {
         let (_db, p) = tree();
         put(&p, b"old", b"gone");
         let entries: Vec<_> = (0..1000).map(|i| (key(i), vec![2; 25])).collect();
