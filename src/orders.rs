@@ -128,6 +128,40 @@ pub fn sync_job(number: &str, automatic: bool) -> NewJob {
         .order(number.to_owned())
 }
 
+/// What a SYNC_ORDER job's change makes of its order (QUEUED and RETRY_SCHEDULED → QUEUED,
+/// RUNNING → SYNCING, SUCCEEDED → SYNCED, or NEEDS_ATTENTION while a person is needed, FAILED
+/// and CANCELED → FAILED), none when it changes nothing: the one rule of both stores'
+/// `mirror_job`.
+pub(crate) fn mirrored(job: &JobRecord, mut next: Order) -> Option<Order> {
+    let status = match job.status {
+        JobStatus::Queued | JobStatus::RetryScheduled => SyncStatus::Queued,
+        JobStatus::Running => SyncStatus::Syncing,
+        JobStatus::Succeeded => SyncStatus::Synced,
+        JobStatus::Failed | JobStatus::Canceled => SyncStatus::Failed,
+    };
+    let id = job.id.to_string();
+    let before = next.sync.clone();
+    // An order that needs a person stays so once its sync is done.
+    next.sync.status = match status {
+        SyncStatus::Synced if next.sync.open_attention().is_some() => SyncStatus::NeedsAttention,
+        s => s,
+    };
+    next.sync.error_class = job.error_class;
+    if !next.sync.job_ids.contains(&id) {
+        next.sync.job_ids.push(id);
+    }
+    match job.status {
+        JobStatus::Succeeded => next.sync.last_error = None,
+        JobStatus::Running => {}
+        _ => {
+            if job.last_error.is_some() {
+                next.sync.last_error = job.last_error.clone();
+            }
+        }
+    }
+    (next.sync != before).then_some(next)
+}
+
 /// The orders service. Cheap to clone.
 #[derive(Clone)]
 pub struct Orders {
@@ -451,38 +485,7 @@ impl Orders {
         let Some(number) = job.order_number.as_deref() else {
             return;
         };
-        let status = match job.status {
-            JobStatus::Queued | JobStatus::RetryScheduled => SyncStatus::Queued,
-            JobStatus::Running => SyncStatus::Syncing,
-            JobStatus::Succeeded => SyncStatus::Synced,
-            JobStatus::Failed | JobStatus::Canceled => SyncStatus::Failed,
-        };
-        let id = job.id.to_string();
-        let changed = self.update(number, |current| {
-            let mut next = current?;
-            let before = next.sync.clone();
-            // An order that needs a person stays so once its sync is done.
-            next.sync.status = match status {
-                SyncStatus::Synced if next.sync.open_attention().is_some() => {
-                    SyncStatus::NeedsAttention
-                }
-                s => s,
-            };
-            next.sync.error_class = job.error_class;
-            if !next.sync.job_ids.contains(&id) {
-                next.sync.job_ids.push(id.clone());
-            }
-            match job.status {
-                JobStatus::Succeeded => next.sync.last_error = None,
-                JobStatus::Running => {}
-                _ => {
-                    if job.last_error.is_some() {
-                        next.sync.last_error = job.last_error.clone();
-                    }
-                }
-            }
-            (next.sync != before).then_some((next, ()))
-        });
+        let changed = self.update(number, |current| mirrored(job, current?).map(|o| (o, ())));
         match changed {
             Ok(Some((order, ()))) => self.bus.publish(order),
             Ok(None) => {}

@@ -273,38 +273,9 @@ impl PgOrders {
         let Some(number) = job.order_number.as_deref() else {
             return;
         };
-        let status = match job.status {
-            JobStatus::Queued | JobStatus::RetryScheduled => SyncStatus::Queued,
-            JobStatus::Running => SyncStatus::Syncing,
-            JobStatus::Succeeded => SyncStatus::Synced,
-            JobStatus::Failed | JobStatus::Canceled => SyncStatus::Failed,
-        };
-        let id = job.id.to_string();
         let changed = self
             .update(number, |current| {
-                let mut next = current?;
-                let before = next.sync.clone();
-                // An order that needs a person stays so once its sync is done.
-                next.sync.status = match status {
-                    SyncStatus::Synced if next.sync.open_attention().is_some() => {
-                        SyncStatus::NeedsAttention
-                    }
-                    s => s,
-                };
-                next.sync.error_class = job.error_class;
-                if !next.sync.job_ids.contains(&id) {
-                    next.sync.job_ids.push(id.clone());
-                }
-                match job.status {
-                    JobStatus::Succeeded => next.sync.last_error = None,
-                    JobStatus::Running => {}
-                    _ => {
-                        if job.last_error.is_some() {
-                            next.sync.last_error = job.last_error.clone();
-                        }
-                    }
-                }
-                (next.sync != before).then_some((next, ()))
+                crate::orders::mirrored(job, current?).map(|o| (o, ()))
             })
             .await;
         match changed {
