@@ -40,42 +40,17 @@ pub fn due(settings: &SyncSettings, order: &Order) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::order::{AddressDraft, ItemDraft, OrderDraft, RecordedPayment};
-    use crate::domain::raw::{RawDateTime, RawDecimal};
+    use crate::domain::order::RecordedPayment;
 
     fn order(paid: bool) -> Order {
-        let draft = OrderDraft {
-            number: "1".into(),
-            profile_id: None,
-            email: "a@example.com".into(),
-            phone: None,
-            placed_at: RawDateTime::parse("2026-01-31T12:00:00Z"),
-            currency: "USD".into(),
-            payment_status: if paid {
-                PaymentStatus::Paid
-            } else {
-                PaymentStatus::Queued
-            },
-            billing_address: AddressDraft {
-                country: "US".into(),
-                ..Default::default()
-            },
-            shipping_address: None,
-            items: vec![ItemDraft {
-                sku: "A".into(),
-                name: "A".into(),
-                price: RawDecimal::parse("10.00"),
-                quantity: 1,
-                warehouse_id: None,
-            }],
-            shipping_cost: None,
-            discount_total: None,
-            tax_total: None,
-            total: RawDecimal::parse("10.00"),
-            refunded_total: None,
-            payment_method: Some("PayPal".into()),
+        let mut new = crate::orders::tests::order(1);
+        new.payment_status = if paid {
+            PaymentStatus::Paid
+        } else {
+            PaymentStatus::Queued
         };
-        let mut o = Order::first(draft.validate("input").unwrap(), chrono::Utc::now());
+        new.payment_method = Some("PayPal".into());
+        let mut o = Order::first(new, chrono::Utc::now());
         o.sync.sales_order_type = Some("SO".into());
         o.sync.sales_order_nbr = Some("000001".into());
         o
